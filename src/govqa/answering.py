@@ -1,0 +1,135 @@
+"""Extractive answers: pick the retrieved sentences that answer the question, each cited as [n].
+
+No model writes anything here: every sentence of an answer is copied from a report, so it cannot be
+unsupported. When the best evidence is weak the answer says so rather than quoting something near.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import sentence_spans
+from .records import Answer, Citation, Filters, Hit
+from .retrieval import Retriever
+from .structure import heading_level
+
+NOT_FOUND = "未在报告中找到相关依据。"
+_QUANTITY_QUESTION = re.compile(r"多少|几[个家项次名处条所座万千百]|数量|面积|金额|比例|人数|户数|规模|多大|多长|多高|哪一年|何时|什么时候")
+_QUANTITY = re.compile(r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多)")
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    k: int = 6  # hits read for candidate sentences
+    max_sentences: int = 3
+    relative_cutoff: float = 0.6  # keep sentences scoring at least this share of the best one
+    # Below this evidence score the reports are taken not to answer. Calibrated on tests/data/gold.jsonl by
+    # `python -m govqa.bench` (it prints the sweep); see README.
+    min_evidence: float = 0.42
+
+
+@dataclass(frozen=True)
+class Sentence:
+    hit: Hit
+    text: str
+    start: int  # in the document's cleaned text
+    end: int
+    paragraph: int
+    score: float
+
+
+class ExtractiveAnswerer:
+    def __init__(self, retriever: Retriever, config: AnswerConfig | None = None):
+        self.retriever = retriever
+        self.config = config or AnswerConfig()
+        self._idf = _token_idf(retriever)
+
+    def answer(self, question: str, filters: Filters | None = None) -> Answer:
+        resolved = self.retriever.resolve_filters(question.strip(), filters)
+        hits = self.retriever.search(question, k=self.config.k, filters=resolved, infer=False)
+        sentences = self.rank_sentences(question, hits)
+        if not sentences or sentences[0].score < self.config.min_evidence:
+            return Answer(question, NOT_FOUND, (), False, tuple(hits), resolved)
+        chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
+        chosen = _distinct(chosen)[: self.config.max_sentences]
+        citations = tuple(
+            Citation(n, s.hit.chunk.doc_id, s.hit.meta.title, s.hit.meta.street, s.hit.chunk.section_path,
+                     s.paragraph, s.text, s.start, s.end)
+            for n, s in enumerate(chosen, start=1)
+        )  # fmt: skip
+        text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
+        return Answer(question, text, citations, True, tuple(hits), resolved)
+
+    def evidence_score(self, question: str, hits: list[Hit]) -> float:
+        """The best sentence's score: what the not-found threshold is compared with."""
+        ranked = self.rank_sentences(question, hits)
+        return ranked[0].score if ranked else 0.0
+
+    def rank_sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
+        tokenizer = self.retriever.index.tokenizer
+        place_words = _place_words(hits)
+        q_tokens = {t for t in tokenizer.tokens(question) if t not in place_words}
+        if not q_tokens:
+            return []
+        weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
+        total = sum(weights.values())
+        wants_quantity = bool(_QUANTITY_QUESTION.search(question))
+        out: list[Sentence] = []
+        for hit in hits:
+            chunk = hit.chunk
+            for a, b in sentence_spans(chunk.text):
+                text = chunk.text[a:b]
+                stripped = text.strip()
+                if len(stripped) < 6 or "\n" in stripped or _is_heading(stripped):
+                    continue
+                lead = len(text) - len(text.lstrip())
+                s_tokens = set(tokenizer.tokens(stripped))
+                coverage = sum(w for t, w in weights.items() if t in s_tokens) / total
+                score = coverage + 0.15 / hit.rank
+                if wants_quantity:
+                    score += 0.15 if _QUANTITY.search(stripped) else -0.1
+                paragraph = chunk.para_start + chunk.text.count("\n", 0, a + lead)
+                start = chunk.char_start + a + lead
+                out.append(Sentence(hit, stripped, start, start + len(stripped), paragraph, score))
+        out.sort(key=lambda s: -s.score)
+        return out
+
+    @property
+    def _idf_unseen(self) -> float:
+        return max(self._idf.values(), default=1.0)
+
+
+def _token_idf(retriever: Retriever) -> dict[str, float]:
+    """IDF of every BM25 vocabulary token, read from the BM25 index's document frequencies."""
+    bm25 = retriever.index.bm25
+    indptr = np.asarray(bm25.scores["indptr"])
+    df = np.diff(indptr)
+    n = max(1, int(bm25.scores["num_docs"]))
+    return {tok: math.log(1 + (n - df[i] + 0.5) / (df[i] + 0.5)) for tok, i in bm25.vocab_dict.items() if i < len(df)}
+
+
+def _place_words(hits: list[Hit]) -> set[str]:
+    """Street and district names are filters, not evidence: every sentence of that report 'matches' them."""
+    words: set[str] = set()
+    for hit in hits:
+        for name in (hit.meta.street, hit.meta.district):
+            if name:
+                words.update({name, name.removesuffix("街道").removesuffix("新区").removesuffix("区"), "街道"})
+    return words
+
+
+def _is_heading(text: str) -> bool:
+    return heading_level(text) is not None and len(text) <= 40
+
+
+def _distinct(sentences: list[Sentence]) -> list[Sentence]:
+    kept: list[Sentence] = []
+    for s in sentences:
+        if any(s.text == k.text or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and s.start == k.start) for k in kept):
+            continue
+        kept.append(s)
+    return kept

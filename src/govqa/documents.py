@@ -1,0 +1,72 @@
+"""Corpus -> Documents: read each report, clean it, recover its outline and metadata."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cleaning import CLEANING_VERSION, clean_lines
+from .loaders import SUPPORTED_SUFFIXES, LoadError, read_text
+from .metadata import SIDECAR_SUFFIX, apply_sidecar, extract_metadata
+from .records import DocMeta, Document
+from .structure import build_paragraphs
+
+
+@dataclass
+class CorpusLoad:
+    documents: list[Document] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+
+
+def document_from_text(doc_id: str, raw: str, meta: DocMeta | None = None, source: bytes | None = None) -> Document:
+    """Build a Document from text already in memory (also used for external evaluation passages)."""
+    blocks = clean_lines(raw)
+    if not blocks:
+        raise LoadError(doc_id, "no text left after cleaning")
+    text, paragraphs = build_paragraphs(blocks)
+    meta = meta or extract_metadata(raw, fallback_title=doc_id)
+    digest = hashlib.sha256((source if source is not None else raw.encode("utf-8")) + CLEANING_VERSION.encode())
+    return Document(doc_id, meta, text, paragraphs, digest.hexdigest())
+
+
+def load_document(path: Path, root: Path | None = None) -> Document:
+    """Read one report; raise LoadError with the reason if it cannot be used."""
+    raw = read_text(path)
+    doc_id = path.relative_to(root).as_posix() if root else path.name
+    try:
+        meta = apply_sidecar(extract_metadata(raw, fallback_title=path.stem), path)
+    except ValueError as exc:
+        raise LoadError(path, str(exc)) from exc
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    source = path.read_bytes() + (sidecar.read_bytes() if sidecar.exists() else b"")
+    doc = document_from_text(doc_id, raw, meta, source)
+    return Document(doc.doc_id, doc.meta, doc.text, doc.paragraphs, doc.content_hash, str(path))
+
+
+def corpus_files(root: Path) -> Iterator[Path]:
+    """Every report file under root, in a stable order; sidecars and hidden files are not reports."""
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        if path.name.endswith(SIDECAR_SUFFIX):
+            continue
+        yield path
+
+
+def load_corpus(root: Path | str) -> CorpusLoad:
+    """Load every report under root. A file that cannot be read is reported, and the rest still load."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {root}")
+    result = CorpusLoad()
+    for path in corpus_files(root):
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            result.errors.append(LoadError(path, f"unsupported file type {path.suffix or '(none)'}, skipped"))
+            continue
+        try:
+            result.documents.append(load_document(path, root))
+        except LoadError as exc:
+            result.errors.append(exc)
+    return result

@@ -1,0 +1,62 @@
+"""What a question asks for beyond its words: the street, district and year it names, checked for size."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+
+from .metadata import DISTRICTS
+from .records import DocMeta, Filters
+
+MAX_QUESTION_CHARS = 1000
+_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+_STREET = re.compile(r"([^\W\d_a-zA-Z年区市省的在和与及各个哪该本这那全每]{2,6}?(?:街道|镇))")
+_SUFFIX = re.compile(r"(街道|镇)$")
+
+
+class QuestionError(ValueError):
+    """A question that cannot be searched as given (empty, or too long)."""
+
+
+def check_question(question: str) -> str:
+    text = (question or "").strip()
+    if not text:
+        raise QuestionError("问题为空：请输入一个问题。 (the question is empty)")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"问题过长：{len(text)} 个字符，上限为 {MAX_QUESTION_CHARS}。请缩短问题。 "
+            f"(the question has {len(text)} characters; the limit is {MAX_QUESTION_CHARS})"
+        )
+    return text
+
+
+def infer_filters(question: str, metas: Iterable[DocMeta]) -> Filters:
+    """The street, district and year a question names. A street outside the corpus is kept: it matches nothing."""
+    metas = list(metas)
+    streets = {m.street for m in metas if m.street}
+    street = next((s for s in sorted(streets, key=len, reverse=True) if _stem(s) in question), None)
+    if street is None and (m := _STREET.search(question)):
+        street = m.group(1)
+    district = None
+    if street is None:
+        district = next((full for short, full in DISTRICTS.items() if short in question), None)
+    years = _YEAR.findall(question)
+    year = int(years[0]) if len(years) == 1 else None
+    return Filters(street=street, district=district, year=year)
+
+
+def relax(filters: Filters, metas: Iterable[DocMeta]) -> Filters:
+    """Drop an inferred year that no report of the named place covers.
+
+    A 2019 社代会 report reviews 2018 and plans 2019: "长寿路街道2019年..." should still find it.
+    """
+    metas = list(metas)
+    if filters.year is None or any(filters.matches(m) for m in metas):
+        return filters
+    without_year = replace(filters, year=None)
+    return without_year if any(without_year.matches(m) for m in metas) else filters
+
+
+def _stem(street: str) -> str:
+    return _SUFFIX.sub("", street)
