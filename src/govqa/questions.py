@@ -60,3 +60,24 @@ def relax(filters: Filters, metas: Iterable[DocMeta]) -> Filters:
 
 def _stem(street: str) -> str:
     return _SUFFIX.sub("", street)
+
+
+def focus_text(question: str, filters: Filters) -> str:
+    """The question without the places and year it was filtered on.
+
+    Once results are restricted to 塘桥街道 in 2019, the words 塘桥街道 and 2019年 match every passage of that
+    report equally (the title above all) and only add noise to both retrievers.
+    """
+    text = question
+    for place in (filters.street, filters.district):
+        if place:
+            for name in sorted({place, _stem(place), place.removesuffix("新区").removesuffix("区")}, key=len, reverse=True):
+                if len(name) >= 2:
+                    text = text.replace(name, " ")
+    if filters.street or filters.district:  # a street's district adds nothing once the street is fixed
+        for short, full in DISTRICTS.items():
+            text = text.replace(full, " ").replace(short, " ")
+    if filters.year is not None:
+        text = re.sub(rf"{filters.year}\s*年度?", " ", text)
+    text = re.sub(r"\s+", " ", text).strip(" ,，、的")
+    return text if len(text) >= 2 else question

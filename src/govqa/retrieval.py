@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 
 from .embedders import Embedder
-from .questions import check_question, infer_filters, relax
+from .questions import check_question, focus_text, infer_filters, relax
 from .records import Filters, Hit
 from .store import Index
 
@@ -60,9 +60,10 @@ class Retriever:
         allowed = self._allowed(filters)
         if allowed is not None and not allowed.any():
             return []
+        query = focus_text(question, filters)
         n = self.config.candidates
-        dense = self._dense(question, n, allowed) if mode in ("hybrid", "dense") else {}
-        sparse = self._bm25(question, n, allowed) if mode in ("hybrid", "bm25") else {}
+        dense = self._dense(query, n, allowed) if mode in ("hybrid", "dense") else {}
+        sparse = self._bm25(query, n, allowed) if mode in ("hybrid", "bm25") else {}
         fused = self._fuse(dense, sparse)
         return self._hits(fused, dense, sparse, k)
 

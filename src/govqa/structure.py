@@ -21,6 +21,7 @@ _GLOSSARY_HEADING = re.compile(r"名词解释")
 _NUMBERED_ENTRY = re.compile(r"^(\d{1,3})[、.．]\s*(.+?)[:：]\s*(.+)$")
 _QUOTED_ENTRY = re.compile(r"^(“[^”]{1,30}”[^:：]{0,12})[:：]\s*(.+)$")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+_TITLE_COLON = re.compile(r"[:：](?=.)")
 MAX_BARE_HEADING = 40  # longer lines that start with a marker are paragraphs led by an inline title
 MAX_INLINE_TITLE = 32
 
@@ -48,7 +49,8 @@ def build_paragraphs(blocks: list[Block]) -> tuple[str, tuple[Paragraph, ...]]:
         if level is not None and in_glossary and level > 1:
             level = None  # numbered glossary entries ("1、六乱:...") are entries, not headings
         if level is not None:
-            bare = len(text) <= MAX_BARE_HEADING and "。" not in text.rstrip("。")
+            # "(1)劳动就业:高质量就业不多。" is a paragraph led by its title, not a bare heading.
+            bare = len(text) <= MAX_BARE_HEADING and "。" not in text.rstrip("。") and not _TITLE_COLON.search(text)
             title = text if bare else _inline_title(text)
             if title is not None:
                 stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, title.rstrip("。"))]
@@ -63,8 +65,10 @@ def build_paragraphs(blocks: list[Block]) -> tuple[str, tuple[Paragraph, ...]]:
 
 
 def _inline_title(text: str) -> str | None:
-    """'1、环境综合整治有力开展。实施道路...' opens section 1 with the title before the first 。"""
+    """'1、环境综合整治有力开展。实施道路...' opens section 1 with the title before the first 。 (or colon)."""
     head = text.split("。", 1)[0]
+    if m := _TITLE_COLON.search(head):
+        head = head[: m.start()]
     return head if len(head) <= MAX_INLINE_TITLE else None
 
 

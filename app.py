@@ -1,0 +1,611 @@
+"""govqa's web app: ask the reports, compare streets, browse documents.
+
+    GOVQA_INDEX=index streamlit run app.py
+
+Presentation only: every answer, hit, comparison and document comes from the govqa library.
+Corpus and user text is HTML-escaped before it goes into `st.html`.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from govqa.engine import DEFAULT_INDEX, GovQA
+from govqa.questions import MAX_QUESTION_CHARS, QuestionError
+from govqa.records import Answer, Citation, DocMeta, Document, Filters, Hit
+from govqa.store import CURRENT, IndexUnavailableError
+
+PAGES = ("问答 Ask", "对比 Compare", "文档 Documents")
+ALL = None  # the "no filter" option of every filter selectbox
+CONTEXT_PARAGRAPHS = 2  # paragraphs shown before and after a cited one
+MAX_CELL_PASSAGES = 20  # passages listed under the coverage heatmap for one cell
+
+CSS = """
+<style>
+.govqa-answer { font-size: 1.1rem; line-height: 1.8; }
+.govqa-answer sup.govqa-cite a { text-decoration: none; font-weight: 600; }
+.govqa-context { border-left: 3px solid #ddd; padding-left: .75rem; }
+.govqa-para { white-space: pre-wrap; margin: .35rem 0; line-height: 1.7; }
+.govqa-para.govqa-cited { background: #fffbe6; border-left: 3px solid #f5a623; padding: .25rem .5rem; }
+.govqa-para.govqa-heading { font-weight: 600; }
+.govqa-para mark { background: #ffe066; padding: 0 .1rem; }
+.govqa-pno { color: #999; font-size: .8em; margin-right: .4rem; user-select: none; }
+.govqa-note { color: #666; font-size: .85em; margin: 0 0 .4rem 1.6rem; }
+.govqa-toc div { margin: .1rem 0; }
+.govqa-path { color: #666; font-size: .9em; }
+.govqa-meta { display: flex; flex-wrap: wrap; gap: .5rem 2rem; margin: .25rem 0 .75rem; }
+.govqa-meta-key { color: #888; font-size: .8em; }
+.govqa-meta-value { font-size: 1.05rem; font-weight: 500; }
+</style>
+"""
+
+
+# ---------------------------------------------------------------- pure helpers (unit-tested, no Streamlit)
+
+
+def esc(text: object) -> str:
+    """Text for st.html."""
+    return html.escape(str(text), quote=True)
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#!|~$])")
+
+
+def md(text: object) -> str:
+    """Text for Streamlit's markdown (st.markdown, st.error, ...): shown as typed, never as links or LaTeX."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
+
+
+def index_dir() -> Path:
+    return Path(os.environ.get("GOVQA_INDEX") or DEFAULT_INDEX)
+
+
+def build_command(path: Path) -> str:
+    """The command that builds the index the app is looking for."""
+    if path == DEFAULT_INDEX:
+        return "govqa index"
+    return f"govqa index --index {shlex.quote(str(path))}"
+
+
+def index_stamp(path: Path) -> str:
+    """The live generation's name: a rebuilt index gets a new one, so the app reloads it."""
+    try:
+        return (path / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def years_label(meta: DocMeta) -> str:
+    if meta.year_start is None:
+        return "-"
+    if meta.year_end and meta.year_end != meta.year_start:
+        return f"{meta.year_start}–{meta.year_end}"
+    return str(meta.year_start)
+
+
+def path_label(section_path: Sequence[str]) -> str:
+    return " > ".join(section_path) or "(正文)"
+
+
+def filter_options(metas: Sequence[DocMeta]) -> dict[str, list]:
+    """The values each filter can take, from the index's metadata, with ALL first."""
+    years: set[int] = set()
+    for m in metas:
+        if m.year_start is not None:
+            years.update(range(m.year_start, (m.year_end or m.year_start) + 1))
+    return {
+        "street": [ALL, *sorted({m.street for m in metas if m.street})],
+        "district": [ALL, *sorted({m.district for m in metas if m.district})],
+        "year": [ALL, *sorted(years)],
+        "doc_type": [ALL, *sorted({m.doc_type for m in metas if m.doc_type})],
+    }
+
+
+def answer_html(answer: Answer) -> str:
+    """The answer text with each citation mark [n] as a link to its citation below.
+
+    A report's own footnote marks (e.g. "五违四必” [2]") stay plain text: only the mark right after a
+    citation's quote is that citation's.
+    """
+    text, pos, parts = answer.text, 0, []
+    for c in answer.citations:
+        quote, mark = c.quote.strip(), f"[{c.n}]"
+        at = text.find(quote + mark, pos) if quote else -1
+        if at < 0:
+            continue
+        end = at + len(quote)
+        parts.append(esc(text[pos:end]))
+        parts.append(
+            f'<sup class="govqa-cite"><a href="#govqa-cite-{c.n}" title="{esc(c.title)} · 第{c.paragraph}段">'
+            f"[{c.n}]</a></sup>"
+        )
+        pos = end + len(mark)
+    parts.append(esc(text[pos:]))
+    return f'<div class="govqa-answer">{"".join(parts)}</div>'
+
+
+def _para_html(p, highlight: tuple[int, int] | None = None, cited: bool = False) -> str:
+    """One paragraph; `highlight` is a span of the document's text to <mark> inside it."""
+    t = p.text
+    if highlight is not None:
+        a = min(max(highlight[0] - p.char_start, 0), len(t))
+        b = min(max(highlight[1] - p.char_start, a), len(t))
+        if b > a:
+            body = f"{esc(t[:a])}<mark>{esc(t[a:b])}</mark>{esc(t[b:])}"
+        else:
+            body = f"<mark>{esc(t)}</mark>"
+    else:
+        body = esc(t)
+    classes = (
+        "govqa-para" + (" govqa-cited" if cited else "") + (" govqa-heading" if p.kind == "heading" else "")
+    )
+    return f'<div class="{classes}"><span class="govqa-pno">¶{p.number}</span>{body}</div>'
+
+
+def context_html(
+    doc: Document, paragraph: int, span: tuple[int, int] | None = None, around: int = CONTEXT_PARAGRAPHS
+) -> str:
+    """The cited paragraph, its quote <mark>ed, with `around` paragraphs before and after it."""
+    if not doc.paragraphs:
+        return ""
+    paragraph = min(max(paragraph, 1), len(doc.paragraphs))
+    lo, hi = max(1, paragraph - around), min(len(doc.paragraphs), paragraph + around)
+    rows = []
+    for p in doc.paragraphs[lo - 1 : hi]:
+        if p.number == paragraph:
+            rows.append(_para_html(p, span or (p.char_start, p.char_end), cited=True))
+        else:
+            rows.append(_para_html(p))
+    return f'<div class="govqa-context">{"".join(rows)}</div>'
+
+
+def hit_context_html(doc: Document, hit: Hit, around: int = 1) -> str:
+    """A retrieved passage (possibly several paragraphs) <mark>ed in its surrounding text."""
+    c = hit.chunk
+    lo, hi = max(1, c.para_start - around), min(len(doc.paragraphs), c.para_end + around)
+    rows = []
+    for p in doc.paragraphs[lo - 1 : hi]:
+        inside = c.para_start <= p.number <= c.para_end
+        rows.append(_para_html(p, (c.char_start, c.char_end) if inside else None, cited=inside))
+    return f'<div class="govqa-context">{"".join(rows)}</div>'
+
+
+def section_tree(doc: Document) -> list[tuple[tuple[str, ...], list]]:
+    """The document's paragraphs grouped by top-level section, in reading order.
+
+    Returns [(top-level section path or (), [paragraph, ...]), ...]; a top-level section that recurs
+    after another one (rare) gets a group of its own each time.
+    """
+    groups: list[tuple[tuple[str, ...], list]] = []
+    for p in doc.paragraphs:
+        top = p.section_path[:1]
+        if not groups or groups[-1][0] != top:
+            groups.append((top, []))
+        groups[-1][1].append(p)
+    return groups
+
+
+def _heading_of(p) -> bool:
+    """A heading paragraph whose text is the last element of its section path (shown once, as the node)."""
+    if p.kind != "heading" or not p.section_path:
+        return False
+    return p.text.strip().rstrip("。.:：") == p.section_path[-1].rstrip("。.:：")
+
+
+def section_html(paragraphs: Sequence, base_depth: int = 1) -> str:
+    """Paragraphs as an indented tree: a node per section heading, paragraphs under their section."""
+    rows, current = [], ()
+    for p in paragraphs:
+        path = p.section_path
+        common = 0
+        while common < min(len(path), len(current)) and path[common] == current[common]:
+            common += 1
+        for depth in range(max(common, base_depth), len(path)):
+            indent = (depth - base_depth) * 1.4
+            number = (
+                f'<span class="govqa-pno">¶{p.number}</span>'
+                if _heading_of(p) and depth == len(path) - 1
+                else ""
+            )
+            rows.append(
+                f'<div class="govqa-para govqa-heading" style="margin-left:{indent:.1f}rem">'
+                f"{number}▸ {esc(path[depth])}</div>"
+            )
+        current = path
+        if _heading_of(p):
+            continue  # shown as its section's node (a top-level one is its expander's label)
+        indent = max(len(path) - base_depth, 0) * 1.4
+        rows.append(f'<div style="margin-left:{indent:.1f}rem">{_para_html(p)}</div>')
+        for f in p.footnotes:
+            rows.append(
+                f'<div class="govqa-note" style="margin-left:{indent + 1.6:.1f}rem">'
+                f"{esc(f.marker)} {esc(f.term)}：{esc(f.definition)}</div>"
+            )
+    return "".join(rows)
+
+
+def toc_html(doc: Document) -> str:
+    """The section outline of a document, indented by depth."""
+    seen: set[tuple[str, ...]] = set()
+    rows = []
+    for p in doc.paragraphs:
+        for depth in range(1, len(p.section_path) + 1):
+            node = p.section_path[:depth]
+            if node in seen:
+                continue
+            seen.add(node)
+            rows.append(
+                f'<div style="margin-left:{(depth - 1) * 1.4:.1f}rem">'
+                f'{esc(node[-1])} <span class="govqa-pno">¶{p.number}</span></div>'
+            )
+    return f'<div class="govqa-toc">{"".join(rows)}</div>' if rows else ""
+
+
+def meta_html(doc: Document) -> str:
+    """A report's metadata (its title aside) as a row of labelled values."""
+    m = doc.meta
+    items = [
+        ("街道 street", m.street),
+        ("区 district", m.district),
+        ("年份 years", years_label(m)),
+        ("发布 published", m.published),
+        ("类型 type", m.doc_type),
+        ("文件 file", doc.doc_id),
+        ("段落 paragraphs", len(doc.paragraphs)),
+    ]
+    cells = "".join(
+        f'<div class="govqa-meta-item"><div class="govqa-meta-key">{esc(k)}</div>'
+        f'<div class="govqa-meta-value">{esc(v if v not in (None, "") else "-")}</div></div>'
+        for k, v in items
+    )
+    return f'<div class="govqa-meta">{cells}</div>'
+
+
+def comparison_rows(comparison) -> list[dict]:
+    """The side-by-side table: one row per street."""
+    return [
+        {
+            "街道 street": f.street,
+            "区 district": f.district or "",
+            "发现 finding": f.finding if f.found else f"— {f.finding}",
+            "引用 citations": "；".join(citation_label(c) for c in f.citations) or "-",
+        }
+        for f in comparison.findings
+    ]
+
+
+def hit_label(h: Hit) -> str:
+    """A passage's one-line title with its scores (a passage no retriever returned has none)."""
+    where = f"{h.meta.title} · {path_label(h.chunk.section_path[-1:])} · 第{h.chunk.para_start}段"
+    if h.dense_rank is None and h.bm25_rank is None:
+        return where
+    ranks = f"dense #{h.dense_rank or '-'} · bm25 #{h.bm25_rank or '-'}"
+    return f"#{h.rank} · {where} · fused {h.score:.4f} · {ranks}"
+
+
+def citation_label(c: Citation) -> str:
+    return f"[{c.n}] {c.title} · {path_label(c.section_path[-1:])} · 第{c.paragraph}段"
+
+
+def hits_table(hits: Sequence[Hit]) -> list[dict]:
+    return [
+        {
+            "rank": h.rank,
+            "fused score": round(h.score, 5),
+            "dense rank": h.dense_rank,
+            "dense score": None if h.dense_score is None else round(h.dense_score, 4),
+            "bm25 rank": h.bm25_rank,
+            "bm25 score": None if h.bm25_score is None else round(h.bm25_score, 3),
+            "report": h.meta.title,
+            "street": h.meta.street,
+            "section": path_label(h.chunk.section_path),
+            "paragraphs": f"{h.chunk.para_start}–{h.chunk.para_end}"
+            if h.chunk.para_end != h.chunk.para_start
+            else str(h.chunk.para_start),
+        }
+        for h in hits
+    ]
+
+
+# ---------------------------------------------------------------- cached loading
+
+
+@st.cache_resource(show_spinner="正在加载索引和模型… (loading the index and the model)", max_entries=2)
+def load_qa(path: str, stamp: str) -> GovQA:  # `stamp` keys the cache: a rebuilt index is reloaded
+    return GovQA.open(path)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def load_document(_qa: GovQA, index_key: tuple[str, str], doc_id: str) -> Document:
+    return _qa.document(doc_id)
+
+
+@st.cache_resource(max_entries=16, show_spinner="正在对比各街道… (comparing streets)")
+def run_compare(_qa: GovQA, index_key: tuple[str, str], topic: str, streets: tuple[str, ...]):
+    from govqa.compare import compare_streets
+
+    return compare_streets(_qa, topic, list(streets) or None)
+
+
+@st.cache_resource(max_entries=8, show_spinner="正在计算覆盖矩阵… (computing coverage)")
+def run_coverage(_qa: GovQA, index_key: tuple[str, str], topics: tuple[str, ...], streets: tuple[str, ...]):
+    from govqa.compare import coverage_matrix
+
+    return coverage_matrix(_qa, list(topics) or None, list(streets) or None)
+
+
+def open_index() -> tuple[GovQA, tuple[str, str]]:
+    """The opened index, or a message saying how to build it and st.stop()."""
+    path = index_dir()
+    stamp = index_stamp(path)
+    try:
+        return load_qa(str(path), stamp), (str(path), stamp)
+    except IndexUnavailableError as exc:
+        missing = not stamp
+        st.error(
+            ("找不到索引 (no index found)" if missing else "索引无法使用 (the index cannot be used)")
+            + f": {exc}"
+        )
+        st.markdown("先用下面的命令建立索引，再刷新本页 (build it with this command, then reload the page):")
+        st.code(build_command(path), language="bash")
+        st.caption(
+            f"索引目录 index folder: `{path}` (环境变量 GOVQA_INDEX 可改). "
+            "`--corpus` 指定报告所在目录，默认 corpus/."
+        )
+    except Exception as exc:  # noqa: BLE001 - a damaged index can fail in many ways; say how to fix it
+        st.error(f"索引无法读取 (the index cannot be read): {type(exc).__name__}: {exc}")
+        st.markdown("重新建立索引 (rebuild it):")
+        st.code(build_command(path), language="bash")
+    st.stop()
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- pages
+
+
+def show_citation(qa: GovQA, key: tuple[str, str], c: Citation, expanded: bool) -> None:
+    st.html(f'<a id="govqa-cite-{c.n}"></a>')
+    with st.expander(citation_label(c), expanded=expanded):
+        st.caption(f"{c.street or '-'} · {path_label(c.section_path)}")
+        try:
+            doc = load_document(qa, key, c.doc_id)
+        except KeyError:
+            st.warning(f"文档 {c.doc_id} 不在索引中 (not in the index)")
+            st.html(f'<div class="govqa-para"><mark>{esc(c.quote)}</mark></div>')
+            return
+        st.html(context_html(doc, c.paragraph, (c.char_start, c.char_end)))
+
+
+def show_hits(qa: GovQA, key: tuple[str, str], hits: Sequence[Hit]) -> None:
+    st.dataframe(hits_table(hits), hide_index=True)
+    for h in hits:
+        with st.expander(hit_label(h)):
+            doc = load_document(qa, key, h.chunk.doc_id)
+            st.html(hit_context_html(doc, h))
+
+
+def page_ask(qa: GovQA, key: tuple[str, str]) -> None:
+    metas = [qa.index.metas[d] for d in qa.index.doc_ids()]
+    options = filter_options(metas)
+    show_all = lambda v: "(全部 all)" if v is ALL else str(v)  # noqa: E731
+
+    with st.form("ask"):
+        question = st.text_area(
+            "问题 Question",
+            placeholder="例如：塘桥街道2019年拆除了多少违章建筑?",
+            height=90,
+            help=f"最多 {MAX_QUESTION_CHARS} 个字符 (at most {MAX_QUESTION_CHARS} characters)",
+        )
+        cols = st.columns(4)
+        street = cols[0].selectbox("街道 Street", options["street"], format_func=show_all)
+        district = cols[1].selectbox("区 District", options["district"], format_func=show_all)
+        year = cols[2].selectbox("年份 Year", options["year"], format_func=show_all)
+        doc_type = cols[3].selectbox("类型 Type", options["doc_type"], format_func=show_all)
+        submitted = st.form_submit_button("提问 Ask", type="primary")
+
+    if submitted:
+        filters = Filters(street=street, district=district, year=year, doc_type=doc_type)
+        st.session_state.pop("ask_result", None)
+        try:
+            with st.spinner("正在检索… (searching)"):
+                st.session_state["ask_result"] = qa.ask(question, filters)
+        except QuestionError as exc:
+            (st.warning if not (question or "").strip() else st.error)(md(exc))
+            return
+
+    answer: Answer | None = st.session_state.get("ask_result")
+    if answer is None:
+        return
+    st.subheader("回答 Answer")
+    if answer.supported:
+        st.html(answer_html(answer))
+    else:
+        st.info(md(answer.text))
+    f = answer.filters
+    used = [
+        f"{name}: {v}"
+        for name, v in (("街道", f.street), ("区", f.district), ("年份", f.year), ("类型", f.doc_type))
+        if v is not None
+    ]
+    if used:
+        st.caption("检索范围 (filters used): " + " · ".join(used))
+    for sentence in answer.flagged:
+        st.warning(f"未被引文支持的句子 (unsupported sentence): {md(sentence)}")
+
+    if answer.citations:
+        st.markdown("**引用 Citations** — 展开查看原文段落 (expand to read the paragraph in its report)")
+        for i, c in enumerate(answer.citations):
+            show_citation(qa, key, c, expanded=i == 0)
+    if answer.hits:
+        st.subheader("检索到的段落 Retrieved passages")
+        show_hits(qa, key, answer.hits)
+
+
+def page_compare(qa: GovQA, key: tuple[str, str]) -> None:
+    try:
+        from govqa import compare
+    except ImportError:
+        st.info(
+            "对比功能尚不可用：本版本的 govqa 没有 govqa.compare 模块。 (comparison is not available yet)"
+        )
+        return
+
+    all_streets = sorted({m.street for m in qa.index.metas.values() if m.street})
+    cols = st.columns([2, 3])
+    topic = cols[0].text_input("主题 Topic", value="垃圾分类", help="例如：垃圾分类、养老服务、旧区改造")
+    streets = cols[1].multiselect("街道 Streets", all_streets, default=all_streets)
+    topic = (topic or "").strip()
+    if not topic:
+        st.warning("请输入一个主题。 (enter a topic)")
+        return
+    if not streets:
+        st.warning("请至少选择一个街道。 (choose at least one street)")
+        return
+
+    try:
+        comparison = run_compare(qa, key, topic, tuple(streets))
+    except (QuestionError, ValueError) as exc:
+        st.error(md(exc))
+        return
+    st.subheader(f"各街道的「{md(comparison.topic)}」 — side by side")
+    # A static table: findings wrap instead of being cut off.
+    st.table(comparison_rows(comparison), hide_index=True)
+    for f in comparison.findings:
+        if not f.citations:
+            continue
+        with st.expander(f"{f.street} · {len(f.citations)} 条引用 citations"):
+            for c in f.citations:
+                label = f'<div class="govqa-para govqa-heading">{esc(citation_label(c))}</div>'
+                try:
+                    doc = load_document(qa, key, c.doc_id)
+                except KeyError:
+                    st.html(f'{label}<div class="govqa-para"><mark>{esc(c.quote)}</mark></div>')
+                    continue
+                st.html(label + context_html(doc, c.paragraph, (c.char_start, c.char_end), around=1))
+
+    st.subheader("覆盖度 Coverage (topics × streets)")
+    topics = tuple(compare.DEFAULT_TOPICS)
+    if topic not in topics:
+        topics = (topic, *topics)
+    try:
+        matrix = run_coverage(qa, key, topics, tuple(streets))
+    except (QuestionError, ValueError) as exc:
+        st.error(md(exc))
+        return
+    show_heatmap(matrix)
+    st.caption(
+        "覆盖度：该街道报告中与主题相关的段落占比，以该主题下占比最高的街道为 1。 "
+        "(score: the share of a street's passages on the topic, relative to the street with the most)"
+    )
+
+    cols = st.columns(2)
+    cell_topic = cols[0].selectbox("主题 topic", list(matrix.topics), key="cell_topic")
+    cell_street = cols[1].selectbox("街道 street", list(matrix.streets), key="cell_street")
+    cell = matrix.cell(cell_topic, cell_street)
+    st.markdown(
+        f"**{md(cell_street)} · {md(cell_topic)}** — 覆盖度 score {cell.score:.2f} · "
+        f"{len(cell.passages)} 个相关段落 relevant passages"
+    )
+    if not cell.passages:
+        st.caption("该街道的报告未涉及此主题。 (this street's reports do not discuss the topic)")
+    for h in cell.passages[:MAX_CELL_PASSAGES]:
+        with st.expander(hit_label(h)):
+            st.html(hit_context_html(load_document(qa, key, h.chunk.doc_id), h, around=0))
+    if len(cell.passages) > MAX_CELL_PASSAGES:
+        st.caption(
+            f"另有 {len(cell.passages) - MAX_CELL_PASSAGES} 个段落未显示。 "
+            f"({len(cell.passages) - MAX_CELL_PASSAGES} more passages not shown)"
+        )
+
+
+def show_heatmap(matrix) -> None:
+    import altair as alt
+    import pandas as pd
+
+    data = pd.DataFrame(
+        [
+            {"topic": t, "street": s, "score": float(c.score), "passages": len(c.passages)}
+            for t in matrix.topics
+            for s in matrix.streets
+            for c in [matrix.cell(t, s)]
+        ]
+    )
+    base = alt.Chart(data).encode(
+        x=alt.X("street:N", title="街道 street", sort=list(matrix.streets), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("topic:N", title="主题 topic", sort=list(matrix.topics), axis=alt.Axis(labelLimit=260)),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color("score:Q", title="覆盖度", scale=alt.Scale(domain=[0, 1], scheme="blues")),
+        tooltip=["topic", "street", alt.Tooltip("score:Q", format=".2f"), "passages"],
+    )
+    labels = base.mark_text(baseline="middle").encode(
+        text=alt.Text("score:Q", format=".2f"),
+        color=alt.condition("datum.score > 0.55", alt.value("white"), alt.value("black")),
+    )
+    st.altair_chart((rect + labels).properties(height=max(160, 34 * len(matrix.topics))), width="stretch")
+
+
+def page_documents(qa: GovQA, key: tuple[str, str]) -> None:
+    doc_ids = qa.index.doc_ids()
+    metas = qa.index.metas
+    st.subheader(f"报告 Reports ({len(doc_ids)})")
+    st.dataframe(
+        [
+            {
+                "标题 title": metas[d].title,
+                "街道 street": metas[d].street,
+                "区 district": metas[d].district,
+                "年份 years": years_label(metas[d]),
+                "发布 published": metas[d].published,
+                "类型 type": metas[d].doc_type,
+                "文件 doc_id": d,
+            }
+            for d in doc_ids
+        ],
+        hide_index=True,
+    )
+    if not doc_ids:
+        return
+    doc_id = st.selectbox("打开报告 Open a report", doc_ids, format_func=lambda d: metas[d].title)
+    doc = load_document(qa, key, doc_id)
+    st.subheader(md(doc.meta.title))
+    st.html(meta_html(doc))
+
+    toc = toc_html(doc)
+    if toc:
+        with st.expander("目录 Outline", expanded=True):
+            st.html(toc)
+    for top, paragraphs in section_tree(doc):
+        label = top[0] if top else "(开头 front matter)"
+        with st.expander(f"{label} · ¶{paragraphs[0].number}–{paragraphs[-1].number}"):
+            st.html(section_html(paragraphs))
+
+
+def main() -> None:
+    st.set_page_config(page_title="govqa · 政府工作报告问答", layout="wide")
+    st.html(CSS)
+    st.title("政府工作报告问答 govqa")
+    qa, key = open_index()
+    with st.sidebar:
+        page = st.radio("页面 Page", PAGES, key="page")
+        st.caption(
+            f"索引 index: `{key[0]}` · {len(qa.index.metas)} 份报告 reports · "
+            f"{len(qa.index.chunks)} 段 chunks · embedder `{qa.index.embedder_name}`"
+        )
+    if page == PAGES[0]:
+        page_ask(qa, key)
+    elif page == PAGES[1]:
+        page_compare(qa, key)
+    else:
+        page_documents(qa, key)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,531 @@
+"""Comparing streets: what each street's reports say on one topic, side by side, and how much they say.
+
+    >>> from govqa import compare
+    >>> c = compare.compare_streets(qa, "垃圾分类", ["塘桥街道", "长白新村街道"])   # doctest: +SKIP
+    >>> [(f.street, f.found, f.finding) for f in c.findings]                       # doctest: +SKIP
+    >>> m = compare.coverage_matrix(qa)                                             # doctest: +SKIP
+    >>> m.cell("垃圾分类", "塘桥街道").score                                         # doctest: +SKIP
+
+A street whose reports do not discuss the topic is reported as such (``found=False``), never filled with the
+nearest passage the retriever happens to return. The test is lexical and measurable:
+
+* A topic is one or more alternatives separated by ``/`` ("为老服务/养老"). Each alternative is cut into its
+  content tokens by the index's own tokenizer; a compound that its parts spell out (垃圾分类 = 垃圾 + 分类) is
+  dropped so that "电梯加装" counts as well as "加装电梯". Street and district names are not content.
+* A sentence is **relevant** when one of its clauses (the text between ，、；： marks) holds tokens
+  carrying at least ``MIN_TOPIC_COVERAGE`` of one alternative's IDF weight: in practice all its content words.
+* A street covers the topic when any sentence of its reports is relevant.
+
+``MIN_TOPIC_COVERAGE`` was measured on the bundled five-report corpus over DEFAULT_TOPICS, 加装电梯, 疫情防控
+and 河长制: clauses holding only part of a topic score at most 0.82 (教育 alone for 社区教育: 主题教育,
+宣传教育; 老 alone for 为老服务: 老企业, 老教师; 治理 alone for 社区治理: 河道治理), while a clause naming the
+topic scores 1.0, so any threshold in (0.82, 1.0] separates them; 0.9 sits in the middle of that gap.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .answering import _is_heading, _token_idf
+from .chunking import sentence_spans
+from .questions import QuestionError, check_question
+from .records import Chunk, Citation, DocMeta, Filters, Hit
+from .retrieval import Retriever
+
+if TYPE_CHECKING:
+    from .engine import GovQA
+
+NOT_COVERED = "报告中未涉及该主题"
+
+# Policy topics these reports are organised around; "/" separates alternatives that all count for the topic.
+DEFAULT_TOPICS: tuple[str, ...] = (
+    "垃圾分类",
+    "为老服务/养老",
+    "营商环境",
+    "党建引领",
+    "平安建设/消防安全",
+    "旧区改造/美丽家园",
+    "就业/创业",
+    "社区治理/自治",
+    "卫生健康/医疗/家庭医生",
+    "公共文化/社区教育/文体活动",
+)
+
+# Share of an alternative's IDF weight a clause must hold to be relevant (measured; see the module doc).
+MIN_TOPIC_COVERAGE = 0.9
+# Quoted characters in one finding line: a longer sentence is cut to its relevant clauses.
+MAX_FINDING_CHARS = 100
+MAX_FINDING_SENTENCES = 2
+
+_ALTERNATIVES = re.compile(r"[/／|｜]")
+_CLAUSE = re.compile(r"[^，,、；;：:]+[，,、；;：:]*")
+_CLAUSE_PUNCT = "，,、；;：: "
+
+
+@dataclass(frozen=True)
+class StreetFinding:
+    street: str
+    district: str | None
+    found: bool  # False: this street's reports say nothing on the topic
+    finding: str  # one-line extractive finding ending with [n] marks, or NOT_COVERED
+    citations: tuple[Citation, ...]  # verbatim quotes with paragraph numbers, numbered per street from 1
+    passages: tuple[Hit, ...]  # its most relevant passages, ranked 1..k (empty when not found)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    topic: str
+    findings: tuple[StreetFinding, ...]  # one per street, in the order of `streets`
+
+
+@dataclass(frozen=True)
+class CoverageCell:
+    topic: str
+    street: str
+    score: float  # 0..1: how much that street's reports say on the topic (see coverage_matrix)
+    passages: tuple[Hit, ...]  # every relevant passage of that street, best first
+
+
+@dataclass(frozen=True)
+class CoverageMatrix:
+    topics: tuple[str, ...]
+    streets: tuple[str, ...]
+    cells: tuple[CoverageCell, ...]  # topic-major: all streets of topics[0], then of topics[1], ...
+
+    def cell(self, topic: str, street: str) -> CoverageCell:
+        for c in self.cells:
+            if c.topic == topic and c.street == street:
+                return c
+        raise KeyError(f"no cell for topic {topic!r} and street {street!r}")
+
+
+# ----------------------------------------------------------------------------------------------- public API
+
+
+def compare_streets(qa: GovQA, topic: str, streets: Sequence[str] | None = None, k: int = 3) -> Comparison:
+    """What each street's reports say on `topic`: one extractive, cited finding per street.
+
+    Each street is searched on its own (Filters(street=...), no filters inferred from the topic). Only
+    passages holding a relevant sentence (see the module doc) count; a street with none gets found=False,
+    the finding NOT_COVERED and no passages. Otherwise `passages` are its k best relevant passages
+    (retrieval order; a relevant passage the retriever did not return comes after those it did) and the
+    finding quotes up to two of their best sentences verbatim, each followed by its [n] mark; a sentence too
+    long for one line is cut to its relevant clauses (shown with …), and the citation's quote and offsets
+    are that verbatim span. Citations are numbered per street from 1.
+
+    `streets` default: every street in the index, sorted. A name may be short (塘桥 for 塘桥街道); a name that
+    matches no report, or several streets, raises ValueError. An empty topic raises QuestionError.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}")
+    query = _Topic.parse(qa, topic)
+    names = _resolve_streets(qa, streets)
+    retriever = _retriever(qa, [query.text])
+    return Comparison(query.label, tuple(_finding(qa, retriever, query, name, k) for name in names))
+
+
+def coverage_matrix(
+    qa: GovQA, topics: Sequence[str] | None = None, streets: Sequence[str] | None = None
+) -> CoverageMatrix:
+    """How much each street's reports say on each topic.
+
+    score: the share of a street's passages (index chunks) that hold a relevant sentence (see the module doc),
+    divided by the largest such share among the streets for the same topic - so 1.0 marks the street whose
+    reports give the topic the most room relative to their length, 0.0 a street whose reports never discuss
+    it, and a topic no street discusses is 0.0 throughout. Shares, not counts: a 500-passage action plan would
+    otherwise outscore a 25-passage summary on every topic.
+
+    A cell's passages are all of that street's relevant passages, best first (retrieval order for the topic,
+    then the rest), so len(cell.passages) is the count behind the share.
+    `topics` default: DEFAULT_TOPICS; `streets` default: every street in the index, sorted.
+    """
+    queries = [_Topic.parse(qa, t) for t in dict.fromkeys(t.strip() for t in (topics or DEFAULT_TOPICS))]
+    names = _resolve_streets(qa, streets)
+    retriever = _retriever(qa, [q.text for q in queries])
+    sizes = {name: sum(1 for c in qa.index.chunks if c.doc_id in _street_docs(qa, name)) for name in names}
+    cells: list[CoverageCell] = []
+    for query in queries:
+        relevant = {name: _relevant_passages(qa, retriever, query, name) for name in names}
+        shares = {name: len(relevant[name]) / sizes[name] if sizes[name] else 0.0 for name in names}
+        top = max(shares.values(), default=0.0)
+        for name in names:
+            score = shares[name] / top if top > 0 else 0.0
+            cells.append(CoverageCell(query.label, name, round(score, 4), tuple(relevant[name])))
+    return CoverageMatrix(tuple(q.label for q in queries), tuple(names), tuple(cells))
+
+
+def relevance(qa: GovQA, topic: str, text: str) -> float:
+    """0..1: the largest share of a topic alternative's IDF weight that one clause of `text` holds.
+
+    At least MIN_TOPIC_COVERAGE: the text is relevant to the topic."""
+    return _Topic.parse(qa, topic).relevance(_clause_tokens(qa, text))
+
+
+# --------------------------------------------------------------------------------------------- formatting
+
+
+def format_comparison(comparison: Comparison, width: int = 60) -> str:
+    """A plain-text side-by-side table (street | finding | citations), then every citation in full."""
+    rows = [("街道 street", "发现 finding", "引用 citations")]
+    for f in comparison.findings:
+        cites = " ".join(f"[{c.n}]第{c.paragraph}段" for c in f.citations) or "-"
+        rows.append((f.street, f.finding, cites))
+    street_w = max(_width(r[0]) for r in rows)
+    cite_w = max(_width(r[2]) for r in rows)
+    line = "+" + "-" * (street_w + 2) + "+" + "-" * (width + 2) + "+" + "-" * (cite_w + 2) + "+"
+    out = [f"主题 topic: {comparison.topic}", line]
+    for i, (street, finding, cites) in enumerate(rows):
+        wrapped = _wrap(finding, width)
+        for j, piece in enumerate(wrapped):
+            left = street if j == 0 else ""
+            right = cites if j == 0 else ""
+            out.append(f"| {_pad(left, street_w)} | {_pad(piece, width)} | {_pad(right, cite_w)} |")
+        if i == 0:
+            out.append(line)
+    out.append(line)
+    for f in comparison.findings:
+        if not f.citations:
+            continue
+        out.append("")
+        out.append(f"{f.street}{f' ({f.district})' if f.district else ''}:")
+        for c in f.citations:
+            out.append(f"  [{c.n}] {c.title} · {' > '.join(c.section_path) or '(正文)'} · 第{c.paragraph}段")
+            out.append(f"      “{c.quote}”")
+    return "\n".join(out)
+
+
+def format_matrix(matrix: CoverageMatrix) -> str:
+    """A plain-text topics × streets table of scores, each with its count of relevant passages."""
+    topic_w = max([_width("主题 topic"), *(_width(t) for t in matrix.topics)])
+    col_w = [max(_width(s), 10) for s in matrix.streets]
+    out = [
+        _pad("主题 topic", topic_w)
+        + "  "
+        + "  ".join(_pad(s, w) for s, w in zip(matrix.streets, col_w, strict=True))
+    ]
+    for topic in matrix.topics:
+        cells = []
+        for street, w in zip(matrix.streets, col_w, strict=True):
+            c = matrix.cell(topic, street)
+            cells.append(_pad(f"{c.score:.2f} ({len(c.passages)})" if c.passages else "-", w))
+        out.append(_pad(topic, topic_w) + "  " + "  ".join(cells))
+    out.append("")
+    out.append("score: share of the street's passages on the topic, relative to the highest street (1.00); "
+               "(n): relevant passages; -: not covered")  # fmt: skip
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------------ internals
+
+
+@dataclass(frozen=True)
+class _Topic:
+    label: str  # as given, stripped
+    text: str  # what is searched: the alternatives joined by spaces
+    alternatives: tuple[dict[str, float], ...]  # content token -> IDF weight, one dict per alternative
+
+    @classmethod
+    def parse(cls, qa: GovQA, topic: str) -> _Topic:
+        label = check_question(topic)
+        parts = [p.strip() for p in _ALTERNATIVES.split(label) if p.strip()]
+        cache = _cache(qa)
+        alternatives = []
+        for part in parts:
+            tokens = {t for t in qa.index.tokenizer.tokens(part) if t not in cache.place_words}
+            atoms = _atoms(tokens)
+            if atoms:
+                alternatives.append({t: cache.idf.get(t, cache.idf_unseen) for t in atoms})
+        if not alternatives:
+            raise QuestionError(f"主题「{label}」没有可检索的实词。 (the topic has no content words)")
+        return cls(label, " ".join(parts), tuple(alternatives))
+
+    def relevance(self, clauses: Sequence[frozenset[str]]) -> float:
+        best = 0.0
+        for weights in self.alternatives:
+            total = sum(weights.values())
+            for tokens in clauses:
+                best = max(best, sum(w for t, w in weights.items() if t in tokens) / total)
+        return best
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    start: int  # offsets in the chunk text, whitespace stripped
+    end: int
+    heading: bool  # quoted only when no other sentence is relevant
+    clauses: tuple[frozenset[str], ...]
+
+
+class _Cache:
+    """Per-index data computed once: IDF weights, place words, every chunk's sentences as clause tokens."""
+
+    def __init__(self, qa: GovQA):
+        self.idf = _token_idf(qa.retriever)
+        self.idf_unseen = max(self.idf.values(), default=1.0)
+        self.place_words: set[str] = {"街道"}
+        for meta in qa.index.metas.values():
+            for name in (meta.street, meta.district):
+                if name:
+                    stem = name.removesuffix("街道").removesuffix("新区").removesuffix("区")
+                    self.place_words |= {name, stem}
+        self.position = {id(c): i for i, c in enumerate(qa.index.chunks)}
+        self._sentences: dict[int, tuple[_Sentence, ...]] = {}
+
+    def sentences(self, qa: GovQA, i: int) -> tuple[_Sentence, ...]:
+        if i not in self._sentences:
+            self._sentences[i] = tuple(_split(qa, qa.index.chunks[i]))
+        return self._sentences[i]
+
+
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cache(qa: GovQA) -> _Cache:
+    cache = _CACHES.get(qa.index)
+    if cache is None:
+        cache = _CACHES[qa.index] = _Cache(qa)
+    return cache
+
+
+def _split(qa: GovQA, chunk: Chunk) -> list[_Sentence]:
+    """The chunk's sentences, line by line (a heading line is a sentence of its own)."""
+    out = []
+    offset = 0
+    for line in chunk.text.split("\n"):
+        for a, b in sentence_spans(line):
+            text = line[a:b]
+            stripped = text.strip()
+            if len(stripped) < 2:
+                continue
+            start = offset + a + len(text) - len(text.lstrip())
+            clauses = _clause_tokens(qa, stripped)
+            out.append(_Sentence(start, start + len(stripped), _is_heading(stripped), clauses))
+        offset += len(line) + 1
+    return out
+
+
+def _clause_tokens(qa: GovQA, text: str) -> tuple[frozenset[str], ...]:
+    tokenizer = qa.index.tokenizer
+    return tuple(frozenset(tokenizer.tokens(m.group())) for m in _CLAUSE.finditer(text))
+
+
+def _atoms(tokens: set[str]) -> set[str]:
+    """Drop a compound whose every character is covered by the other tokens (垃圾分类 given 垃圾 and 分类)."""
+    atoms = set(tokens)
+    for t in sorted(tokens, key=len, reverse=True):
+        others = [o for o in atoms if o != t and o in t]
+        covered = [False] * len(t)
+        for o in others:
+            for m in re.finditer(re.escape(o), t):
+                covered[m.start() : m.end()] = [True] * len(o)
+        if others and all(covered):
+            atoms.discard(t)
+    return atoms
+
+
+class _QueryCache:
+    """An embedder that embeds each query text once: one topic is searched once per street."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            for text, vec in zip(missing, self._inner.embed_queries(missing), strict=True):
+                self._vectors[text] = vec
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.prefetch(texts)
+        return np.stack([self._vectors[t] for t in texts]) if texts else self._inner.embed_queries(texts)
+
+    def embed_passages(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        return self._inner.embed_passages(texts, progress)
+
+
+def _retriever(qa: GovQA, texts: Sequence[str]) -> Retriever:
+    embedder = _QueryCache(qa.embedder)
+    embedder.prefetch(texts)
+    return Retriever(qa.index, embedder, qa.retriever.config)
+
+
+def _streets(qa: GovQA) -> list[str]:
+    return sorted({m.street for m in qa.index.metas.values() if m.street})
+
+
+def _resolve_streets(qa: GovQA, streets: Sequence[str] | None) -> list[str]:
+    known = _streets(qa)
+    if streets is None:
+        return known
+    names: list[str] = []
+    for given in streets:
+        given = given.strip()
+        wanted = Filters(street=given)
+        matches = [s for s in known if wanted.matches(DocMeta(title="", street=s))] if given else []
+        if len(matches) != 1:
+            what = "matches several streets" if matches else "is not a street in the index"
+            raise ValueError(f"{given!r} {what}; streets: {', '.join(known)}")
+        if matches[0] not in names:
+            names.append(matches[0])
+    return names
+
+
+def _street_docs(qa: GovQA, street: str) -> set[str]:
+    return {doc_id for doc_id, meta in qa.index.metas.items() if meta.street == street}
+
+
+def _district(qa: GovQA, street: str) -> str | None:
+    districts = {m.district for m in qa.index.metas.values() if m.street == street and m.district}
+    return districts.pop() if len(districts) == 1 else None
+
+
+def _relevant_passages(
+    qa: GovQA, retriever: Retriever, query: _Topic, street: str, limit: int | None = None
+) -> list[Hit]:
+    """All chunks of `street` holding a relevant sentence: those the retriever ranks first, in its order, then
+    the rest by relevance and position. Ranks are renumbered 1..n; a chunk the retriever did not return has
+    score 0.0."""
+    cache = _cache(qa)
+    docs = _street_docs(qa, street)
+    relevant: dict[int, float] = {}
+    for i, chunk in enumerate(qa.index.chunks):
+        if chunk.doc_id in docs:
+            best = max((query.relevance(s.clauses) for s in cache.sentences(qa, i)), default=0.0)
+            if best >= MIN_TOPIC_COVERAGE:
+                relevant[i] = best
+    if not relevant:
+        return []
+    where = Filters(street=street)
+    retrieved = retriever.search(query.text, k=retriever.config.candidates, filters=where, infer=False)
+    hits: list[Hit] = []
+    seen: set[int] = set()
+    for hit in retrieved:
+        i = cache.position.get(id(hit.chunk))
+        if i in relevant and i not in seen:
+            seen.add(i)
+            hits.append(hit)
+    for i in sorted(set(relevant) - seen, key=lambda i: (-relevant[i], i)):
+        chunk = qa.index.chunks[i]
+        hits.append(Hit(chunk, qa.index.metas[chunk.doc_id], 0.0, 0))
+    hits = hits[:limit] if limit is not None else hits
+    return [replace(h, rank=n) for n, h in enumerate(hits, start=1)]
+
+
+@dataclass(frozen=True)
+class _Quote:
+    hit: Hit
+    text: str  # the whole sentence, verbatim
+    start: int  # of the sentence in the document's cleaned text
+    paragraph: int
+
+
+def _finding(qa: GovQA, retriever: Retriever, query: _Topic, street: str, k: int) -> StreetFinding:
+    district = _district(qa, street)
+    passages = _relevant_passages(qa, retriever, query, street, limit=k)
+    if not passages:
+        return StreetFinding(street, district, False, NOT_COVERED, (), ())
+    citations: list[Citation] = []
+    parts: list[str] = []
+    budget = MAX_FINDING_CHARS
+    for n, quote in enumerate(_choose(qa, query, passages), start=1):
+        if n > 1 and len(quote.text) > budget:
+            break  # only the first sentence is ever cut; a second one comes whole or not at all
+        a, b = _clip(qa, query, quote.text, budget)
+        text = quote.text[a:b]
+        chunk = quote.hit.chunk
+        meta = quote.hit.meta
+        citations.append(Citation(n, chunk.doc_id, meta.title, meta.street, chunk.section_path,
+                                  quote.paragraph, text, quote.start + a, quote.start + b))  # fmt: skip
+        parts.append(f"{'…' if a > 0 else ''}{text}{'…' if b < len(quote.text) else ''}[{n}]")
+        budget -= len(text)
+    return StreetFinding(street, district, True, "".join(parts), tuple(citations), tuple(passages))
+
+
+def _choose(qa: GovQA, query: _Topic, passages: list[Hit]) -> list[_Quote]:
+    """Up to two distinct relevant sentences, best first.
+
+    The answerer ranks the passages' sentences (topic-word coverage plus a bonus for the passage's rank); only
+    relevant ones are kept, and a second one only if it scores at least the answerer's relative cutoff of the
+    first. The answerer skips headings and spans that cross a line; when that leaves nothing relevant, the
+    first relevant line-level sentence of the best passage is quoted (body text before headings)."""
+    answerer = qa.answerer
+    ranked = [s for s in answerer.rank_sentences(query.text, passages)
+              if query.relevance(_clause_tokens(qa, s.text)) >= MIN_TOPIC_COVERAGE]  # fmt: skip
+    chosen: list[_Quote] = []
+    for s in ranked:
+        if any(
+            s.text == c.text or (s.hit.chunk.doc_id, s.start) == (c.hit.chunk.doc_id, c.start) for c in chosen
+        ):
+            continue
+        if chosen and s.score < answerer.config.relative_cutoff * ranked[0].score:
+            break
+        chosen.append(_Quote(s.hit, s.text, s.start, s.paragraph))
+        if len(chosen) == MAX_FINDING_SENTENCES:
+            break
+    if chosen:
+        return chosen
+    cache = _cache(qa)
+    lines = []
+    for hit in passages:
+        chunk = hit.chunk
+        i = cache.position.get(id(chunk))
+        for s in cache.sentences(qa, i) if i is not None else _split(qa, chunk):
+            if query.relevance(s.clauses) >= MIN_TOPIC_COVERAGE:
+                paragraph = chunk.para_start + chunk.text.count("\n", 0, s.start)
+                quote = _Quote(hit, chunk.text[s.start : s.end], chunk.char_start + s.start, paragraph)
+                lines.append((s.heading, hit.rank, quote))
+    return [min(lines, key=lambda x: x[:2])[2]] if lines else []
+
+
+def _clip(qa: GovQA, query: _Topic, text: str, budget: int) -> tuple[int, int]:
+    """The span of `text` to quote: all of it when it fits `budget`, else its most relevant clause widened
+    by neighbouring clauses on both sides while they fit (one clause longer than the budget is cut there)."""
+    if len(text) <= budget:
+        return 0, len(text)
+    spans = [(m.start(), m.end()) for m in _CLAUSE.finditer(text)]
+    scores = [query.relevance(_clause_tokens(qa, text[a:b])) for a, b in spans]
+    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    lo = hi = best
+    grew = True
+    while grew:  # widen on both sides in turn, so the relevant clause stays near the middle
+        grew = False
+        if hi + 1 < len(spans) and spans[hi + 1][1] - spans[lo][0] <= budget:
+            hi, grew = hi + 1, True
+        if lo > 0 and spans[hi][1] - spans[lo - 1][0] <= budget:
+            lo, grew = lo - 1, True
+    a, b = spans[lo][0], min(spans[hi][1], spans[lo][0] + budget)
+    while b > a and text[b - 1] in _CLAUSE_PUNCT:
+        b -= 1
+    while a < b and text[a].isspace():
+        a += 1
+    return a, b
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, current = [], ""
+    for ch in text:
+        if _width(current + ch) > width:
+            lines.append(current)
+            current = ""
+        current += ch
+    return [*lines, current] if current or not lines else lines

@@ -1,0 +1,129 @@
+"""The hand-written gold set (tests/data/gold.jsonl) and how govqa is scored on it.
+
+Each question names its report and one or more verbatim evidence strings from the gold paragraph; a
+retrieved chunk is relevant when it is from that report and contains an evidence string. Unanswerable
+questions have no evidence: the right answer to them is 未在报告中找到相关依据.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .answering import ExtractiveAnswerer
+from .metrics import first_relevant, mrr_at, recall_at
+from .records import Answer, Chunk
+from .retrieval import Retriever
+from .store import Index
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    id: str
+    question: str
+    type: str
+    doc: str | None
+    evidence: tuple[str, ...]
+    answers: tuple[str, ...]
+    street: str | None
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.evidence)
+
+    def is_relevant(self, chunk: Chunk) -> bool:
+        return chunk.doc_id == self.doc and any(e in chunk.text for e in self.evidence)
+
+
+def load_gold(path: Path | str) -> list[GoldQuestion]:
+    questions = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            raw = json.loads(line)
+            questions.append(
+                GoldQuestion(raw["id"], raw["question"], raw["type"], raw.get("doc"), tuple(raw.get("evidence", ())),
+                             tuple(raw.get("answer", ())), raw.get("street"))
+            )  # fmt: skip
+    return questions
+
+
+@dataclass(frozen=True)
+class RetrievalScores:
+    mode: str
+    recall_at_1: float
+    recall_at_5: float
+    mrr_at_10: float
+    misses: tuple[str, ...]  # ids of questions with no relevant chunk in the top 5
+
+
+def score_retrieval(retriever: Retriever, gold: Sequence[GoldQuestion], mode: str) -> RetrievalScores:
+    ranks: list[int | None] = []
+    misses: list[str] = []
+    for q in gold:
+        if not q.answerable:
+            continue
+        hits = retriever.search(q.question, k=10, mode=mode)
+        rank = first_relevant([q.is_relevant(h.chunk) for h in hits])
+        ranks.append(rank)
+        if rank is None or rank > 5:
+            misses.append(q.id)
+    return RetrievalScores(mode, recall_at(ranks, 1), recall_at(ranks, 5), mrr_at(ranks, 10), tuple(misses))
+
+
+@dataclass(frozen=True)
+class AnswerScores:
+    answer_hit: float  # answerable questions whose answer contains a gold key fact
+    citation_precision: float  # citations that quote a gold paragraph or contain a gold key fact
+    no_answer_accuracy: float  # unanswerable questions answered with "not found"
+    false_refusals: float  # answerable questions answered with "not found"
+    answered: int
+    unanswerable: int
+
+
+def answer_hit(q: GoldQuestion, answer: Answer) -> bool:
+    return answer.supported and any(a in answer.text for a in q.answers)
+
+
+def gold_paragraphs(q: GoldQuestion, index: Index) -> set[int]:
+    """Numbers of the paragraphs of the gold report that contain an evidence string."""
+    if not q.answerable or q.doc not in index.metas:
+        return set()
+    return {p.number for p in index.document(q.doc).paragraphs if any(e in p.text for e in q.evidence)}
+
+
+def citation_ok(q: GoldQuestion, answer: Answer, gold_paras: set[int]) -> list[bool]:
+    """Per citation: does it quote a gold paragraph, or state a gold key fact?"""
+    return [
+        (c.doc_id == q.doc and c.paragraph in gold_paras) or any(a in c.quote for a in q.answers)
+        for c in answer.citations
+    ]
+
+
+def score_answers(answerer: ExtractiveAnswerer, gold: Sequence[GoldQuestion]) -> tuple[AnswerScores, list[Answer]]:
+    hits = refusals = correct_refusals = 0
+    cited: list[bool] = []
+    answers = []
+    for q in gold:
+        answer = answerer.answer(q.question)
+        answers.append(answer)
+        if q.answerable:
+            hits += answer_hit(q, answer)
+            refusals += not answer.supported
+            cited.extend(citation_ok(q, answer, gold_paragraphs(q, answerer.retriever.index)))
+        else:
+            correct_refusals += not answer.supported
+    n_ans = sum(q.answerable for q in gold)
+    n_un = len(gold) - n_ans
+    return (
+        AnswerScores(
+            answer_hit=hits / n_ans if n_ans else 0.0,
+            citation_precision=sum(cited) / len(cited) if cited else 0.0,
+            no_answer_accuracy=correct_refusals / n_un if n_un else 0.0,
+            false_refusals=refusals / n_ans if n_ans else 0.0,
+            answered=n_ans,
+            unanswerable=n_un,
+        ),
+        answers,
+    )

