@@ -73,6 +73,13 @@ def test_ask_shows_a_cited_answer(at):
     assert list(table["rank"]) == list(range(1, len(table) + 1))
 
 
+def test_unanswerable_question_says_so(at):
+    _ask(at, "徐家汇街道2019年拆除了多少违章建筑?")  # a street the reports do not cover
+    assert not at.exception
+    assert any("未在报告中找到" in i for i in _texts(at.info))
+    assert not [h for h in at.get("html") if 'class="govqa-answer"' in h.value]
+
+
 def test_empty_question_warns(at):
     _ask(at, "   ")
     assert not at.exception

@@ -66,6 +66,10 @@ class Document:
         return self.paragraphs[number - 1]
 
 
+# Bump when Chunk.search_text changes: the vectors of an existing index no longer match it.
+SEARCH_TEXT_VERSION = "3"
+
+
 @dataclass(frozen=True)
 class Chunk:
     """The unit that is embedded and retrieved. `text` is exactly `document.text[char_start:char_end]`."""
@@ -86,8 +90,7 @@ class Chunk:
 
     def search_text(self) -> str:
         """What retrievers see: the section headings give a bare passage its topic."""
-        # The two innermost headings: deeper paths repeat the same outline words and cost embedding time.
-        head = " > ".join(self.section_path[-2:])
+        head = " > ".join(self.section_path)
         return f"{head}\n{self.text}" if head else self.text
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from . import __version__
 from .chunking import ChunkConfig, chunk_document
 from .embedders import Embedder
-from .records import Chunk, DocMeta, Document, Footnote, Paragraph
+from .records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Footnote, Paragraph
 from .tokenize import Tokenizer
 
 FORMAT_VERSION = 1
@@ -119,10 +119,12 @@ class Index:
             manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexCorruptedError(f"{gen}/manifest.json is unreadable ({exc}); rebuild with: govqa index") from exc
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexCorruptedError(
-                f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}; rebuild with: govqa index"
-            )
+        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+            found = manifest.get("format_version") if isinstance(manifest, dict) else None
+            raise IndexCorruptedError(f"index format {found} is not {FORMAT_VERSION}; rebuild with: govqa index")
+        missing = {"files", "embedder", "chunking", "documents"} - set(manifest)
+        if missing:
+            raise IndexCorruptedError(f"{gen}/manifest.json lacks {sorted(missing)}; rebuild with: govqa index")
         if verify:
             for name, digest in manifest["files"].items():
                 path = gen / name
@@ -284,6 +286,7 @@ def build_index(
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "embedder": {"name": embedder.name, "dim": int(embedder.dim)},
             "chunking": asdict(chunk_config),
+            "search_text_version": SEARCH_TEXT_VERSION,
             "faiss": faiss_kind,
             "counts": {"documents": len(documents), "chunks": len(chunks), "extra_words": len(words)},
             "documents": {d.doc_id: d.content_hash for d in documents},
@@ -310,7 +313,8 @@ def _reusable(index_dir: Path, embedder: Embedder, chunk_config: ChunkConfig) ->
         index = Index.open(index_dir)
     except IndexUnavailableError:
         return None  # nothing to reuse: a missing or broken index is simply rebuilt
-    if index.embedder_name != embedder.name or index.manifest["chunking"] != asdict(chunk_config):
+    same_input = index.manifest.get("search_text_version") == SEARCH_TEXT_VERSION
+    if index.embedder_name != embedder.name or index.manifest["chunking"] != asdict(chunk_config) or not same_input:
         return None
     return index
 
