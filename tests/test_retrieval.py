@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import GOLD
 from govqa.goldset import load_gold, score_retrieval
 from govqa.questions import MAX_QUESTION_CHARS, QuestionError, focus_text, infer_filters
 from govqa.records import Filters
 from govqa.retrieval import _jaccard, _trigrams
-
-from conftest import GOLD
 
 TANGQIAO = "003_1c4c3d7015c59f1b.txt"
 
@@ -68,7 +67,10 @@ def test_explicit_filters(qa, filters, expected_docs):
 
 
 def test_focus_text_drops_the_filtered_place_and_year():
-    assert focus_text("塘桥街道2019年拆除了多少违章建筑?", Filters(street="塘桥街道", year=2019)) == "拆除了多少违章建筑?"
+    assert (
+        focus_text("塘桥街道2019年拆除了多少违章建筑?", Filters(street="塘桥街道", year=2019))
+        == "拆除了多少违章建筑?"
+    )
     assert focus_text("塘桥街道", Filters(street="塘桥街道")) == "塘桥街道"  # nothing left: keep the question
 
 
@@ -99,5 +101,7 @@ def test_quality_floors_on_the_gold_set(qa):
     hybrid = scores["hybrid"]
     # Measured 0.986 / 0.957 / 0.957 on 2 cores; floors leave room for platform noise, not for regressions.
     assert hybrid.recall_at_5 >= 0.95, hybrid.misses
-    assert hybrid.recall_at_5 >= scores["bm25"].recall_at_5 and hybrid.recall_at_5 >= scores["dense"].recall_at_5
+    assert (
+        hybrid.recall_at_5 >= scores["bm25"].recall_at_5 and hybrid.recall_at_5 >= scores["dense"].recall_at_5
+    )
     assert hybrid.mrr_at_10 >= 0.8

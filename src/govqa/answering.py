@@ -6,17 +6,14 @@ unsupported. When the best evidence is weak the answer says so rather than quoti
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from .chunking import sentence_spans
 from .records import Answer, Citation, Filters, Hit
-from .questions import focus_text
+from .questions import focus_text, place_words
 from .retrieval import Retriever
-from .structure import heading_level
+from .structure import is_heading_line
 
 NOT_FOUND = "未在报告中找到相关依据。"
 _QUANTITY_QUESTION = re.compile(r"多少|几[个家项次名处条所座万千百]|数量|面积|金额|比例|人数|户数|规模|多大|多长|多高|哪一年|何时|什么时候")
@@ -52,7 +49,9 @@ class ExtractiveAnswerer:
     def __init__(self, retriever: Retriever, config: AnswerConfig | None = None):
         self.retriever = retriever
         self.config = config or AnswerConfig()
-        self._idf = _token_idf(retriever)
+        self._idf = retriever.index.token_idf
+        self._idf_unseen = max(self._idf.values(), default=1.0)
+        self._place_words = place_words(retriever.index.metas.values())
 
     def answer(self, question: str, filters: Filters | None = None, infer: bool = True) -> Answer:
         """infer=False: search with `filters` only, not the street/year the question names (external data)."""
@@ -78,8 +77,7 @@ class ExtractiveAnswerer:
 
     def rank_sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
         tokenizer = self.retriever.index.tokenizer
-        place_words = _place_words(hits)
-        q_tokens = {t for t in tokenizer.tokens(question) if t not in place_words}
+        q_tokens = {t for t in tokenizer.tokens(question) if t not in self._place_words}
         if not q_tokens:
             return []
         weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
@@ -93,7 +91,7 @@ class ExtractiveAnswerer:
             for a, b in sentence_spans(chunk.text):
                 text = chunk.text[a:b]
                 stripped = text.strip()
-                if len(stripped) < 6 or "\n" in stripped or _is_heading(stripped):
+                if len(stripped) < 6 or "\n" in stripped or is_heading_line(stripped):
                     continue
                 lead = len(text) - len(text.lstrip())
                 s_tokens = set(tokenizer.tokens(stripped))
@@ -113,33 +111,6 @@ class ExtractiveAnswerer:
                 out.append(Sentence(hit, stripped, start, start + len(stripped), paragraph, score))
         out.sort(key=lambda s: -s.score)
         return out
-
-    @property
-    def _idf_unseen(self) -> float:
-        return max(self._idf.values(), default=1.0)
-
-
-def _token_idf(retriever: Retriever) -> dict[str, float]:
-    """IDF of every BM25 vocabulary token, read from the BM25 index's document frequencies."""
-    bm25 = retriever.index.bm25
-    indptr = np.asarray(bm25.scores["indptr"])
-    df = np.diff(indptr)
-    n = max(1, int(bm25.scores["num_docs"]))
-    return {tok: math.log(1 + (n - df[i] + 0.5) / (df[i] + 0.5)) for tok, i in bm25.vocab_dict.items() if i < len(df)}
-
-
-def _place_words(hits: list[Hit]) -> set[str]:
-    """Street and district names are filters, not evidence: every sentence of that report 'matches' them."""
-    words: set[str] = set()
-    for hit in hits:
-        for name in (hit.meta.street, hit.meta.district):
-            if name:
-                words.update({name, name.removesuffix("街道").removesuffix("新区").removesuffix("区"), "街道"})
-    return words
-
-
-def _is_heading(text: str) -> bool:
-    return heading_level(text) is not None and len(text) <= 40
 
 
 def _distinct(sentences: list[Sentence]) -> list[Sentence]:

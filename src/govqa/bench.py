@@ -59,7 +59,9 @@ def run(corpus: Path, gold_path: Path, embedder_spec: str | None, repeat: int) -
         corpus_copy = work / "corpus"
         shutil.copytree(corpus, corpus_copy)
         first = sorted(p for p in corpus_copy.iterdir() if p.suffix == ".txt")[0]
-        first.write_text(first.read_text(encoding="utf-8") + "\n补充说明：本段为基准测试追加的内容。\n", encoding="utf-8")
+        first.write_text(
+            first.read_text(encoding="utf-8") + "\n补充说明：本段为基准测试追加的内容。\n", encoding="utf-8"
+        )
         shutil.copytree(work / "index", work / "index2")
         upd = build(corpus_copy, work / "index2", embedder).report
         out["incremental"] = {"seconds": upd.seconds, "embedded": upd.embedded, "reused": upd.reused,
@@ -84,7 +86,10 @@ def run(corpus: Path, gold_path: Path, embedder_spec: str | None, repeat: int) -
                     t = time.perf_counter()
                     qa.search(question, k=5, mode=mode)
                     times.append(time.perf_counter() - t)
-            out.setdefault("query_latency_ms", {})[mode] = {"p50": percentile_ms(times, 50), "p95": percentile_ms(times, 95)}
+            out.setdefault("query_latency_ms", {})[mode] = {
+                "p50": percentile_ms(times, 50),
+                "p95": percentile_ms(times, 95),
+            }
 
         answer_scores, _ = score_answers(qa.answerer, gold)
         out["answers"] = asdict(answer_scores)
@@ -142,8 +147,10 @@ def report(out: dict) -> str:
         f"Incremental      {inc['seconds']:.1f} s after changing one report ({inc['embedded']} chunks embedded, "
         f"{inc['reused']} reused): {inc['speedup_vs_full']:.1f}x faster than the full build",
         f"Model load       {out['model_load_s'] * 1000:.0f} ms",
-        "Query latency    " + ", ".join(f"{m} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms"
-                                         for m, v in out["query_latency_ms"].items()),  # fmt: skip
+        "Query latency    "
+        + ", ".join(
+            f"{m} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms" for m, v in out["query_latency_ms"].items()
+        ),  # fmt: skip
         "",
         f"Answers (extractive, min_evidence {a['min_evidence']})",
         f"  answer hit rate        {a['answer_hit']:.3f}  (answerable questions whose answer states a gold key fact)",
@@ -153,8 +160,11 @@ def report(out: dict) -> str:
         f"  answer latency         p50 {out['answer_latency_ms']['p50']:.1f} ms / p95 {out['answer_latency_ms']['p95']:.1f} ms",
         "",
         "Not-found threshold sweep (threshold: answer hit / no-answer accuracy)",
-        "  " + "  ".join(f"{r['threshold']:.2f}: {r['answer_hit']:.2f}/{r['no_answer_accuracy']:.2f}"
-                         for r in out["threshold_sweep"]),  # fmt: skip
+        "  "
+        + "  ".join(
+            f"{r['threshold']:.2f}: {r['answer_hit']:.2f}/{r['no_answer_accuracy']:.2f}"
+            for r in out["threshold_sweep"]
+        ),  # fmt: skip
         "",
         f"Peak memory      {out['peak_rss_mb']:.0f} MB (resident, whole run)",
     ]

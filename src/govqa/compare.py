@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .answering import _is_heading, _token_idf
 from .chunking import sentence_spans
-from .questions import QuestionError, check_question
+from .questions import QuestionError, check_question, place_words
 from .records import Chunk, Citation, DocMeta, Filters, Hit
 from .retrieval import Retriever
+from .structure import is_heading_line
 
 if TYPE_CHECKING:
     from .engine import GovQA
@@ -267,14 +267,9 @@ class _Cache:
     """Per-index data computed once: IDF weights, place words, every chunk's sentences as clause tokens."""
 
     def __init__(self, qa: GovQA):
-        self.idf = _token_idf(qa.retriever)
+        self.idf = qa.index.token_idf
         self.idf_unseen = max(self.idf.values(), default=1.0)
-        self.place_words: set[str] = {"街道"}
-        for meta in qa.index.metas.values():
-            for name in (meta.street, meta.district):
-                if name:
-                    stem = name.removesuffix("街道").removesuffix("新区").removesuffix("区")
-                    self.place_words |= {name, stem}
+        self.place_words = place_words(qa.index.metas.values())
         self.position = {id(c): i for i, c in enumerate(qa.index.chunks)}
         self._sentences: dict[int, tuple[_Sentence, ...]] = {}
 
@@ -306,7 +301,7 @@ def _split(qa: GovQA, chunk: Chunk) -> list[_Sentence]:
                 continue
             start = offset + a + len(text) - len(text.lstrip())
             clauses = _clause_tokens(qa, stripped)
-            out.append(_Sentence(start, start + len(stripped), _is_heading(stripped), clauses))
+            out.append(_Sentence(start, start + len(stripped), is_heading_line(stripped), clauses))
         offset += len(line) + 1
     return out
 

@@ -20,14 +20,18 @@ class CorpusLoad:
     errors: list[LoadError] = field(default_factory=list)
 
 
-def document_from_text(doc_id: str, raw: str, meta: DocMeta | None = None, source: bytes | None = None) -> Document:
+def document_from_text(
+    doc_id: str, raw: str, meta: DocMeta | None = None, source: bytes | None = None
+) -> Document:
     """Build a Document from text already in memory (also used for external evaluation passages)."""
     blocks = clean_lines(raw)
     if not blocks:
         raise LoadError(doc_id, "no text left after cleaning")
     text, paragraphs = build_paragraphs(blocks)
     meta = meta or extract_metadata(raw, fallback_title=doc_id)
-    digest = hashlib.sha256((source if source is not None else raw.encode("utf-8")) + CLEANING_VERSION.encode())
+    digest = hashlib.sha256(
+        (source if source is not None else raw.encode("utf-8")) + CLEANING_VERSION.encode()
+    )
     return Document(doc_id, meta, text, paragraphs, digest.hexdigest())
 
 

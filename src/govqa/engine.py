@@ -1,9 +1,9 @@
 """The library's front door: build an index from a corpus, open it, search, ask, compare.
 
-    >>> from govqa import engine
-    >>> engine.build("corpus", "index")                   # doctest: +SKIP
-    >>> qa = engine.GovQA.open("index")                   # doctest: +SKIP
-    >>> qa.search("塘桥街道2019年拆除了多少违章建筑?")      # doctest: +SKIP
+>>> from govqa import engine
+>>> engine.build("corpus", "index")                   # doctest: +SKIP
+>>> qa = engine.GovQA.open("index")                   # doctest: +SKIP
+>>> qa.search("塘桥街道2019年拆除了多少违章建筑?")      # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .answering import AnswerConfig, ExtractiveAnswerer
 from .chunking import ChunkConfig
 from .documents import CorpusLoad, load_corpus
 from .embedders import Embedder, load_embedder
 from .loaders import LoadError
-from .answering import AnswerConfig, ExtractiveAnswerer
 from .records import Answer, Document, Filters, Hit
 from .retrieval import RetrievalConfig, Retriever
 from .store import BuildReport, Index, Progress, build_index
@@ -54,7 +54,12 @@ def build(
     if embedder is None or isinstance(embedder, str):
         embedder = embedder_for(embedder)
     report = build_index(
-        loaded.documents, index_dir, embedder, chunk_config=chunk_config, faiss_kind=faiss_kind, progress=progress
+        loaded.documents,
+        index_dir,
+        embedder,
+        chunk_config=chunk_config,
+        faiss_kind=faiss_kind,
+        progress=progress,
     )
     return BuildResult(report, loaded.errors)
 
@@ -77,7 +82,9 @@ class GovQA:
             embedder = embedder_for(embedder or index.embedder_name)
         return cls(index, embedder, retrieval)
 
-    def search(self, question: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
+    def search(
+        self, question: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> list[Hit]:
         return self.retriever.search(question, k=k, filters=filters, mode=mode)
 
     def ask(self, question: str, filters: Filters | None = None) -> Answer:

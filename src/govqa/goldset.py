@@ -101,7 +101,9 @@ def citation_ok(q: GoldQuestion, answer: Answer, gold_paras: set[int]) -> list[b
     ]
 
 
-def score_answers(answerer: ExtractiveAnswerer, gold: Sequence[GoldQuestion]) -> tuple[AnswerScores, list[Answer]]:
+def score_answers(
+    answerer: ExtractiveAnswerer, gold: Sequence[GoldQuestion]
+) -> tuple[AnswerScores, list[Answer]]:
     hits = refusals = correct_refusals = 0
     cited: list[bool] = []
     answers = []

@@ -21,7 +21,9 @@ def read_text(path: Path) -> str:
     """Return the text of `path`; raise LoadError for empty, binary or undecodable files."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise LoadError(path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise LoadError(
+            path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -65,7 +67,9 @@ def decode_text(path: Path | str, data: bytes) -> str:
         raise LoadError(path, "cannot detect the text encoding (tried UTF-8, GB18030 and a detector)")
     decoded = str(best)
     if not _mostly_cjk_or_ascii(decoded):
-        raise LoadError(path, f"decoded as {best.encoding} but the result is not readable text; is it binary?")
+        raise LoadError(
+            path, f"decoded as {best.encoding} but the result is not readable text; is it binary?"
+        )
     return decoded
 
 
@@ -77,7 +81,8 @@ def _mostly_cjk_or_ascii(text: str) -> bool:
     good = sum(
         1
         for ch in sample
-        if ch.isascii() and (ch.isprintable() or ch in "\n\t")
+        if ch.isascii()
+        and (ch.isprintable() or ch in "\n\t")
         or "\u4e00" <= ch <= "\u9fff"
         or "\u3000" <= ch <= "\u303f"
         or "\uff00" <= ch <= "\uffef"

@@ -129,7 +129,9 @@ def _district(header: str, raw: str) -> str | None:
     return best if n else None
 
 
-def _covered_years(title: str, raw: str, doc_type: str | None, published: str | None) -> tuple[int | None, int | None]:
+def _covered_years(
+    title: str, raw: str, doc_type: str | None, published: str | None
+) -> tuple[int | None, int | None]:
     if m := _YEAR_RANGE.search(title):
         return int(m.group(1)), int(m.group(2))
     pub_year = int(published[:4]) if published else None
@@ -165,5 +167,7 @@ def apply_sidecar(meta: DocMeta, report: Path) -> DocMeta:
         raise ValueError(f"{path}: invalid metadata sidecar: {exc}") from exc
     unknown = set(overrides) - set(DocMeta.__dataclass_fields__)
     if unknown:
-        raise ValueError(f"{path}: unknown metadata fields {sorted(unknown)}; known: {list(DocMeta.__dataclass_fields__)}")
+        raise ValueError(
+            f"{path}: unknown metadata fields {sorted(unknown)}; known: {list(DocMeta.__dataclass_fields__)}"
+        )
     return meta.with_overrides(**overrides)

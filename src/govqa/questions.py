@@ -71,7 +71,9 @@ def focus_text(question: str, filters: Filters) -> str:
     text = question
     for place in (filters.street, filters.district):
         if place:
-            for name in sorted({place, _stem(place), place.removesuffix("新区").removesuffix("区")}, key=len, reverse=True):
+            for name in sorted(
+                {place, _stem(place), place.removesuffix("新区").removesuffix("区")}, key=len, reverse=True
+            ):
                 if len(name) >= 2:
                     text = text.replace(name, " ")
     if filters.street or filters.district:  # a street's district adds nothing once the street is fixed
@@ -81,3 +83,16 @@ def focus_text(question: str, filters: Filters) -> str:
         text = re.sub(rf"{filters.year}\s*年度?", " ", text)
     text = re.sub(r"\s+", " ", text).strip(" ,，、的")
     return text if len(text) >= 2 else question
+
+
+def place_words(metas: Iterable[DocMeta]) -> frozenset[str]:
+    """Street and district names of the corpus, whole and short (塘桥街道, 塘桥), and the word 街道 itself.
+
+    They decide which report a passage comes from, not what it says, so they are never evidence.
+    """
+    words = {"街道"}
+    for meta in metas:
+        for name in (meta.street, meta.district):
+            if name:
+                words |= {name, name.removesuffix("新区").removesuffix("区"), _stem(name)}
+    return frozenset(w for w in words if len(w) >= 2)

@@ -114,7 +114,9 @@ class Retriever:
             raise ValueError(f"unknown fusion {self.config.fusion!r}; choose one of {FUSIONS}")
         return sorted(fused.items(), key=lambda kv: -kv[1])
 
-    def _hits(self, fused: list[tuple[int, float]], dense: dict[int, float], sparse: dict[int, float], k: int) -> list[Hit]:
+    def _hits(
+        self, fused: list[tuple[int, float]], dense: dict[int, float], sparse: dict[int, float], k: int
+    ) -> list[Hit]:
         dense_rank = {i: r for r, i in enumerate(sorted(dense, key=lambda i: -dense[i]), start=1)}
         sparse_rank = {i: r for r, i in enumerate(sorted(sparse, key=lambda i: -sparse[i]), start=1)}
         hits: list[Hit] = []

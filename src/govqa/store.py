@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -87,10 +89,14 @@ def _files(gen: Path) -> list[Path]:
 def current_generation(index_dir: Path) -> Path:
     pointer = index_dir / CURRENT
     if not pointer.exists():
-        raise IndexNotFoundError(f"no index in {index_dir}/. Build it with: govqa index --corpus corpus --index {index_dir}")
+        raise IndexNotFoundError(
+            f"no index in {index_dir}/. Build it with: govqa index --corpus corpus --index {index_dir}"
+        )
     gen = index_dir / pointer.read_text(encoding="utf-8").strip()
     if not gen.is_dir() or not (gen / "manifest.json").exists():
-        raise IndexCorruptedError(f"{index_dir}/{CURRENT} points to a missing build; rebuild with: govqa index")
+        raise IndexCorruptedError(
+            f"{index_dir}/{CURRENT} points to a missing build; rebuild with: govqa index"
+        )
     return gen
 
 
@@ -108,6 +114,20 @@ class Index:
         self.tokenizer = tokenizer
         self._chunk_doc = np.array([c.doc_id for c in chunks], dtype=object)
 
+    @cached_property
+    def token_idf(self) -> dict[str, float]:
+        """IDF of every BM25 vocabulary token, from the document frequencies the BM25 index holds."""
+        indptr = np.asarray(self.bm25.scores["indptr"])
+        df = np.diff(
+            indptr
+        )  # the score matrix is column-compressed by token: column length = document frequency
+        n = max(1, int(self.bm25.scores["num_docs"]))
+        return {
+            t: math.log(1 + (n - df[i] + 0.5) / (df[i] + 0.5))
+            for t, i in self.bm25.vocab_dict.items()
+            if i < len(df)
+        }
+
     @property
     def embedder_name(self) -> str:
         return self.manifest["embedder"]["name"]
@@ -118,28 +138,44 @@ class Index:
         try:
             manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexCorruptedError(f"{gen}/manifest.json is unreadable ({exc}); rebuild with: govqa index") from exc
+            raise IndexCorruptedError(
+                f"{gen}/manifest.json is unreadable ({exc}); rebuild with: govqa index"
+            ) from exc
         if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
             found = manifest.get("format_version") if isinstance(manifest, dict) else None
-            raise IndexCorruptedError(f"index format {found} is not {FORMAT_VERSION}; rebuild with: govqa index")
+            raise IndexCorruptedError(
+                f"index format {found} is not {FORMAT_VERSION}; rebuild with: govqa index"
+            )
         missing = {"files", "embedder", "chunking", "documents"} - set(manifest)
         if missing:
-            raise IndexCorruptedError(f"{gen}/manifest.json lacks {sorted(missing)}; rebuild with: govqa index")
+            raise IndexCorruptedError(
+                f"{gen}/manifest.json lacks {sorted(missing)}; rebuild with: govqa index"
+            )
         if verify:
             for name, digest in manifest["files"].items():
                 path = gen / name
                 if not path.exists():
                     raise IndexCorruptedError(f"index file {path} is missing; rebuild with: govqa index")
                 if _sha256(path) != digest:
-                    raise IndexCorruptedError(f"index file {path} is corrupted (hash mismatch); rebuild with: govqa index")
+                    raise IndexCorruptedError(
+                        f"index file {path} is corrupted (hash mismatch); rebuild with: govqa index"
+                    )
         try:
             with _connect(gen / "chunks.sqlite") as db:
-                metas = {row[0]: DocMeta(**json.loads(row[1])) for row in db.execute("SELECT doc_id, meta FROM documents")}
-                chunks = [_chunk_from_row(row) for row in db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY vec_id")]
+                metas = {
+                    row[0]: DocMeta(**json.loads(row[1]))
+                    for row in db.execute("SELECT doc_id, meta FROM documents")
+                }
+                chunks = [
+                    _chunk_from_row(row)
+                    for row in db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY vec_id")
+                ]
             vectors = faiss.read_index(str(gen / "vectors.faiss"))
             bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
         except (sqlite3.DatabaseError, RuntimeError, ValueError, OSError) as exc:
-            raise IndexCorruptedError(f"index in {gen} cannot be read ({exc}); rebuild with: govqa index") from exc
+            raise IndexCorruptedError(
+                f"index in {gen} cannot be read ({exc}); rebuild with: govqa index"
+            ) from exc
         words = (gen / "words.txt").read_text(encoding="utf-8").split("\n")
         return cls(gen, manifest, chunks, metas, vectors, bm25, Tokenizer(words))
 
@@ -152,7 +188,9 @@ class Index:
 
     def document(self, doc_id: str) -> Document:
         with _connect(self.path / "chunks.sqlite") as db:
-            row = db.execute("SELECT meta, text, content_hash, source FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+            row = db.execute(
+                "SELECT meta, text, content_hash, source FROM documents WHERE doc_id=?", (doc_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(f"no document {doc_id!r} in the index")
             paras = [
@@ -244,7 +282,9 @@ def build_index(
 
     chunks: list[Chunk] = []
     vectors: list[np.ndarray | None] = []
-    reuse = _old_vectors_by_doc(previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash})
+    reuse = _old_vectors_by_doc(
+        previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
+    )
     for doc in documents:
         doc_chunks = chunk_document(doc, chunk_config)
         old = reuse.get(doc.doc_id)
@@ -314,7 +354,11 @@ def _reusable(index_dir: Path, embedder: Embedder, chunk_config: ChunkConfig) ->
     except IndexUnavailableError:
         return None  # nothing to reuse: a missing or broken index is simply rebuilt
     same_input = index.manifest.get("search_text_version") == SEARCH_TEXT_VERSION
-    if index.embedder_name != embedder.name or index.manifest["chunking"] != asdict(chunk_config) or not same_input:
+    if (
+        index.embedder_name != embedder.name
+        or index.manifest["chunking"] != asdict(chunk_config)
+        or not same_input
+    ):
         return None
     return index
 
@@ -407,5 +451,9 @@ def _fsync_tree(root: Path) -> None:
 
 def _remove_old_generations(index_dir: Path, keep: str) -> None:
     for path in index_dir.iterdir():
-        if path.is_dir() and path.name != keep and (path.name.startswith("gen-") or path.name.startswith(".staging-")):
+        if (
+            path.is_dir()
+            and path.name != keep
+            and (path.name.startswith("gen-") or path.name.startswith(".staging-"))
+        ):
             shutil.rmtree(path, ignore_errors=True)

@@ -35,6 +35,11 @@ def heading_level(line: str) -> int | None:
     return None
 
 
+def is_heading_line(text: str) -> bool:
+    """A short line that opens a section: a quoted sentence should not be one."""
+    return len(text) <= MAX_BARE_HEADING and heading_level(text) is not None
+
+
 def build_paragraphs(blocks: list[Block]) -> tuple[str, tuple[Paragraph, ...]]:
     """Lay the blocks out as the cleaned text (one paragraph per line) and give each its section path."""
     glossary_numbered, glossary_terms = _glossary(blocks)
@@ -50,7 +55,11 @@ def build_paragraphs(blocks: list[Block]) -> tuple[str, tuple[Paragraph, ...]]:
             level = None  # numbered glossary entries ("1、六乱:...") are entries, not headings
         if level is not None:
             # "(1)劳动就业:高质量就业不多。" is a paragraph led by its title, not a bare heading.
-            bare = len(text) <= MAX_BARE_HEADING and "。" not in text.rstrip("。") and not _TITLE_COLON.search(text)
+            bare = (
+                len(text) <= MAX_BARE_HEADING
+                and "。" not in text.rstrip("。")
+                and not _TITLE_COLON.search(text)
+            )
             title = text if bare else _inline_title(text)
             if title is not None:
                 stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, title.rstrip("。"))]
@@ -91,7 +100,9 @@ def _glossary(blocks: list[Block]) -> tuple[dict[str, tuple[str, str]], dict[str
     return numbered, terms
 
 
-def _footnotes(text: str, numbered: dict[str, tuple[str, str]], terms: dict[str, str]) -> tuple[Footnote, ...]:
+def _footnotes(
+    text: str, numbered: dict[str, tuple[str, str]], terms: dict[str, str]
+) -> tuple[Footnote, ...]:
     found: list[Footnote] = []
     for m in _MARKER.finditer(text):
         if entry := numbered.get(m.group(1)):
