@@ -10,10 +10,7 @@ import pytest
 
 from govqa.embedders import load_embedder
 from govqa.engine import GovQA, build
-
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "corpus"
-GOLD = Path(__file__).parent / "data" / "gold.jsonl"
+from testpaths import CORPUS, GOLD
 
 
 @pytest.fixture(scope="session")

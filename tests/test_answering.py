@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import CORPUS, GOLD
 from govqa.answering import NOT_FOUND
 from govqa.goldset import load_gold, score_answers
 from govqa.loaders import read_text
 from govqa.questions import QuestionError
+from testpaths import CORPUS, GOLD
 
 
 def assert_verbatim(qa, answer):

@@ -8,10 +8,10 @@ import shutil
 import pytest
 
 import govqa.store as store
-from conftest import CORPUS
 from govqa.embedders import load_embedder
 from govqa.engine import GovQA, build
 from govqa.store import CURRENT, EmbedderMismatchError, Index, IndexCorruptedError, IndexNotFoundError
+from testpaths import CORPUS
 
 SMALL = ["001_191eb5bed6b7048b.txt", "004_a21819862bf6781b.txt"]
 TANGQIAO = "003_1c4c3d7015c59f1b.txt"

@@ -7,12 +7,12 @@ import zlib
 
 import pytest
 
-from conftest import CORPUS
 from govqa.chunking import ChunkConfig, chunk_document
 from govqa.cleaning import split_tables
 from govqa.documents import load_corpus, load_document
 from govqa.loaders import LoadError, read_text
 from govqa.metadata import sidecar_path
+from testpaths import CORPUS
 
 TANGQIAO = CORPUS / "003_1c4c3d7015c59f1b.txt"
 CHANGBAI = CORPUS / "002_08bf58efbc4c3fde.txt"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import GOLD
 from govqa.goldset import load_gold, score_retrieval
 from govqa.questions import MAX_QUESTION_CHARS, QuestionError, focus_text, infer_filters
 from govqa.records import Filters
 from govqa.retrieval import _jaccard, _trigrams
+from testpaths import GOLD
 
 TANGQIAO = "003_1c4c3d7015c59f1b.txt"
 
