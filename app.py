@@ -18,9 +18,11 @@ from pathlib import Path
 import streamlit as st
 
 from govqa.engine import DEFAULT_INDEX, GovQA
-from govqa.questions import MAX_QUESTION_CHARS, QuestionError
+from govqa.index.store import CURRENT, IndexUnavailableError
+from govqa.qa import compare
+from govqa.qa.compare import compare_streets, coverage_matrix
+from govqa.qa.questions import MAX_QUESTION_CHARS, QuestionError
 from govqa.records import Answer, Citation, DocMeta, Document, Filters, Hit
-from govqa.store import CURRENT, IndexUnavailableError
 
 PAGES = ("问答 Ask", "对比 Compare", "文档 Documents")
 ALL = None  # the "no filter" option of every filter selectbox
@@ -329,15 +331,11 @@ def load_document(_qa: GovQA, index_key: tuple[str, str], doc_id: str) -> Docume
 
 @st.cache_resource(max_entries=16, show_spinner="正在对比各街道… (comparing streets)")
 def run_compare(_qa: GovQA, index_key: tuple[str, str], topic: str, streets: tuple[str, ...]):
-    from govqa.compare import compare_streets
-
     return compare_streets(_qa, topic, list(streets) or None)
 
 
 @st.cache_resource(max_entries=8, show_spinner="正在计算覆盖矩阵… (computing coverage)")
 def run_coverage(_qa: GovQA, index_key: tuple[str, str], topics: tuple[str, ...], streets: tuple[str, ...]):
-    from govqa.compare import coverage_matrix
-
     return coverage_matrix(_qa, list(topics) or None, list(streets) or None)
 
 
@@ -449,14 +447,6 @@ def page_ask(qa: GovQA, key: tuple[str, str]) -> None:
 
 
 def page_compare(qa: GovQA, key: tuple[str, str]) -> None:
-    try:
-        from govqa import compare
-    except ImportError:
-        st.info(
-            "对比功能尚不可用：本版本的 govqa 没有 govqa.compare 模块。 (comparison is not available yet)"
-        )
-        return
-
     all_streets = sorted({m.street for m in qa.index.metas.values() if m.street})
     cols = st.columns([2, 3])
     topic = cols[0].text_input("主题 Topic", value="垃圾分类", help="例如：垃圾分类、养老服务、旧区改造")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from govqa.embedders import load_embedder
 from govqa.engine import GovQA, build
+from govqa.index.embedders import load_embedder
 from testpaths import CORPUS, GOLD
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from govqa.answering import NOT_FOUND
-from govqa.goldset import load_gold, score_answers
-from govqa.loaders import read_text
-from govqa.questions import QuestionError
+from govqa.evaluation.goldset import load_gold, score_answers
+from govqa.ingest.loaders import read_text
+from govqa.qa.answering import NOT_FOUND
+from govqa.qa.questions import QuestionError
 from testpaths import CORPUS, GOLD
 
 

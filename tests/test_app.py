@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from govqa.index.store import Index
 from govqa.records import Answer, Citation, DocMeta, Document, Paragraph
-from govqa.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -159,7 +159,7 @@ def test_documents_page_lists_the_reports_and_their_sections(at, corpus_index):
 
 
 def test_compare_page_tables_a_topic_and_maps_coverage(at):
-    compare = pytest.importorskip("govqa.compare")
+    compare = pytest.importorskip("govqa.qa.compare")
     at.sidebar.radio[0].set_value(COMPARE).run()
     assert not at.exception, _texts(at.exception)
     at.text_input[0].input("垃圾分类").run()

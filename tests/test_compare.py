@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from govqa.cli import cli
-from govqa.compare import (
+from govqa.qa.compare import (
     DEFAULT_TOPICS,
     MAX_FINDING_CHARS,
     MIN_TOPIC_COVERAGE,
@@ -23,7 +23,7 @@ from govqa.compare import (
     format_matrix,
     relevance,
 )
-from govqa.questions import QuestionError
+from govqa.qa.questions import QuestionError
 
 ALL_STREETS = ["万里街道", "塘桥街道", "新华路街道", "长寿路街道", "长白新村街道"]
 

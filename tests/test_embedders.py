@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from govqa.embedders import (
+from govqa.index.embedders import (
     DEFAULT_EMBEDDER,
     Embedder,
     EmbedderError,

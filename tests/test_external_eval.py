@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from govqa.cli import cli
-from govqa.external_eval import (
+from govqa.evaluation.external_eval import (
     EVAL_MARKER,
     EvalError,
     answer_hit,

@@ -1,4 +1,4 @@
-"""LLM answerers (govqa.generation): an OpenAI-compatible endpoint on 127.0.0.1, a tiny random local causal
+"""LLM answerers (govqa.qa.generation): an OpenAI-compatible endpoint on 127.0.0.1, a tiny random local causal
 LM, and the verification that keeps only the sentences the cited passages support. Nothing is downloaded."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from govqa.answering import NOT_FOUND
 from govqa.cli import cli
-from govqa.generation import (
+from govqa.qa.answering import NOT_FOUND
+from govqa.qa.generation import (
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_MODEL,

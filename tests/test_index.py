@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-import govqa.store as store
-from govqa.embedders import load_embedder
+import govqa.index.store as store
 from govqa.engine import GovQA, build
-from govqa.store import CURRENT, EmbedderMismatchError, Index, IndexCorruptedError, IndexNotFoundError
+from govqa.index.embedders import load_embedder
+from govqa.index.store import CURRENT, EmbedderMismatchError, Index, IndexCorruptedError, IndexNotFoundError
 from testpaths import CORPUS
 
 SMALL = ["001_191eb5bed6b7048b.txt", "004_a21819862bf6781b.txt"]

@@ -7,11 +7,11 @@ import zlib
 
 import pytest
 
-from govqa.chunking import ChunkConfig, chunk_document
-from govqa.cleaning import split_tables
-from govqa.documents import load_corpus, load_document
-from govqa.loaders import LoadError, read_text
-from govqa.metadata import sidecar_path
+from govqa.ingest.chunking import ChunkConfig, chunk_document
+from govqa.ingest.cleaning import split_tables
+from govqa.ingest.documents import load_corpus, load_document
+from govqa.ingest.loaders import LoadError, read_text
+from govqa.ingest.metadata import sidecar_path
 from testpaths import CORPUS
 
 TANGQIAO = CORPUS / "003_1c4c3d7015c59f1b.txt"

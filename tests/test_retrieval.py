@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from govqa.goldset import load_gold, score_retrieval
-from govqa.questions import MAX_QUESTION_CHARS, QuestionError, focus_text, infer_filters
+from govqa.evaluation.goldset import load_gold, score_retrieval
+from govqa.qa.questions import MAX_QUESTION_CHARS, QuestionError, focus_text, infer_filters
+from govqa.qa.retrieval import _jaccard, _trigrams
 from govqa.records import Filters
-from govqa.retrieval import _jaccard, _trigrams
 from testpaths import GOLD
 
 TANGQIAO = "003_1c4c3d7015c59f1b.txt"

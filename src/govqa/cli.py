@@ -11,10 +11,10 @@ import click
 
 from . import __version__
 from .engine import DEFAULT_CORPUS, DEFAULT_INDEX, GovQA, build
-from .loaders import LoadError
-from .questions import QuestionError
+from .index.store import FAISS_KINDS, IndexUnavailableError
+from .ingest.loaders import LoadError
+from .qa.questions import QuestionError
 from .records import Answer, Filters, Hit
-from .store import FAISS_KINDS, IndexUnavailableError
 
 index_option = click.option(
     "--index", "index_dir", type=click.Path(path_type=Path), default=DEFAULT_INDEX, show_default=True,
@@ -140,7 +140,7 @@ def ask(question, index_dir, embedder, street, district, year, doc_type, as_json
     qa = _open(index_dir, embedder)
     try:
         if llm:
-            from .generation import LLMError, llm_answer
+            from .qa.generation import LLMError, llm_answer
 
             try:  # the model's raw text streams to the terminal, then the verified answer follows
                 echo = None if as_json else (lambda text: click.echo(text, nl=False))
@@ -173,7 +173,7 @@ def ask(question, index_dir, embedder, street, district, year, doc_type, as_json
 @click.option("--json", "as_json", is_flag=True)
 def info(index_dir: Path, as_json: bool) -> None:
     """Show what the index holds and how it was built."""
-    from .store import Index
+    from .index.store import Index
 
     try:
         index = Index.open(index_dir)
@@ -238,9 +238,16 @@ def eval_cmd(file, passages, questions, index_dir, embedder, limit, details, as_
     the extractive answerer: answer hit (a gold answer string is in the answer), refusal
     rate, and questions per second.
     """
-    from .embedders import EmbedderError
     from .engine import embedder_for
-    from .external_eval import EvalError, format_table, limit_questions, load_jsonl, load_squad, run_eval
+    from .evaluation.external_eval import (
+        EvalError,
+        format_table,
+        limit_questions,
+        load_jsonl,
+        load_squad,
+        run_eval,
+    )
+    from .index.embedders import EmbedderError
 
     if bool(file) == bool(passages or questions) or bool(passages) != bool(questions):
         _fail("give either a SQuAD-format FILE.json, or both --passages and --questions")
@@ -276,7 +283,7 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
     A street whose reports never discuss the topic is shown as 报告中未涉及该主题. With --coverage, print how
     much each street says on each topic (share of its passages on the topic, 1.00 = the most of any street).
     """
-    from .compare import compare_streets, coverage_matrix, format_comparison, format_matrix
+    from .qa.compare import compare_streets, coverage_matrix, format_comparison, format_matrix
 
     def split(value: str | None) -> list[str] | None:
         items = [v.strip() for v in (value or "").replace("，", ",").split(",") if v.strip()]

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answering import AnswerConfig, ExtractiveAnswerer
-from .chunking import ChunkConfig
-from .documents import CorpusLoad, load_corpus
-from .embedders import Embedder, load_embedder
-from .loaders import LoadError
+from .index.embedders import Embedder, load_embedder
+from .index.store import BuildReport, Index, Progress, build_index
+from .ingest.chunking import ChunkConfig
+from .ingest.documents import CorpusLoad, load_corpus
+from .ingest.loaders import LoadError
+from .qa.answering import AnswerConfig, ExtractiveAnswerer
+from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit
-from .retrieval import RetrievalConfig, Retriever
-from .store import BuildReport, Index, Progress, build_index
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("index")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from ..records import Footnote, Paragraph
 from .cleaning import Block
-from .records import Footnote, Paragraph
 
 _CN_NUM = "一二三四五六七八九十"
 # Outline markers in the order of their depth.

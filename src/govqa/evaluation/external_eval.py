@@ -48,17 +48,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .answering import NOT_FOUND, AnswerConfig, ExtractiveAnswerer
-from .chunking import ChunkConfig
-from .documents import document_from_text
-from .embedders import Embedder
-from .engine import DEFAULT_INDEX
-from .loaders import LoadError
+from ..engine import DEFAULT_INDEX
+from ..index.embedders import Embedder
+from ..index.store import Index, build_index
+from ..ingest.chunking import ChunkConfig
+from ..ingest.documents import document_from_text
+from ..ingest.loaders import LoadError
+from ..qa.answering import NOT_FOUND, AnswerConfig, ExtractiveAnswerer
+from ..qa.questions import QuestionError, check_question
+from ..qa.retrieval import MODES, RetrievalConfig, Retriever
+from ..records import DocMeta, Document, Hit
 from .metrics import mrr_at, recall_at
-from .questions import QuestionError, check_question
-from .records import DocMeta, Document, Hit
-from .retrieval import MODES, RetrievalConfig, Retriever
-from .store import Index, build_index
 
 __all__ = [
     "EvalError",

@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 import faiss
 import numpy as np
 
-from .embedders import Embedder
+from ..index.embedders import Embedder
+from ..index.store import Index
+from ..records import Filters, Hit
 from .questions import check_question, focus_text, infer_filters, relax
-from .records import Filters, Hit
-from .store import Index
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("rrf", "weighted")

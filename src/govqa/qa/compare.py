@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .chunking import sentence_spans
+from ..ingest.chunking import sentence_spans
+from ..ingest.structure import is_heading_line
+from ..records import Chunk, Citation, DocMeta, Filters, Hit
 from .questions import QuestionError, check_question, place_words
-from .records import Chunk, Citation, DocMeta, Filters, Hit
 from .retrieval import Retriever
-from .structure import is_heading_line
 
 if TYPE_CHECKING:
-    from .engine import GovQA
+    from ..engine import GovQA
 
 NOT_COVERED = "报告中未涉及该主题"
 

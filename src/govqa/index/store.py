@@ -32,10 +32,10 @@ import bm25s
 import faiss
 import numpy as np
 
-from . import __version__
-from .chunking import ChunkConfig, chunk_document
+from .. import __version__
+from ..ingest.chunking import ChunkConfig, chunk_document
+from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Footnote, Paragraph
 from .embedders import Embedder
-from .records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Footnote, Paragraph
 from .tokenize import Tokenizer
 
 FORMAT_VERSION = 1

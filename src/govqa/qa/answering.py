@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .chunking import sentence_spans
+from ..ingest.chunking import sentence_spans
+from ..ingest.structure import is_heading_line
+from ..records import Answer, Citation, Filters, Hit
 from .questions import focus_text, place_words
-from .records import Answer, Citation, Filters, Hit
 from .retrieval import Retriever
-from .structure import is_heading_line
 
 NOT_FOUND = "未在报告中找到相关依据。"
 _QUANTITY_QUESTION = re.compile(

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answering import ExtractiveAnswerer
+from ..index.store import Index
+from ..qa.answering import ExtractiveAnswerer
+from ..qa.retrieval import Retriever
+from ..records import Answer, Chunk
 from .metrics import first_relevant, mrr_at, recall_at
-from .records import Answer, Chunk
-from .retrieval import Retriever
-from .store import Index
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Offline by default: nothing here runs unless a caller (or `govqa ask --llm ...`) picks a backend.
 
-    >>> from govqa.generation import LLMAnswerer, OpenAIBackend, TransformersBackend
+    >>> from govqa.qa.generation import LLMAnswerer, OpenAIBackend, TransformersBackend
     >>> backend = OpenAIBackend.from_env()  # GOVQA_LLM_BASE_URL, _MODEL, _API_KEY    # doctest: +SKIP
     >>> backend = TransformersBackend("/models/Qwen2.5-0.5B-Instruct")              # doctest: +SKIP
     >>> llm = LLMAnswerer(qa.retriever, backend, k=5)                               # doctest: +SKIP
@@ -49,9 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..ingest.chunking import sentence_spans
+from ..records import Answer, Citation, Filters, Hit
 from .answering import NOT_FOUND
-from .chunking import sentence_spans
-from .records import Answer, Citation, Filters, Hit
 from .retrieval import Retriever
 
 Message = dict[str, str]

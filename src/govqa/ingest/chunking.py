@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .records import Chunk, Document, Footnote, Paragraph
+from ..records import Chunk, Document, Footnote, Paragraph
 
 # Report prose uses both full-width and ASCII punctuation; a closing quote stays with its sentence.
 _SENTENCE_END = re.compile(r"[。！？；!?;][”’」』]?")

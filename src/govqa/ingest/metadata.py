@@ -13,7 +13,7 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
-from .records import DocMeta
+from ..records import DocMeta
 
 SIDECAR_SUFFIX = ".meta.toml"
 

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from .metadata import DISTRICTS
-from .records import DocMeta, Filters
+from ..ingest.metadata import DISTRICTS
+from ..records import DocMeta, Filters
 
 MAX_QUESTION_CHARS = 1000
 _YEAR = re.compile(r"((?:19|20)\d\d)\s*年")

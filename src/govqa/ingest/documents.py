@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..records import DocMeta, Document
 from .cleaning import CLEANING_VERSION, clean_lines
 from .loaders import SUPPORTED_SUFFIXES, LoadError, read_text
 from .metadata import SIDECAR_SUFFIX, apply_sidecar, extract_metadata
-from .records import DocMeta, Document
 from .structure import build_paragraphs
 
 

@@ -1,0 +1,1 @@
+"""How well govqa does: the gold set, external QA sets and the benchmark."""

@@ -1,0 +1,1 @@
+"""Chunks -> index: the on-disk store, embedders and the BM25 tokenizer."""

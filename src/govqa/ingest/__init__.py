@@ -1,0 +1,1 @@
+"""Corpus files -> documents -> chunks: loaders per format, cleaning, outline, metadata, chunking."""

@@ -1,0 +1,1 @@
+"""Index -> answers: retrieval, question analysis, extractive and LLM answers, street comparison."""
