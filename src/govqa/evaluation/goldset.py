@@ -28,6 +28,7 @@ class GoldQuestion:
     evidence: tuple[str, ...]
     answers: tuple[str, ...]
     street: str | None
+    split: str = "dev"  # "dev": thresholds and weights may be fitted on it; "test": reported, never tuned on
 
     @property
     def answerable(self) -> bool:
@@ -37,16 +38,22 @@ class GoldQuestion:
         return chunk.doc_id == self.doc and any(e in chunk.text for e in self.evidence)
 
 
-def load_gold(path: Path | str) -> list[GoldQuestion]:
+SPLITS = ("dev", "test")
+
+
+def load_gold(path: Path | str, split: str | None = None) -> list[GoldQuestion]:
+    """The gold questions, all of them or one split's."""
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown gold split {split!r}; choose one of {SPLITS}")
     questions = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
             questions.append(
                 GoldQuestion(raw["id"], raw["question"], raw["type"], raw.get("doc"), tuple(raw.get("evidence", ())),
-                             tuple(raw.get("answer", ())), raw.get("street"))
+                             tuple(raw.get("answer", ())), raw.get("street"), raw.get("split", "dev"))
             )  # fmt: skip
-    return questions
+    return [q for q in questions if split is None or q.split == split]
 
 
 @dataclass(frozen=True)
