@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def passages_in(prompt: str) -> dict[int, str]:
     """The passage texts of a govqa prompt, by number (what a model would read)."""
-    found = re.finditer(r"^\[(\d+)\] 《[^\n]*\n(.*?)(?=\n\n\[\d+\] 《|\n\n问题：)", prompt, re.S | re.M)
-    return {int(m.group(1)): m.group(2) for m in found}
+    found = re.finditer(r"^<<资料(\d+) (\w+)>>\n\[\d+\] 《[^\n]*\n(.*?)\n<</资料\1 \2>>$", prompt, re.S | re.M)
+    return {int(m.group(1)): m.group(3) for m in found}
 
 
 def first_sentence(passage: str, min_len: int = 12) -> str:
@@ -168,7 +168,7 @@ def test_endpoint_answer_keeps_the_supported_sentence_and_flags_the_rest(qa, ser
 
     checks = answerer.verify(QUESTION, reply["text"], answer.hits).checks
     assert [c.kept for c in checks] == [True, False, False, False]
-    assert checks[1].missing_numbers == ("98765万",) and "numbers" in checks[1].problem
+    assert checks[1].missing_numbers == ("98765万元",) and "numbers" in checks[1].problem
     assert checks[2].support < 0.6 and "unsupported" in checks[2].problem
     assert checks[3].cited == (9,) and "[9]" in checks[3].problem
 
@@ -244,17 +244,20 @@ def test_no_hits_means_not_found_without_calling_the_model(qa):
     assert list(stream) == [] and stream.answer.text == NOT_FOUND and not stream.answer.supported
 
 
-def test_cli_ask_llm_streams_then_prints_the_verified_answer(corpus_index, server, monkeypatch):
+def test_cli_ask_llm_prints_only_the_verified_answer(corpus_index, server, monkeypatch):
     monkeypatch.setenv(ENV_BASE_URL, server.url)
     monkeypatch.setenv(ENV_MODEL, "test-model")
     args = ["ask", QUESTION, "--index", str(corpus_index), "--llm", "openai"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     reply = server.replies[-1]
-    assert result.output.startswith(reply["text"])  # the raw stream first
-    verified = result.output.split("verified answer")[1]
-    assert f"{reply['copied']}[1]" in verified and f"“{reply['copied']}”" in verified
-    assert reply["made_up_words"] in verified.split("unsupported, dropped")[2]
+    # The model's own text never reaches stdout as if it were the answer: only checked sentences do.
+    assert reply["text"] not in result.output
+    assert result.stdout.startswith(f"{reply['copied']}[1]") and f"“{reply['copied']}”" in result.stdout
+    assert reply["made_up_words"] in result.stdout.split("unsupported, dropped")[2]
+
+    draft = CliRunner().invoke(cli, [*args, "--draft"])  # the draft, labelled unchecked, on stderr only
+    assert reply["text"] in draft.stderr and "unchecked" in draft.stderr and reply["text"] not in draft.stdout
 
     result = CliRunner().invoke(cli, [*args, "--json"])
     data = json.loads(result.stdout)  # a late server thread may write to stderr

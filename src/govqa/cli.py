@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -11,7 +12,8 @@ import click
 
 from . import __version__
 from .engine import DEFAULT_CORPUS, DEFAULT_INDEX, GovQA, build
-from .index.store import FAISS_KINDS, IndexUnavailableError
+from .index.embedders import EmbedderError, cpu_count, set_thread_pools, thread_setting
+from .index.store import FAISS_KINDS, IndexUnavailableError, index_in_use
 from .ingest.loaders import LoadError
 from .qa.questions import QuestionError
 from .records import Answer, Filters, Hit
@@ -45,10 +47,16 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+# A build runs at lower CPU priority so that queries beside it (a server, the app) keep their speed.
+BUILD_NICE = 10
+
+
 def _open(index_dir: Path, embedder: str | None) -> GovQA:
     try:
+        if (threads := thread_setting()) is not None:
+            set_thread_pools(threads)
         return GovQA.open(index_dir, embedder)
-    except IndexUnavailableError as exc:
+    except (IndexUnavailableError, EmbedderError) as exc:
         _fail(str(exc))
         raise  # unreachable; keeps type checkers content
 
@@ -68,9 +76,27 @@ def cli() -> None:
 )
 @click.option("--faiss", "faiss_kind", type=click.Choice(FAISS_KINDS), default="flat", show_default=True,
               help="Vector index: exact inner product, or HNSW/IVF for large corpora.")  # fmt: skip
-def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: str) -> None:
-    """Build or update the index. Unchanged reports keep their embeddings."""
+@click.option("--wait", type=float, default=0, show_default=True, metavar="SECONDS",
+              help="If another build is writing this index, wait this long for it (-1: no limit) instead of "
+              "stopping at once.")  # fmt: skip
+def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: str, wait: float) -> None:
+    """Build or update the index. Unchanged reports keep their embeddings.
+
+    The build runs at lower CPU priority. It uses every core (GOVQA_THREADS=N to choose), or one when a
+    server or app has this index open, so that their queries stay fast.
+    """
     from tqdm import tqdm
+
+    try:
+        threads = thread_setting() or (1 if index_in_use(index_dir) else cpu_count())
+    except EmbedderError as exc:
+        _fail(str(exc))
+        return
+    set_thread_pools(threads, background=True)
+    try:
+        os.nice(BUILD_NICE)
+    except (AttributeError, OSError):  # not POSIX, or not permitted: the build simply runs at normal priority
+        pass
 
     bar = tqdm(total=0, unit="chunk", desc="embedding", disable=None)
 
@@ -80,8 +106,8 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
         bar.refresh()
 
     try:
-        result = build(corpus, index_dir, embedder, faiss_kind=faiss_kind, progress=progress)
-    except (LoadError, FileNotFoundError, ValueError) as exc:
+        result = build(corpus, index_dir, embedder, faiss_kind=faiss_kind, progress=progress, wait=wait)
+    except (LoadError, FileNotFoundError, ValueError, IndexUnavailableError, EmbedderError) as exc:
         bar.close()
         _fail(str(exc))
         return
@@ -130,27 +156,35 @@ def search(question, index_dir, embedder, street, district, year, doc_type, k, m
 @embedder_option
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--draft", is_flag=True,
+              help="With --llm: also show the model's unchecked text, as it is written, on stderr.")  # fmt: skip
 @click.option("--llm", default=None, metavar="BACKEND",
               help="Let a language model write the answer; sentences their cited passage does not support "
               "are dropped and flagged. 'openai' or 'openai:MODEL' (endpoint from GOVQA_LLM_BASE_URL, "
               "GOVQA_LLM_MODEL, GOVQA_LLM_API_KEY) or 'transformers:/path/to/model'. "
               "Default: extractive, offline.")  # fmt: skip
-def ask(question, index_dir, embedder, street, district, year, doc_type, as_json, llm=None) -> None:
+def ask(
+    question, index_dir, embedder, street, district, year, doc_type, as_json, draft=False, llm=None
+) -> None:
     """Answer QUESTION from the reports, citing each sentence's paragraph."""
     qa = _open(index_dir, embedder)
     try:
         if llm:
             from .qa.generation import LLMError, llm_answer
 
-            try:  # the model's raw text streams to the terminal, then the verified answer follows
-                echo = None if as_json else (lambda text: click.echo(text, nl=False))
+            # Only the checked answer goes to stdout: the model's own text may misstate or be steered by a report.
+            echo = None
+            if draft:
+                click.secho("—— 模型原文，未经核验，不是回答 (model draft, unchecked) ——", dim=True, err=True)
+                echo = lambda text: click.secho(text, nl=False, dim=True, err=True)  # noqa: E731
+            try:
                 filters = Filters(street, district, year, doc_type)
                 answer = llm_answer(qa.retriever, llm, question, filters, on_text=echo)
             except LLMError as exc:
                 _fail(str(exc))
                 return
-            if not as_json:
-                click.secho("\n—— 核验后的回答 (verified answer) ——", dim=True)
+            if draft:
+                click.secho("\n—— 核验后的回答 (verified answer) ——", dim=True, err=True)
         else:
             answer = qa.ask(question, Filters(street, district, year, doc_type))
     except QuestionError as exc:
@@ -273,7 +307,7 @@ def eval_cmd(file, passages, questions, index_dir, embedder, limit, details, as_
 @index_option
 @embedder_option
 @click.option("--streets", help="Comma-separated streets, e.g. 塘桥街道,长白新村街道. Default: all.")
-@click.option("-k", default=3, show_default=True, type=click.IntRange(min=1), help="Passages per street.")
+@click.option("-k", default=3, show_default=True, help="Passages per street.")
 @click.option("--coverage", is_flag=True, help="Print the topics × streets coverage matrix instead.")
 @click.option("--topics", help="With --coverage: comma-separated topics. Default: TOPIC, else built-in ones.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -4,6 +4,11 @@
 >>> engine.build("corpus", "index")                   # doctest: +SKIP
 >>> qa = engine.GovQA.open("index")                   # doctest: +SKIP
 >>> qa.search("塘桥街道2019年拆除了多少违章建筑?")      # doctest: +SKIP
+>>> if qa.is_stale(): qa.reload()                     # doctest: +SKIP
+>>> qa.close()                                        # doctest: +SKIP
+
+An open GovQA keeps the index generation it opened readable until `close()` (or `with GovQA.open(...)`),
+even while builds replace it; `is_stale()` says when a newer one is live and `reload()` switches to it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from .ingest.chunking import ChunkConfig
 from .ingest.documents import CorpusLoad, load_corpus
 from .ingest.loaders import LoadError
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
+from .qa.questions import check_question
 from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit
 
@@ -45,8 +51,13 @@ def build(
     faiss_kind: str = "flat",
     chunk_config: ChunkConfig | None = None,
     progress: Progress | None = None,
+    wait: float = 0.0,
 ) -> BuildResult:
-    """Index every readable report under `corpus`; unreadable files are listed in the result, not fatal."""
+    """Index every readable report under `corpus`; unreadable files are listed in the result, not fatal.
+
+    `wait`: seconds to queue behind another build of the same index folder (-1: no limit) before
+    IndexBusyError.
+    """
     loaded: CorpusLoad = load_corpus(corpus)
     if not loaded.documents:
         reasons = "; ".join(str(e) for e in loaded.errors) or "the folder holds no reports"
@@ -60,6 +71,7 @@ def build(
         chunk_config=chunk_config,
         faiss_kind=faiss_kind,
         progress=progress,
+        wait=wait,
     )
     return BuildResult(report, loaded.errors)
 
@@ -69,10 +81,16 @@ class GovQA:
 
     def __init__(self, index: Index, embedder: Embedder, retrieval: RetrievalConfig | None = None,
                  answering: AnswerConfig | None = None):  # fmt: skip
-        self.index = index
         self.embedder = embedder
-        self.retriever = Retriever(index, embedder, retrieval)
-        self.answerer = ExtractiveAnswerer(self.retriever, answering)
+        self._retrieval = retrieval
+        self._answering = answering
+        self._attach(index)
+
+    def _attach(self, index: Index) -> None:
+        # Built fully before any attribute changes, so a reload that fails leaves the old state serving.
+        retriever = Retriever(index, self.embedder, self._retrieval)
+        answerer = ExtractiveAnswerer(retriever, self._answering)
+        self.index, self.retriever, self.answerer = index, retriever, answerer
 
     @classmethod
     def open(cls, index_dir: Path | str = DEFAULT_INDEX, embedder: Embedder | str | None = None,
@@ -85,11 +103,35 @@ class GovQA:
     def search(
         self, question: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid"
     ) -> list[Hit]:
-        return self.retriever.search(question, k=k, filters=filters, mode=mode)
+        return self.retriever.search(question, k=k, filters=filters, mode=mode)  # it checks both
 
     def ask(self, question: str, filters: Filters | None = None) -> Answer:
         """An extractive answer whose every sentence is quoted from a report and cited."""
-        return self.answerer.answer(question, filters)
+        return self.answerer.answer(check_question(question), filters)
 
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)
+
+    def is_stale(self) -> bool:
+        """Whether a build has made another generation live since this one was opened (reads one small file)."""
+        return not self.index.is_current()
+
+    def reload(self) -> bool:
+        """Switch to the live generation if it changed; False if it had not. The old generation stays
+        readable until nothing uses it any more (calls still running on it finish normally)."""
+        if not self.is_stale():
+            return False
+        index = Index.open(self.index.path.parent)
+        index.check_embedder(self.embedder)  # a rebuild with another embedder needs a new GovQA
+        self._attach(index)
+        return True
+
+    def close(self) -> None:
+        """Release the generation (builds may then delete it once it is no longer live)."""
+        self.index.close()
+
+    def __enter__(self) -> GovQA:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -12,25 +12,43 @@ Layout under the index folder::
 
 A build writes a new generation beside the live one and only then points CURRENT at it, so a crash
 mid-build leaves the previous index untouched. Opening checks every file against the manifest's hashes.
+
+Concurrency. One build at a time per folder: a build holds an exclusive lock on `.build.lock` from start to
+finish (a second build waits for it or fails with IndexBusyError). A reader (`Index.open`) holds a shared
+`flock` on its generation's manifest.json until `Index.close()`; a build deletes an old generation only after
+taking that lock exclusively, so an open index never loses its files. Staging folders and temporary CURRENT
+files found while holding the build lock belong to a build that died (the kernel drops the lock with its
+process), so they are removed. Locks are advisory `flock` locks (POSIX); where `fcntl` is missing, old
+generations are never deleted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
+import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import bm25s
 import faiss
+import filelock
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; see the module doc
+    fcntl = None  # type: ignore[assignment]
 
 from .. import __version__
 from ..ingest.chunking import ChunkConfig, chunk_document
@@ -41,6 +59,12 @@ from .tokenize import Tokenizer
 FORMAT_VERSION = 1
 FAISS_KINDS = ("flat", "hnsw", "ivf")
 CURRENT = "CURRENT"
+BUILD_LOCK = ".build.lock"
+_GEN_NAME = re.compile(r"gen-[0-9A-Za-z._-]{1,200}")
+# A report that yields more chunks than this is probably not one report (a dump, a whole year's gazette):
+# embedding it takes long (about 10 chunks/s on 2 cores), so the build says so before it starts.
+OUTSIZED_CHUNKS = 2000
+log = logging.getLogger("govqa")
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 
 
@@ -60,6 +84,14 @@ class EmbedderMismatchError(IndexUnavailableError):
     pass
 
 
+class IndexBusyError(IndexUnavailableError):
+    """Another build is writing the same index folder."""
+
+
+class IndexNotWritableError(IndexUnavailableError):
+    """The index folder cannot take a new generation: not a folder, not writable, or too little space."""
+
+
 @dataclass
 class BuildReport:
     documents: int = 0
@@ -72,6 +104,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     seconds: float = 0.0
     path: str = ""
+    warnings: list[str] = field(default_factory=list)  # e.g. outsized reports
 
 
 def _sha256(path: Path) -> str:
@@ -86,18 +119,71 @@ def _files(gen: Path) -> list[Path]:
     return sorted(p for p in gen.rglob("*") if p.is_file() and p.name != "manifest.json")
 
 
+def _not_a_folder(index_dir: Path) -> str | None:
+    if index_dir.exists() and not index_dir.is_dir():
+        return (
+            f"{index_dir} is a file, not an index folder; pass --index a folder (new or built by govqa index)"
+        )
+    return None
+
+
 def current_generation(index_dir: Path) -> Path:
+    """The live generation folder. A CURRENT file that is unreadable or names no generation is damaged."""
+    if problem := _not_a_folder(index_dir):
+        raise IndexNotFoundError(problem)
     pointer = index_dir / CURRENT
     if not pointer.exists():
         raise IndexNotFoundError(
             f"no index in {index_dir}/. Build it with: govqa index --corpus corpus --index {index_dir}"
         )
-    gen = index_dir / pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptedError(f"{pointer} is unreadable ({exc}); rebuild with: govqa index") from exc
+    if not _GEN_NAME.fullmatch(name):
+        raise IndexCorruptedError(
+            f"{pointer} is damaged (it names no build: {name[:40]!r}); rebuild with: govqa index"
+        )
+    gen = index_dir / name
     if not gen.is_dir() or not (gen / "manifest.json").exists():
         raise IndexCorruptedError(
             f"{index_dir}/{CURRENT} points to a missing build; rebuild with: govqa index"
         )
     return gen
+
+
+def _pointer(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / CURRENT).read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _hold_generation(index_dir: Path) -> tuple[Path, object]:
+    """The live generation and an open handle on its manifest holding a shared lock on it.
+
+    CURRENT may move on between reading it and locking (a build finishing): the lock only counts once the
+    manifest still sits at the generation's path, else the new CURRENT is tried.
+    """
+    for _ in range(10):
+        before = _pointer(index_dir)
+        try:
+            gen = current_generation(index_dir)
+            handle = (gen / "manifest.json").open("rb")
+        except (IndexCorruptedError, FileNotFoundError):
+            if _pointer(index_dir) != before:
+                continue  # a build swapped generations under us: read the new pointer
+            raise
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        try:
+            held = os.path.samestat(os.fstat(handle.fileno()), os.stat(gen / "manifest.json"))
+        except FileNotFoundError:
+            held = False  # removed by a build while we waited for the lock
+        if held:
+            return gen, handle
+        handle.close()
+    raise IndexUnavailableError(f"{index_dir} keeps changing (builds in a loop?); try again")
 
 
 class Index:
@@ -113,6 +199,29 @@ class Index:
         self.bm25 = bm25
         self.tokenizer = tokenizer
         self._chunk_doc = np.array([c.doc_id for c in chunks], dtype=object)
+        self._hold = None  # the shared lock that keeps builds from deleting this generation
+        self._release = None
+
+    def _keep_readable(self, handle) -> None:
+        self._hold = handle
+        # Closed with the Index, at the latest when it is garbage-collected.
+        self._release = weakref.finalize(self, handle.close)
+
+    def close(self) -> None:
+        """Let builds delete this generation once it is no longer live. The loaded data stays usable;
+        reading document texts may fail afterwards."""
+        if self._release is not None:
+            self._release()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def is_current(self) -> bool:
+        """Whether this is still the folder's live generation (one small file read)."""
+        return _pointer(self.path.parent) == self.path.name
 
     @cached_property
     def token_idf(self) -> dict[str, float]:
@@ -134,7 +243,17 @@ class Index:
 
     @classmethod
     def open(cls, index_dir: Path | str, verify: bool = True) -> Index:
-        gen = current_generation(Path(index_dir))
+        gen, hold = _hold_generation(Path(index_dir))
+        try:
+            index = cls._load(gen, verify)
+        except BaseException:
+            hold.close()
+            raise
+        index._keep_readable(hold)
+        return index
+
+    @classmethod
+    def _load(cls, gen: Path, verify: bool) -> Index:
         try:
             manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -263,18 +382,79 @@ def build_index(
     chunk_config: ChunkConfig | None = None,
     faiss_kind: str = "flat",
     progress: Progress | None = None,
+    wait: float = 0.0,
 ) -> BuildReport:
-    """Write a new index generation for `documents`, reusing the vectors of unchanged documents."""
+    """Write a new index generation for `documents`, reusing the vectors of unchanged documents.
+
+    `wait`: seconds to wait for another build of the same folder to finish (-1: as long as it takes);
+    after that IndexBusyError.
+    """
     started = time.perf_counter()
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
     chunk_config = chunk_config or ChunkConfig()
     if faiss_kind not in FAISS_KINDS:
         raise ValueError(f"unknown FAISS index kind {faiss_kind!r}; choose one of {FAISS_KINDS}")
     ids = [d.doc_id for d in documents]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate document ids in the corpus")
+    if problem := _not_a_folder(index_dir):
+        raise IndexNotWritableError(problem)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexNotWritableError(f"cannot create the index folder {index_dir}: {exc}") from exc
+    with build_lock(index_dir, wait):
+        _remove_abandoned(index_dir)
+        return _build_locked(documents, index_dir, embedder, chunk_config, faiss_kind, progress, started)
 
+
+@contextmanager
+def build_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold the exclusive lock of a build on `index_dir` (flock: the kernel drops it if the process dies)."""
+    lock = filelock.FileLock(index_dir / BUILD_LOCK, timeout=wait)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        waited = "" if wait == 0 else f" for {wait:g}s"
+        raise IndexBusyError(
+            f"another `govqa index` is building {index_dir} (it holds {index_dir / BUILD_LOCK}){waited}. "
+            "Let it finish, or pass --wait SECONDS to queue behind it"
+        ) from exc
+    except OSError as exc:
+        raise IndexNotWritableError(f"cannot lock the index folder {index_dir}: {exc}") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _build_locked(documents: Sequence[Document], index_dir: Path, embedder: Embedder,
+                  chunk_config: ChunkConfig, faiss_kind: str, progress: Progress | None,
+                  started: float) -> BuildReport:  # fmt: skip
+    gen_name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
+    staging = index_dir / f".staging-{gen_name}"
+    try:
+        # Made before any embedding: an unwritable folder fails now, not after hours of work.
+        staging.mkdir()
+    except OSError as exc:
+        raise IndexNotWritableError(f"cannot write to the index folder {index_dir}: {exc}") from exc
+    try:
+        report = _build_into(staging, documents, index_dir, embedder, chunk_config, faiss_kind, progress)
+        final = index_dir / gen_name
+        staging.rename(final)
+        _write_atomic(index_dir / CURRENT, gen_name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _remove_abandoned(index_dir, keep=gen_name)
+    report.seconds = time.perf_counter() - started
+    report.path = str(final)
+    return report
+
+
+def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, embedder: Embedder,
+                chunk_config: ChunkConfig, faiss_kind: str, progress: Progress | None) -> BuildReport:  # fmt: skip
+    ids = [d.doc_id for d in documents]
     previous = _reusable(index_dir, embedder, chunk_config)
     report = BuildReport(documents=len(documents))
     old_hashes: dict[str, str] = previous.manifest["documents"] if previous else {}
@@ -285,8 +465,17 @@ def build_index(
     reuse = _old_vectors_by_doc(
         previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
     )
+    if previous is not None:
+        previous.close()  # its shared lock would keep this build from removing it afterwards
     for doc in documents:
         doc_chunks = chunk_document(doc, chunk_config)
+        if len(doc_chunks) > OUTSIZED_CHUNKS:
+            message = (
+                f"{doc.source_path or doc.doc_id}: {len(doc.text):,} characters make {len(doc_chunks):,} chunks "
+                f"(more than {OUTSIZED_CHUNKS:,}); is it really one report? Embedding it will take long."
+            )
+            report.warnings.append(message)
+            log.warning(message)
         old = reuse.get(doc.doc_id)
         if old is not None and len(old) == len(doc_chunks):
             report.unchanged.append(doc.doc_id)
@@ -297,6 +486,7 @@ def build_index(
             vectors.extend([None] * len(doc_chunks))
         chunks.extend(doc_chunks)
 
+    _check_space(index_dir, documents, len(chunks), embedder.dim)
     todo = [i for i, v in enumerate(vectors) if v is None]
     if todo:
         done = 0
@@ -315,36 +505,36 @@ def build_index(
     report.embedded = len(todo)
     matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dim), np.float32)
 
-    gen_name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
-    staging = index_dir / f".staging-{gen_name}"
-    staging.mkdir()
-    try:
-        words = _write_generation(staging, documents, chunks, matrix, faiss_kind)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "govqa_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "embedder": {"name": embedder.name, "dim": int(embedder.dim)},
-            "chunking": asdict(chunk_config),
-            "search_text_version": SEARCH_TEXT_VERSION,
-            "faiss": faiss_kind,
-            "counts": {"documents": len(documents), "chunks": len(chunks), "extra_words": len(words)},
-            "documents": {d.doc_id: d.content_hash for d in documents},
-            "files": {p.relative_to(staging).as_posix(): _sha256(p) for p in _files(staging)},
-        }
-        _write_atomic(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-        _fsync_tree(staging)
-        final = index_dir / gen_name
-        staging.rename(final)
-        _write_atomic(index_dir / CURRENT, gen_name)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _remove_old_generations(index_dir, keep=gen_name)
+    words = _write_generation(staging, documents, chunks, matrix, faiss_kind)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "govqa_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "embedder": {"name": embedder.name, "dim": int(embedder.dim)},
+        "chunking": asdict(chunk_config),
+        "search_text_version": SEARCH_TEXT_VERSION,
+        "faiss": faiss_kind,
+        "counts": {"documents": len(documents), "chunks": len(chunks), "extra_words": len(words)},
+        "documents": {d.doc_id: d.content_hash for d in documents},
+        "files": {p.relative_to(staging).as_posix(): _sha256(p) for p in _files(staging)},
+    }
+    _write_atomic(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    _fsync_tree(staging)
     report.chunks = len(chunks)
-    report.seconds = time.perf_counter() - started
-    report.path = str(final)
     return report
+
+
+def _check_space(index_dir: Path, documents: Sequence[Document], n_chunks: int, dim: int) -> None:
+    """Fail before embedding when the disk cannot hold the new generation (a rough upper estimate)."""
+    text_bytes = sum(len(d.text.encode("utf-8")) for d in documents)
+    # Vectors twice (FAISS and SQLite), the text about three times (documents, chunks, BM25), 10 MB slack.
+    needed = 2 * n_chunks * dim * 4 + 3 * text_bytes + 10 * 2**20
+    free = shutil.disk_usage(index_dir).free
+    if free < needed:
+        raise IndexNotWritableError(
+            f"not enough disk space for the index in {index_dir}: about {needed / 2**20:.0f} MB needed, "
+            f"{free / 2**20:.0f} MB free"
+        )
 
 
 def _reusable(index_dir: Path, embedder: Embedder, chunk_config: ChunkConfig) -> Index | None:
@@ -449,11 +639,55 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(f.fileno())
 
 
-def _remove_old_generations(index_dir: Path, keep: str) -> None:
+def _remove_abandoned(index_dir: Path, keep: str | None = None) -> None:
+    """Remove what no one needs any more. Call only while holding the build lock.
+
+    With the lock held no other build runs, so staging folders, half-deleted generations and temporary
+    CURRENT files are leftovers of a build that died. An old generation goes only if no reader holds it.
+    """
+    live = keep or _pointer(index_dir)
     for path in index_dir.iterdir():
-        if (
-            path.is_dir()
-            and path.name != keep
-            and (path.name.startswith("gen-") or path.name.startswith(".staging-"))
-        ):
+        name = path.name
+        if name.startswith((".staging-", ".trash-")) and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(f".{CURRENT}.tmp-") and path.is_file():
+            path.unlink(missing_ok=True)
+        elif _GEN_NAME.fullmatch(name) and name != live and path.is_dir():
+            _remove_unread_generation(path)
+
+
+def index_in_use(index_dir: Path | str) -> bool:
+    """Whether some process (a server, the app, a search) has the live generation of `index_dir` open."""
+    try:
+        gen = current_generation(Path(index_dir))
+        handle = (gen / "manifest.json").open("rb")
+    except (IndexUnavailableError, OSError):
+        return False
+    with handle:
+        return fcntl is not None and not _try_exclusive(handle)
+
+
+def _try_exclusive(handle) -> bool:
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _remove_unread_generation(gen: Path) -> None:
+    if fcntl is None:
+        return  # no way to know whether a reader has it open: keep it
+    try:
+        handle = (gen / "manifest.json").open("rb")
+    except FileNotFoundError:
+        # No manifest: never complete, so no reader can have opened it.
+        shutil.rmtree(gen, ignore_errors=True)
+        return
+    with handle:
+        if not _try_exclusive(handle):
+            return  # an open Index reads it; a later build removes it
+        # Moved aside while locked: a reader that was waiting for its lock sees the path gone and moves on.
+        trash = gen.with_name(f".trash-{gen.name}")
+        gen.rename(trash)
+    shutil.rmtree(trash, ignore_errors=True)

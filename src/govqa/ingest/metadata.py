@@ -8,6 +8,7 @@ A sidecar file `<report file>.meta.toml` beside the report overrides any field, 
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from collections import Counter
@@ -170,4 +171,41 @@ def apply_sidecar(meta: DocMeta, report: Path) -> DocMeta:
         raise ValueError(
             f"{path}: unknown metadata fields {sorted(unknown)}; known: {list(DocMeta.__dataclass_fields__)}"
         )
-    return meta.with_overrides(**overrides)
+    merged = meta.with_overrides(**{name: _checked(path, name, value) for name, value in overrides.items()})
+    if merged.year_start is not None and merged.year_end is not None and merged.year_end < merged.year_start:
+        raise ValueError(
+            f"{path}: year_end {merged.year_end} is before year_start {merged.year_start}; "
+            "set both in the sidecar"
+        )
+    return merged
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+YEARS = range(1949, 2101)  # what a year of a government report can plausibly be
+
+
+def _checked(path: Path, name: str, value: object) -> object:
+    """A sidecar value of the type its DocMeta field needs, or ValueError naming the file and field."""
+    if name in ("year_start", "year_end"):
+        # bool is an int subclass: `year_start = true` is not a year.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(
+                f"{path}: {name} must be a whole number such as 2019, not {value!r} (write {name} = 2019, no quotes)"
+            )
+        if value not in YEARS:
+            raise ValueError(
+                f"{path}: {name} = {value} is not a plausible year ({YEARS.start}-{YEARS.stop - 1})"
+            )
+        return value
+    if name == "published":
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            return value.isoformat()  # TOML's bare date: published = 2020-01-16
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+            try:
+                return datetime.date.fromisoformat(value.strip()).isoformat()
+            except ValueError:
+                pass
+        raise ValueError(f"{path}: published must be a date such as 2020-01-16, not {value!r}")
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f'{path}: {name} must be a non-empty text such as "塘桥街道", not {value!r}')
+    return value.strip()

@@ -36,7 +36,7 @@ import numpy as np
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Chunk, Citation, DocMeta, Filters, Hit
-from .questions import QuestionError, check_question, place_words
+from .questions import QuestionError, check_k, check_question, place_words
 from .retrieval import Retriever
 
 if TYPE_CHECKING:
@@ -123,8 +123,7 @@ def compare_streets(qa: GovQA, topic: str, streets: Sequence[str] | None = None,
     `streets` default: every street in the index, sorted. A name may be short (塘桥 for 塘桥街道); a name that
     matches no report, or several streets, raises ValueError. An empty topic raises QuestionError.
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, not {k}")
+    k = check_k(k)
     query = _Topic.parse(qa, topic)
     names = _resolve_streets(qa, streets)
     retriever = _retriever(qa, [query.text])

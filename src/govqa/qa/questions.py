@@ -10,6 +10,7 @@ from ..ingest.metadata import DISTRICTS
 from ..records import DocMeta, Filters
 
 MAX_QUESTION_CHARS = 1000
+MAX_K = 100  # passages one search may return: more is a dump of the index, not an answer
 _YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
 _STREET = re.compile(r"([^\W\d_a-zA-Z年区市省的在和与及各个哪该本这那全每]{2,6}?(?:街道|镇))")
 _SUFFIX = re.compile(r"(街道|镇)$")
@@ -19,8 +20,22 @@ class QuestionError(ValueError):
     """A question that cannot be searched as given (empty, or too long)."""
 
 
-def check_question(question: str) -> str:
-    text = (question or "").strip()
+def check_question(question: object) -> str:
+    """The question stripped, or a QuestionError saying what is wrong. Every entry point calls this."""
+    if question is None:
+        question = ""
+    if not isinstance(question, str):
+        raise QuestionError(
+            f"问题必须是文本。 (the question must be a string, not {type(question).__name__})"
+        )
+    text = question.strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from JSON "\ud800" or a bad decode
+        raise QuestionError(
+            f"问题含有无效字符（第 {exc.start + 1} 个字符）。 "
+            f"(the question holds an invalid character at position {exc.start + 1}: {text[exc.start]!r})"
+        ) from None
     if not text:
         raise QuestionError("问题为空：请输入一个问题。 (the question is empty)")
     if len(text) > MAX_QUESTION_CHARS:
@@ -29,6 +44,15 @@ def check_question(question: str) -> str:
             f"(the question has {len(text)} characters; the limit is {MAX_QUESTION_CHARS})"
         )
     return text
+
+
+def check_k(k: object) -> int:
+    """The number of passages to return, checked: a whole number from 1 to MAX_K."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise QuestionError(f"k 必须是整数。 (k must be a whole number, not {k!r})")
+    if not 1 <= k <= MAX_K:
+        raise QuestionError(f"k 必须在 1 到 {MAX_K} 之间。 (k must be from 1 to {MAX_K}, got {k})")
+    return k
 
 
 def infer_filters(question: str, metas: Iterable[DocMeta]) -> Filters:

@@ -10,7 +10,7 @@ import numpy as np
 from ..index.embedders import Embedder
 from ..index.store import Index
 from ..records import Filters, Hit
-from .questions import check_question, focus_text, infer_filters, relax
+from .questions import check_k, check_question, focus_text, infer_filters, relax
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("rrf", "weighted")
@@ -54,6 +54,7 @@ class Retriever:
         infer: bool = True,
     ) -> list[Hit]:
         question = check_question(question)
+        k = check_k(k)
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {MODES}")
         filters = self.resolve_filters(question, filters, infer)
