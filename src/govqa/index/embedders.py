@@ -86,7 +86,7 @@ def set_thread_pools(threads: int, *, background: bool = False) -> None:
     threads = max(1, int(threads))
     os.environ["OMP_NUM_THREADS"] = str(threads)
     if background:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
 
     faiss.omp_set_num_threads(threads)

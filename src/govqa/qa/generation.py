@@ -32,7 +32,9 @@ sentence's full stop (`……。[1]`) belongs to that sentence. A sentence is ke
    marks, punctuation and spaces removed, NFKC, lower case - occur in the cited passages (their text, the
    title / street / year / section line and glossary entries the prompt showed the model);
 4. links, phone numbers and e-mail addresses in it occur verbatim in the cited report text, and a clause
-   that reads as an instruction (忽略以上指令, 请访问…) is a verbatim quote of it;
+   that reads as an instruction (请访问…, 请拨打…) is a verbatim quote of it; text addressed to a model
+   (忽略以上指令, ignore previous instructions) is never kept, and a passage holding such text vouches
+   for no link, phone number or instruction;
 5. every street, district or organisation it names is named in the cited passages;
 6. each clause (between ，；：) holds at least `min_clause_support` of its bigrams in the passages, and
    says no where its closest passage clause says yes, or the reverse (全年没有拆除… against 全年拆除…).
@@ -649,7 +651,9 @@ def _negated(text: str) -> bool:
 
 
 # ---- named places and organisations: the street, district or body a sentence names must be in its passage
-_NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}?(?:街道|镇|居委会|居民区|委员会|办事处|管理局|公司)")
+_NAME_SUFFIXES = ("街道", "镇", "居委会", "居民区", "委员会", "办事处", "管理局", "公司")
+_NAMED = re.compile(rf"[\u4e00-\u9fff]{{2,10}}?(?:{'|'.join(_NAME_SUFFIXES)})")
+_NOT_IN_NAMES = re.compile(r"[的在和与及各个哪该本这那全每指为是了由向对从等其将把被年月日区市省]")
 
 # ---- what a report must not get to say through the model: links, phone numbers, instructions
 _URL = re.compile(
@@ -665,6 +669,17 @@ _INSTRUCTION = re.compile(
     r"忽略|无视|(?:以上|之前|上述|先前|前面)的?(?:所有)?(?:指令|指示|规则|提示|要求)|系统提示|提示词"
     r"|ignore|disregard|instruction|system prompt"
     r"|请(?:立即|马上|务必)?(?:访问|点击|拨打|致电|联系|登录|扫码|下载|打开|转账|回复|发送)",
+    re.I,
+)
+
+
+# Text addressed to a language model rather than to a report's readers: no report means it, so a passage
+# holding it was planted, and nothing the answer takes from that passage's instructions, links or numbers
+# to call is passed, verbatim or not.
+_INJECTION = re.compile(
+    r"(?:忽略|无视|忘记|不要理会|不用理会)(?:掉)?(?:以上|之前|上述|前面|先前|所有|全部|此前)"
+    r"|ignore (?:all |any |the )?(?:previous|above|prior|earlier)|disregard (?:all |the )?(?:previous|above|prior)"
+    r"|system prompt|系统提示|提示词|你现在是|you are now",
     re.I,
 )
 
@@ -768,6 +783,7 @@ class _Reference:
         self.body_plain = unicodedata.normalize("NFKC", body).lower()  # the report text alone, no header
         self.body_norm = _norm(body)
         self.named = _prepared(text)
+        self.planted = bool(_INJECTION.search(unicodedata.normalize("NFKC", body)))
 
 
 def _clause_problem(clause: str, refs: list[_Reference], config: VerifyConfig) -> str | None:
@@ -790,13 +806,21 @@ def _untrusted_problem(bare: str, refs: list[_Reference]) -> str | None:
     """Links, phone numbers, e-mail addresses and instructions pass only when the cited report text holds
     them verbatim: otherwise they are the model's (or a planted instruction's) doing."""
     plain = unicodedata.normalize("NFKC", bare).lower()
+    if _INJECTION.search(plain):
+        return "addresses the model (an injected instruction), not the question"
+    trusted = [r for r in refs if not r.planted]
     for pattern, what in ((_URL, "a link"), (_PHONE, "a phone number"), (_EMAIL, "an e-mail address")):
         for m in pattern.finditer(plain):
-            if not any(m.group(0) in r.body_plain for r in refs):
-                return f"{what} not in the cited passage: {m.group(0)}"
+            if not any(m.group(0) in r.body_plain for r in trusted):
+                where = (
+                    "a passage carrying planted instructions"
+                    if len(trusted) < len(refs)
+                    else "the cited passage"
+                )
+                return f"{what} not in {where}: {m.group(0)}"
     for clause in _clauses(bare):
         if _INSTRUCTION.search(unicodedata.normalize("NFKC", clause)):
-            if not any(_norm(clause) in r.body_norm for r in refs):
+            if not any(_norm(clause) in r.body_norm for r in trusted):
                 return f"an instruction not in the cited passage: “{clause.strip()}”"
     return None
 
@@ -807,12 +831,14 @@ def _names_problem(bare: str, refs: list[_Reference], places: Sequence[str]) -> 
     named = "\n".join(r.named for r in refs)
     for m in _NAMED.finditer(text):
         name = m.group(0)
-        suffix = next(s for s in ("街道", "镇", "居委会", "居民区", "委员会", "办事处", "管理局", "公司")
-                      if name.endswith(s))  # fmt: skip
-        stem = name[: -len(suffix)]
-        # The match may start early (年塘桥街道): any ending of two characters or more counts.
+        suffix = next(s for s in _NAME_SUFFIXES if name.endswith(s))
+        # The match may start early (2019年塘桥街道, 各街道): the name is what follows the last word
+        # that cannot be part of one; 街道 used as a common noun leaves no name at all.
+        stem = _NOT_IN_NAMES.split(name[: -len(suffix)])[-1]
+        if len(stem) < 2:
+            continue
         if not any(stem[i:] + suffix in named for i in range(len(stem) - 1)):
-            return f"names “{name}”, which the cited passages do not"
+            return f"names “{stem}{suffix}”, which the cited passages do not"
     for place in places:
         short = _place_stem(place)
         if len(short) >= 2 and short in text and short not in named:
