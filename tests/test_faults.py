@@ -122,7 +122,9 @@ def test_a_second_build_is_refused_while_one_runs_and_the_first_survives(corpus,
             build(corpus, index_dir, HashEmbedder())
         with pytest.raises(IndexBusyError, match="for 0.2s"):
             build(corpus, index_dir, HashEmbedder(), wait=0.2)
-        assert generations(index_dir)[: len(first_gen)] == first_gen  # the live generation is untouched
+        # The refused builds touched nothing: the live generation, and the running build's staging folder.
+        assert [g for g in generations(index_dir) if g.startswith("gen-")] == first_gen
+        assert len([g for g in generations(index_dir) if g.startswith(".staging-")]) == 1
     finally:
         gate.set()
         runner.join(60)
@@ -148,50 +150,40 @@ def test_two_index_processes_queue_and_leave_a_working_index(corpus, tmp_path):
     assert json.loads(out[out.index("[") :])[0]["doc_id"] == SMALL
 
 
-def test_cleanup_removes_only_what_is_abandoned(corpus, tmp_path):
+def test_readers_keep_their_generation_and_cleanup_takes_only_the_abandoned(corpus, tmp_path):
+    """Item 1 (clean-up) and item 7 (a long-lived GovQA) in one life of an index."""
     index_dir = tmp_path / "ix"
     build(corpus, index_dir, HashEmbedder())
-    held = GovQA.open(index_dir, HashEmbedder())  # a reader on generation 1
-    build(corpus, index_dir, HashEmbedder())  # generation 2
-    unread = store.current_generation(index_dir).name
+    qa = GovQA.open(index_dir, HashEmbedder())  # as the app or a server holds it
+    first = qa.index.path
+    doc_id = qa.index.doc_ids()[0]
+    assert not qa.is_stale() and not qa.reload()
     # Leftovers of a build that died: a staging folder, a half-deleted generation, a temporary pointer.
     (index_dir / ".staging-gen-20200101-000000-1-1").mkdir()
     (index_dir / ".trash-gen-20200101-000000-1-2").mkdir()
     (index_dir / f".{CURRENT}.tmp-99999").write_text("gen-x", encoding="utf-8")
-    report = build(corpus, index_dir, HashEmbedder()).report  # generation 3
-    assert generations(index_dir) == sorted([held.index.path.name, Path(report.path).name])
-    assert unread not in generations(index_dir)  # nobody held generation 2: gone
+    (corpus / "new.txt").write_text(
+        "样例街道2021年工作计划\n一、重点任务\n新建睦邻点5个。\n", encoding="utf-8"
+    )
+    second = Path(build(corpus, index_dir, HashEmbedder()).report.path)
+    assert generations(index_dir) == sorted([first.name, second.name])  # leftovers gone, the held one kept
     assert not list(index_dir.glob(f".{CURRENT}.tmp-*"))
-    held.close()
-    build(corpus, index_dir, HashEmbedder())
-    assert held.index.path.name not in generations(index_dir)  # released: the next build removes it
 
+    # After the rebuild the opened generation still reads, and still serves what it served.
+    assert qa.document(doc_id).meta.title.startswith("普陀区万里街道2021年工作计划")
+    assert qa.index.doc_ids() == [SMALL] and qa.is_stale()
+    assert qa.reload() and not qa.is_stale() and qa.index.path == second
+    assert qa.index.doc_ids() == sorted([SMALL, "new.txt"]) and qa.search("睦邻点", k=1)
+    assert qa.document("new.txt").paragraphs
 
-# ------------------------------------------------------------------------- 7. a long-lived GovQA
-
-
-def test_open_govqa_keeps_its_generation_and_reloads_cheaply(corpus, tmp_path):
-    index_dir = tmp_path / "ix"
-    build(corpus, index_dir, HashEmbedder())
-    with GovQA.open(index_dir, HashEmbedder()) as qa:
-        doc_id = qa.index.doc_ids()[0]
-        assert not qa.is_stale() and not qa.reload()
-        (corpus / "new.txt").write_text(
-            "样例街道2021年工作计划\n一、重点任务\n新建睦邻点5个。\n", encoding="utf-8"
-        )
-        build(corpus, index_dir, HashEmbedder())
-        build(corpus, index_dir, HashEmbedder())
-        # Two rebuilds later the opened generation still reads, and still serves what it served.
-        assert qa.document(doc_id).meta.title.startswith("普陀区万里街道2021年工作计划")
-        assert qa.index.doc_ids() == [SMALL]
-        assert qa.is_stale()
-        old = qa.index.path
-        assert qa.reload() and not qa.is_stale()
-        assert qa.index.doc_ids() == sorted([SMALL, "new.txt"]) and qa.search("睦邻点", k=1)
-        assert qa.document("new.txt").paragraphs
-        build(corpus, index_dir, HashEmbedder())
-        assert not old.exists()  # released by the reload, so the next build removed it
+    third = Path(build(corpus, index_dir, HashEmbedder()).report.path)
+    # The first generation was released by the reload; the second is held: only the first goes.
+    assert generations(index_dir) == sorted([second.name, third.name])
+    qa.close()
     assert not index_in_use(index_dir)
+    with store.build_lock(index_dir):
+        store._remove_abandoned(index_dir)
+    assert generations(index_dir) == [third.name]
 
 
 # ------------------------------------------------------------------------------ 2. thread pools

@@ -141,6 +141,7 @@ def test_incremental_add_change_remove(small_corpus, tmp_path, embedder):
     assert changed.embedded <= sum(c.doc_id == SMALL[1] for c in Index.open(index_dir).chunks)
     qa = GovQA.open(index_dir, embedder)
     assert any("987组" in h.chunk.text for h in qa.search("智能快递柜新建了多少组", k=3))
+    qa.close()  # an open GovQA keeps its generation on disk until it is closed
 
     # Remove one: nothing is embedded and its passages are gone.
     (small_corpus / TANGQIAO).unlink()

@@ -549,6 +549,7 @@ def _reusable(index_dir: Path, embedder: Embedder, chunk_config: ChunkConfig) ->
         or index.manifest["chunking"] != asdict(chunk_config)
         or not same_input
     ):
+        index.close()
         return None
     return index
 
