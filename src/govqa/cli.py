@@ -57,8 +57,6 @@ _OWN_PROCESS = False
 
 def _open(index_dir: Path, embedder: str | None) -> GovQA:
     try:
-        if (threads := thread_setting()) is not None:
-            set_thread_pools(threads)
         return GovQA.open(index_dir, embedder)
     except (IndexUnavailableError, EmbedderError) as exc:
         _fail(str(exc))

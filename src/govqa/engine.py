@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .index.embedders import Embedder, load_embedder
+from .index.embedders import Embedder, load_embedder, set_thread_pools, thread_setting
 from .index.store import BuildReport, Index, Progress, build_index
 from .ingest.chunking import ChunkConfig
 from .ingest.documents import CorpusLoad, load_corpus
@@ -95,6 +95,9 @@ class GovQA:
     @classmethod
     def open(cls, index_dir: Path | str = DEFAULT_INDEX, embedder: Embedder | str | None = None,
              retrieval: RetrievalConfig | None = None) -> GovQA:  # fmt: skip
+        """Open the live index of `index_dir`. GOVQA_THREADS=N, if set, sizes the compute pools first."""
+        if (threads := thread_setting()) is not None:
+            set_thread_pools(threads)
         index = Index.open(index_dir)
         if embedder is None or isinstance(embedder, str):
             embedder = embedder_for(embedder or index.embedder_name)
