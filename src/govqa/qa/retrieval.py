@@ -82,19 +82,23 @@ class Retriever:
         mode: str = "hybrid",
         infer: bool = True,
     ) -> list[Hit]:
-        question = simplified(check_question(question))
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {MODES}")
-        filters = self.resolve_filters(question, filters, infer)
-        allowed = self._allowed(filters)
+        query, allowed = self.prepare(question, filters, infer)
         if allowed is not None and not allowed.any():
             return []
-        query = self.dense_query(question, filters)
         if mode == "baseline":
-            ranked = self._baseline(query, allowed)
-            return self._hits(ranked, {}, {}, k)
+            return self._hits(self._baseline(query, allowed), {}, {}, k)
         dense, sparse = self.candidates(query, allowed, mode)
         return self._hits(self._fuse(dense, sparse), dense, sparse, k)
+
+    def prepare(
+        self, question: str, filters: Filters | None = None, infer: bool = True
+    ) -> tuple[str, np.ndarray | None]:
+        """The query text a question is searched with and the chunks its filters allow (None: all)."""
+        question = simplified(check_question(question))
+        filters = self.resolve_filters(question, filters, infer)
+        return self.dense_query(question, filters), self._allowed(filters)
 
     def dense_query(self, question: str, filters: Filters | None = None) -> str:
         """The text a question is searched with once its filters are applied (what the embedder reads)."""
