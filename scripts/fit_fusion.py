@@ -78,7 +78,9 @@ def _external_set(name: str, retriever: Retriever, evalset: EvalSet) -> Set:
     for q in evalset.questions:
         if q.question.strip():
             gold = set(q.passage_ids)
-            qs.append(Question(retriever.prepare(q.question, infer=False)[0], None, lambda c, g=gold: c.doc_id in g))
+            qs.append(
+                Question(retriever.prepare(q.question, infer=False)[0], None, lambda c, g=gold: c.doc_id in g)
+            )
     return Set(name, retriever, qs, passage_level=True)
 
 
@@ -189,7 +191,9 @@ def chunk_size_report(work: Path, sizes: list[int], gold_dev, long_dev) -> None:
         corpus_dir = work / f"chunks-{size}" / "corpus"
         build(ROOT / "corpus", corpus_dir, emb, chunk_config=config)
         corpus = Retriever(Index.open(corpus_dir), emb)
-        trial_r, cache = open_eval_retriever(trial, emb, work / f"chunks-{size}" / "cmrc_trial", chunk_config=config)
+        trial_r, cache = open_eval_retriever(
+            trial, emb, work / f"chunks-{size}" / "cmrc_trial", chunk_config=config
+        )
         cache.close()
         for s in (_gold_set("gold dev", corpus, gold_dev), _gold_set("longdoc dev", corpus, long_dev),
                   _external_set("cmrc trial", trial_r, trial)):  # fmt: skip

@@ -222,7 +222,9 @@ def limit_questions(evalset: EvalSet, n: int) -> EvalSet:
 # ---------------------------------------------------------------------------------------------- metrics
 
 
-def passage_ranking(hits: Sequence[Hit], top: int = TOP_PASSAGES, mode: str = "hybrid") -> list[tuple[str, ...]]:
+def passage_ranking(
+    hits: Sequence[Hit], top: int = TOP_PASSAGES, mode: str = "hybrid"
+) -> list[tuple[str, ...]]:
     """The first `top` passages, each as (passage id, *ids of passages carrying the same text)."""
     return [ids for ids, _ in rank_documents(hits, mode)[:top]]
 
@@ -265,7 +267,9 @@ class _VectorCache:
         self._db = None
         if path is not None:
             self._db = sqlite3.connect(path)
-            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+            )
 
     def _key(self, text: str, is_query: bool) -> str:
         raw = f"{self.name}\0{'q' if is_query else 'p'}\0{text}".encode("utf-8", "surrogatepass")
@@ -283,7 +287,9 @@ class _VectorCache:
             for key, blob in rows:
                 self._vectors[key] = np.frombuffer(blob, dtype=np.float32)
 
-    def _embed(self, texts: Sequence[str], is_query: bool, advance: Callable[[int], None] | None) -> np.ndarray:
+    def _embed(
+        self, texts: Sequence[str], is_query: bool, advance: Callable[[int], None] | None
+    ) -> np.ndarray:
         keys = [self._key(t, is_query) for t in texts]
         self._lookup(keys)
         todo = list(dict.fromkeys(k for k in keys if k not in self._vectors))

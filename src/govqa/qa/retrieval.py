@@ -183,13 +183,13 @@ class Retriever:
         own but is listed in the kept hit's `also_in` (all candidates are scanned for copies)."""
         dense_rank = _ranks(dense)
         sparse_rank = _ranks(sparse)
-        kept: list[tuple[int, float, set[str], dict[str, None]]] = []  # position, score, trigrams, also_in
+        kept: list[
+            tuple[int, float, frozenset[str], dict[str, None]]
+        ] = []  # position, score, trigrams, also_in
         for i, score in fused:
             chunk = self.index.chunks[i]
-            grams = _trigrams(chunk.text)
-            twin = next(
-                (h for h in kept if _jaccard(grams, h[2]) >= self.config.duplicate_overlap), None
-            )
+            grams = self._grams(i)
+            twin = next((h for h in kept if _jaccard(grams, h[2]) >= self.config.duplicate_overlap), None)
             if twin is not None:
                 if chunk.doc_id != self.index.chunks[twin[0]].doc_id:
                     twin[3][chunk.doc_id] = None
@@ -202,11 +202,24 @@ class Retriever:
             for rank, (i, score, _, also) in enumerate(kept, start=1)
         ]  # fmt: skip
 
+    def _grams(self, i: int) -> frozenset[str]:
+        """Trigrams of chunk i, kept for the chunks seen most recently (the same ones recur across queries)."""
+        cache = self.index.__dict__.setdefault("_trigram_cache", {})
+        grams = cache.get(i)
+        if grams is None:
+            if len(cache) >= _TRIGRAM_CACHE:
+                cache.clear()
+            grams = cache[i] = frozenset(_trigrams(self.index.chunks[i].text))
+        return grams
+
     def with_config(self, **changes: object) -> Retriever:
         other = Retriever.__new__(Retriever)
         other.index, other.embedder = self.index, self.embedder
         other.config = replace(self.config, **changes)
         return other
+
+
+_TRIGRAM_CACHE = 20_000  # chunks whose trigram sets are kept per index
 
 
 def fusion_features(dense: dict[int, float], sparse: dict[int, float]) -> tuple[list[int], np.ndarray]:
