@@ -7,9 +7,12 @@
 Fitted on (dev data only):
   * the gold set's dev split (tests/data/gold.jsonl) over the bundled reports;
   * the long-document set's dev split (tests/data/longdoc.jsonl, scripts/make_longdoc_set.py);
-  * CMRC 2018 trial (../shared/eval/cmrc2018/cmrc2018_trial.squad.json), all of it.
+  * CMRC 2018 trial (../shared/eval/cmrc2018/cmrc2018_trial.squad.json): its first --trial-questions
+    questions (default 250, 64 passages) with the passages of their articles (external_eval.limit_questions).
 Held out and only reported: gold test, long-document test, and (with --heldout) CMRC 2018 dev and DRCD
-dev in full. Each fitting set weighs the same, whatever its size.
+dev, their first --heldout-questions questions each (default 800; 0: all). Each fitting set weighs the same,
+whatever its size. The subsets exist because embedding is the cost: on the shared 2-core machine the
+whole of CMRC dev and DRCD dev did not fit in the time available.
 
 The model: for each question, a softmax over the union of both retrievers' candidates, logits linear in
 retrieval.FEATURES; the loss is minus the log of the probability given to the relevant candidates,
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from govqa.engine import build
-from govqa.evaluation.external_eval import EvalSet, load_squad, open_eval_retriever
+from govqa.evaluation.external_eval import EvalSet, limit_questions, load_squad, open_eval_retriever
 from govqa.evaluation.goldset import GoldQuestion, load_gold
 from govqa.evaluation.metrics import mrr_at, recall_at
 from govqa.index.embedders import load_embedder
@@ -92,8 +95,8 @@ def ranks(s: Set, mode: str, config: RetrievalConfig | None = None) -> list[int 
         if mode == "baseline":
             hits = r._hits(r._baseline(q.query, q.allowed), {}, {}, 30)
         else:
-            dense, sparse = r.candidates(q.query, q.allowed, mode)
-            hits = r._hits(r._fuse(dense, sparse), dense, sparse, 30)
+            found = r.candidates(q.query, q.allowed, mode)
+            hits = r._hits(r._fuse(found), found.dense, found.sparse, 30)
         if s.passage_level:
             gold_hit = [any(q.relevant(_Doc(d)) for d in ids) for ids, _ in rank_documents(hits, mode)]
         else:
@@ -117,10 +120,10 @@ def training_data(sets: list[Set]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     for s in sets:
         kept = []
         for q in s.questions:
-            dense, sparse = s.retriever.candidates(q.query, q.allowed)
-            if not dense or not sparse:
+            found = s.retriever.candidates(q.query, q.allowed)
+            if not found.dense or not found.sparse:
                 continue
-            ids, x = fusion_features(dense, sparse)
+            ids, x = fusion_features(found)
             rel = np.array([q.relevant(s.retriever.index.chunks[i]) for i in ids])
             if rel.any():  # nothing to learn where neither retriever found it
                 kept.append((x, rel))
@@ -185,7 +188,7 @@ class _NoVectors:
 def chunk_size_report(work: Path, sizes: list[int], gold_dev, long_dev) -> None:
     """Lexical retrieval (and the baseline) at each chunk size: dev sets only, no embedding."""
     emb = _NoVectors()
-    trial = load_squad(CMRC_TRIAL)
+    trial = load_squad(CMRC_TRIAL)  # all of it: nothing is embedded here
     for size in sizes:
         config = ChunkConfig(max_chars=size, overlap_chars=size // 5)
         corpus_dir = work / f"chunks-{size}" / "corpus"
@@ -201,12 +204,18 @@ def chunk_size_report(work: Path, sizes: list[int], gold_dev, long_dev) -> None:
             print(f"chunks {size:>4} {s.name:<12} baseline {scores(ranks(s, 'baseline'))}")
 
 
+def _subset(evalset: EvalSet, questions: int) -> EvalSet:
+    return limit_questions(evalset, questions) if questions else evalset
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/govqa-fit"))
     parser.add_argument("--write", action="store_true", help="write the fitted weights into retrieval.py")
     parser.add_argument("--heldout", action="store_true", help="also report CMRC 2018 dev and DRCD dev")
     parser.add_argument("--chunk-sizes", default=None, help="e.g. 300,500,800: compare chunk sizes (lexical)")
+    parser.add_argument("--trial-questions", type=int, default=250)
+    parser.add_argument("--heldout-questions", type=int, default=800)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     gold_dev, gold_test = (load_gold(ROOT / "tests/data/gold.jsonl", split) for split in ("dev", "test"))
@@ -218,9 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     emb = load_embedder()
     build(ROOT / "corpus", args.work / "corpus", emb)
     corpus = Retriever(Index.open(args.work / "corpus"), emb)
-    trial_r, trial_cache = open_eval_retriever(load_squad(CMRC_TRIAL), emb, args.work / "cmrc_trial")
+    trial = _subset(load_squad(CMRC_TRIAL), args.trial_questions)
+    trial_r, trial_cache = open_eval_retriever(trial, emb, args.work / "cmrc_trial")
     fit_sets = [_gold_set("gold dev", corpus, gold_dev), _gold_set("longdoc dev", corpus, long_dev),
-                _external_set("cmrc trial", trial_r, load_squad(CMRC_TRIAL))]  # fmt: skip
+                _external_set("cmrc trial", trial_r, trial)]  # fmt: skip
     print(f"prepared in {time.perf_counter() - started:.0f} s")
 
     # The lexical choices, on the fitting sets.
@@ -243,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     cleanup = [trial_cache]
     if args.heldout:
         for name, path in (("cmrc dev", CMRC_DEV), ("drcd dev", DRCD_DEV)):
-            evalset = load_squad(path)
+            evalset = _subset(load_squad(path), args.heldout_questions)
             r, cache = open_eval_retriever(evalset, emb, args.work / name.replace(" ", "_"))
             cleanup.append(cache)
             report.append(_external_set(name, r, evalset))
@@ -256,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     for cache in cleanup:
         cache.close()
     if args.write:
-        write_weights(w, "gold dev + longdoc dev + CMRC 2018 trial by scripts/fit_fusion.py")
+        write_weights(
+            w, f"gold dev + longdoc dev + CMRC 2018 trial[:{args.trial_questions} q], scripts/fit_fusion.py"
+        )
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
 
