@@ -90,15 +90,20 @@ def _external_set(name: str, retriever: Retriever, evalset: EvalSet) -> Set:
 def ranks(s: Set, mode: str, config: RetrievalConfig | None = None) -> list[int | None]:
     """Rank of the first relevant chunk (gold sets) or passage (external sets), per question."""
     r = s.retriever if config is None else Retriever(s.retriever.index, s.retriever.embedder, config)
-    out = []
+    out: list[int | None] = []
     for q in s.questions:
+        if q.allowed is not None and not q.allowed.any():
+            out.append(None)  # its filters match no report: search returns nothing
+            continue
         if mode == "baseline":
             hits = r._hits(r._baseline(q.query, q.allowed), {}, {}, 30)
         else:
             found = r.candidates(q.query, q.allowed, mode)
             hits = r._hits(r._fuse(found), found.dense, found.sparse, 30)
         if s.passage_level:
-            gold_hit = [any(q.relevant(_Doc(d)) for d in ids) for ids, _ in rank_documents(hits, mode)]
+            gold_hit = [
+                any(q.relevant(_Doc(d)) for d in ids) for ids, _ in rank_documents(hits, r.sums_chunks(mode))
+            ]
         else:
             gold_hit = [q.relevant(h.chunk) for h in hits]
         out.append(next((i for i, ok in enumerate(gold_hit, start=1) if ok), None))
@@ -120,6 +125,8 @@ def training_data(sets: list[Set]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     for s in sets:
         kept = []
         for q in s.questions:
+            if q.allowed is not None and not q.allowed.any():
+                continue
             found = s.retriever.candidates(q.query, q.allowed)
             if not found.dense or not found.sparse:
                 continue

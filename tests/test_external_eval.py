@@ -111,11 +111,11 @@ def test_passage_ranking_keeps_each_passage_once_in_order() -> None:
     assert first_gold_rank(["a", "b"], {"z"}) is None
 
 
-def test_passage_ranking_adds_up_hybrid_chunks_and_takes_the_best_otherwise() -> None:
-    # Hybrid scores are shares of belief: two good chunks of a long passage outweigh one better chunk.
+def test_passage_ranking_adds_up_learned_fusion_chunks_and_takes_the_best_otherwise() -> None:
+    # Learned-fusion scores are shares of belief: two good chunks of a long passage outweigh one better chunk.
     hits = [_hit("short", 0, 1, 0.40), _hit("long", 3, 2, 0.35), _hit("long", 7, 3, 0.25)]
-    assert passage_ranking(hits, mode="hybrid") == [("long",), ("short",)]
-    assert passage_ranking(hits, mode="bm25") == [("short",), ("long",)]
+    assert passage_ranking(hits, summed=True) == [("long",), ("short",)]
+    assert passage_ranking(hits) == [("short",), ("long",)]  # BM25, cosine, RRF: the best chunk counts
 
 
 def test_answer_hit_ignores_whitespace_and_needs_a_match() -> None:

@@ -223,10 +223,13 @@ def limit_questions(evalset: EvalSet, n: int) -> EvalSet:
 
 
 def passage_ranking(
-    hits: Sequence[Hit], top: int = TOP_PASSAGES, mode: str = "hybrid"
+    hits: Sequence[Hit], top: int = TOP_PASSAGES, summed: bool = False
 ) -> list[tuple[str, ...]]:
-    """The first `top` passages, each as (passage id, *ids of passages carrying the same text)."""
-    return [ids for ids, _ in rank_documents(hits, mode)[:top]]
+    """The first `top` passages, each as (passage id, *ids of passages carrying the same text).
+
+    summed: a passage's chunk scores add up (learned fusion); else its best chunk counts.
+    """
+    return [ids for ids, _ in rank_documents(hits, summed)[:top]]
 
 
 def first_gold_rank(ranking: Sequence[str | tuple[str, ...]], gold: Iterable[str]) -> int | None:
@@ -442,7 +445,7 @@ def _score_question(q: EvalQuestion, text: str | None, retriever: Retriever, ans
         t = time.perf_counter()
         found = retriever.search(text, k=CHUNKS_PER_SEARCH, mode=mode, infer=False) if text else []
         stages[mode] += time.perf_counter() - t
-        ranking = passage_ranking(found, mode=mode)
+        ranking = passage_ranking(found, summed=retriever.sums_chunks(mode))
         row["ranks"][mode] = first_gold_rank(ranking, q.passage_ids)
         row["top"][mode] = [ids[0] for ids in ranking[:5]]
     if answerer is None:

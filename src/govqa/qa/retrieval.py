@@ -144,6 +144,8 @@ class Retriever:
             ids = np.flatnonzero(allowed).astype(np.int64)
             params = _search_params(self.index.vectors, faiss.IDSelectorBatch(ids))
             n = min(n, len(ids))
+        if n < 1:
+            return {}
         scores, ids = self.index.vectors.search(query, min(n, total), params=params)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
 
@@ -232,6 +234,10 @@ class Retriever:
             grams = cache[i] = frozenset(_trigrams(self.index.chunks[i].text))
         return grams
 
+    def sums_chunks(self, mode: str) -> bool:
+        """Whether this mode's hit scores add up per document (see rank_documents)."""
+        return mode == "hybrid" and self.config.fusion == "learned"
+
     def with_config(self, **changes: object) -> Retriever:
         other = Retriever.__new__(Retriever)
         other.index, other.embedder = self.index, self.embedder
@@ -267,20 +273,20 @@ def fusion_features(found: Candidates) -> tuple[list[int], np.ndarray]:
     return ids, np.column_stack(columns)
 
 
-def rank_documents(hits: Sequence[Hit], mode: str = "hybrid") -> list[tuple[tuple[str, ...], float]]:
+def rank_documents(hits: Sequence[Hit], summed: bool = False) -> list[tuple[tuple[str, ...], float]]:
     """Documents ranked by an aggregation of their chunks: ((doc id, *copies), score), best first.
 
-    Hybrid scores are shares of belief among the candidates, so a document's chunks add up (two good
-    chunks of a long notice beat one); the single retrievers' scores are not, so their best chunk counts.
-    A document whose text is collapsed into another's hit shares that hit's score.
+    summed=True for the learned fusion, whose scores are shares of belief among the candidates: a
+    document's chunks add up (two good chunks of a long notice beat one). Other scores (BM25, cosine,
+    RRF) do not add up, so a document's best chunk counts. A document whose text was collapsed into
+    another's hit shares that hit's place.
     """
     scores: dict[str, float] = {}
     copies: dict[str, tuple[str, ...]] = {}
     for hit in hits:
         doc = hit.chunk.doc_id
-        copies.setdefault(doc, ())
-        copies[doc] = tuple(dict.fromkeys([*copies[doc], *(d for d in hit.also_in if d != doc)]))
-        if mode == "hybrid":
+        copies[doc] = tuple(dict.fromkeys([*copies.get(doc, ()), *(d for d in hit.also_in if d != doc)]))
+        if summed:
             scores[doc] = scores.get(doc, 0.0) + hit.score
         else:
             scores[doc] = max(scores.get(doc, float("-inf")), hit.score)
