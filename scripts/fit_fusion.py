@@ -10,7 +10,8 @@ Fitted on (dev data only):
   * CMRC 2018 trial (../shared/eval/cmrc2018/cmrc2018_trial.squad.json): its first --trial-questions
     questions (default 250, 64 passages) with the passages of their articles (external_eval.limit_questions).
 Held out and only reported: gold test, long-document test, and (with --heldout) CMRC 2018 dev and DRCD
-dev, their first --heldout-questions questions each (default 800; 0: all). Each fitting set weighs the same,
+dev, their first --cmrc-questions / --drcd-questions questions (default 500 / 400; 0: all) with the
+passages of their articles. Each fitting set weighs the same,
 whatever its size. The subsets exist because embedding is the cost: on the shared 2-core machine the
 whole of CMRC dev and DRCD dev did not fit in the time available.
 
@@ -222,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout", action="store_true", help="also report CMRC 2018 dev and DRCD dev")
     parser.add_argument("--chunk-sizes", default=None, help="e.g. 300,500,800: compare chunk sizes (lexical)")
     parser.add_argument("--trial-questions", type=int, default=250)
-    parser.add_argument("--heldout-questions", type=int, default=800)
+    parser.add_argument("--skip-lexical", action="store_true", help="skip the lexical comparison")
+    parser.add_argument("--cmrc-questions", type=int, default=500, help="held-out CMRC dev subset (0: all)")
+    parser.add_argument("--drcd-questions", type=int, default=400, help="held-out DRCD dev subset (0: all)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     gold_dev, gold_test = (load_gold(ROOT / "tests/data/gold.jsonl", split) for split in ("dev", "test"))
@@ -241,13 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"prepared in {time.perf_counter() - started:.0f} s")
 
     # The lexical choices, on the fitting sets.
-    for label, config in [
+    lexical_choices = [
         ("words only", RetrievalConfig(bigram_weight=0.0)),
         ("bigrams x0.5", RetrievalConfig(bigram_weight=0.5)),
         ("bigrams x1", RetrievalConfig(bigram_weight=1.0)),
         ("bigrams x2", RetrievalConfig(bigram_weight=2.0)),
         ("x1, keep question words", RetrievalConfig(bigram_weight=1.0, drop_question_words=False)),
-    ]:
+    ]
+    for label, config in [] if args.skip_lexical else lexical_choices:
         for s in fit_sets:
             print(f"lexical {label:<24} {s.name:<12} {scores(ranks(s, 'bm25', config))}")
 
@@ -259,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     report = [_gold_set("gold test", corpus, gold_test), _gold_set("longdoc test", corpus, long_test)]
     cleanup = [trial_cache]
     if args.heldout:
-        for name, path in (("cmrc dev", CMRC_DEV), ("drcd dev", DRCD_DEV)):
-            evalset = _subset(load_squad(path), args.heldout_questions)
+        for name, path, limit in (("cmrc dev", CMRC_DEV, args.cmrc_questions),
+                                  ("drcd dev", DRCD_DEV, args.drcd_questions)):  # fmt: skip
+            evalset = _subset(load_squad(path), limit)
             r, cache = open_eval_retriever(evalset, emb, args.work / name.replace(" ", "_"))
             cleanup.append(cache)
             report.append(_external_set(name, r, evalset))
@@ -268,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         tag = "fit " if s in fit_sets else "HELD"
         for label, mode, config in [("baseline", "baseline", None), ("bm25", "bm25", None),
                                     ("dense", "dense", None), ("rrf", "hybrid", RetrievalConfig(fusion="rrf")),
+                                    ("wtd 0.5", "hybrid", RetrievalConfig(fusion="weighted")),
                                     ("learned", "hybrid", fitted)]:  # fmt: skip
             print(f"{tag} {s.name:<12} {label:<9} {scores(ranks(s, mode, config))}")
     for cache in cleanup:
