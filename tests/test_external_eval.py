@@ -26,7 +26,7 @@ from govqa.records import Chunk, DocMeta, Hit
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"  # the repo's sibling ../shared
 CMRC_TRIAL = SHARED / "eval" / "cmrc2018" / "cmrc2018_trial.squad.json"
-MODES = ("bm25", "dense", "hybrid")
+MODES = ("bm25", "dense", "hybrid", "baseline")
 
 # Distinctive keywords per passage, so the expected ranks are known. p-grotto is long enough to be cut
 # into several chunks (the answer sits in a later one); p-town names a 镇, which the report filters would
@@ -98,17 +98,24 @@ def test_recall_and_mrr_on_known_ranks() -> None:
     assert recall_at([], 5) == 0.0 and mrr_at([], 10) == 0.0
 
 
-def _hit(doc_id: str, n: int, rank: int) -> Hit:
+def _hit(doc_id: str, n: int, rank: int, score: float | None = None) -> Hit:
     chunk = Chunk(f"{doc_id}#{n}", doc_id, (), 1, 1, 0, 1, "x")
-    return Hit(chunk, DocMeta(title=doc_id), 1.0 / rank, rank)
+    return Hit(chunk, DocMeta(title=doc_id), 1.0 / rank if score is None else score, rank)
 
 
 def test_passage_ranking_keeps_each_passage_once_in_order() -> None:
     hits = [_hit("a", 2, 1), _hit("b", 0, 2), _hit("a", 0, 3), _hit("c", 1, 4), _hit("b", 1, 5)]
-    assert passage_ranking(hits) == ["a", "b", "c"]
-    assert passage_ranking(hits, top=2) == ["a", "b"]
+    assert passage_ranking(hits) == [("a",), ("b",), ("c",)]
+    assert passage_ranking(hits, top=2) == [("a",), ("b",)]
     assert first_gold_rank(["a", "b", "c"], {"c", "b"}) == 2
     assert first_gold_rank(["a", "b"], {"z"}) is None
+
+
+def test_passage_ranking_adds_up_learned_fusion_chunks_and_takes_the_best_otherwise() -> None:
+    # Learned-fusion scores are shares of belief: two good chunks of a long passage outweigh one better chunk.
+    hits = [_hit("short", 0, 1, 0.40), _hit("long", 3, 2, 0.35), _hit("long", 7, 3, 0.25)]
+    assert passage_ranking(hits, summed=True) == [("long",), ("short",)]
+    assert passage_ranking(hits) == [("short",), ("long",)]  # BM25, cosine, RRF: the best chunk counts
 
 
 def test_answer_hit_ignores_whitespace_and_needs_a_match() -> None:

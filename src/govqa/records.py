@@ -67,7 +67,7 @@ class Document:
 
 
 # Bump when Chunk.search_text changes: the vectors of an existing index no longer match it.
-SEARCH_TEXT_VERSION = "4"
+SEARCH_TEXT_VERSION = "5"
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,12 @@ class Chunk:
     def paragraphs(self) -> range:
         return range(self.para_start, self.para_end + 1)
 
-    def search_text(self) -> str:
-        """What retrievers see: the section headings give a bare passage its topic."""
+    def search_text(self, title: str | None = None) -> str:
+        """What retrievers see: the document title and section headings give a passage deep in a long
+        report its topic (a notice's headline is otherwise only in its first chunk)."""
         # A heading already in the text (a chunk led by its heading) would only cost embedding time twice.
-        head = " > ".join(h for h in self.section_path if h not in self.text)
+        context = [h for h in (title, *self.section_path) if h and h not in self.text]
+        head = " > ".join(dict.fromkeys(context))
         return f"{head}\n{self.text}" if head else self.text
 
 
@@ -136,6 +138,9 @@ class Hit:
     dense_rank: int | None = None
     bm25_score: float | None = None
     bm25_rank: int | None = None
+    # Other documents carrying (nearly) the same text, collapsed into this hit: a forwarded notice and
+    # its original both count, and a citation can name either.
+    also_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

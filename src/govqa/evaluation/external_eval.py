@@ -24,8 +24,12 @@ The passages are indexed into an index of their own (a temporary folder unless o
 Document per passage: long passages are chunked as usual and every chunk keeps the passage id as its
 doc_id. A search returns chunks; the passage ranking is the chunk ranking with repeated passages
 dropped. Questions are asked as they are: no street or year filters are inferred from their text.
+A kept index folder (``--index-dir``) also keeps every passage and question vector computed so far
+(``embeddings.sqlite``), so a rerun after a change of chunking or scoring embeds only new texts.
 
-Metrics, per retrieval mode (bm25, dense, hybrid), over all questions:
+Metrics, per retrieval mode (baseline, bm25, dense, hybrid), over all questions, where a passage's rank
+comes from an aggregation of its chunks (retrieval.rank_documents) and a passage whose text was
+collapsed into another's hit as a near-copy counts at that hit's rank:
   recall@k   share of questions with a gold passage among the first k passages;
   MRR@10     mean of 1/rank of the first gold passage, 0 when it is not in the first 10.
 and for the extractive answerer (hybrid retrieval, default settings):
@@ -36,10 +40,12 @@ and for the extractive answerer (hybrid retrieval, default settings):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import re
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -56,7 +62,7 @@ from ..ingest.documents import document_from_text
 from ..ingest.loaders import LoadError
 from ..qa.answering import NOT_FOUND, AnswerConfig, ExtractiveAnswerer
 from ..qa.questions import QuestionError, check_question
-from ..qa.retrieval import MODES, RetrievalConfig, Retriever
+from ..qa.retrieval import MODES, RetrievalConfig, Retriever, rank_documents
 from ..records import DocMeta, Document, Hit
 from .metrics import mrr_at, recall_at
 
@@ -79,6 +85,7 @@ __all__ = [
 
 CHUNKS_PER_SEARCH = 30  # chunks retrieved per question: enough to fill the top 10 passages
 TOP_PASSAGES = 10
+VECTOR_CACHE = "embeddings.sqlite"  # in a kept eval index folder: every vector computed so far
 EVAL_MARKER = "GOVQA_EVAL_INDEX"  # written into a kept eval index, so a later run may overwrite it
 _MARKER_TEXT = "Built by `govqa eval`; safe to delete. A later `govqa eval --index-dir` may rebuild it.\n"
 
@@ -215,21 +222,23 @@ def limit_questions(evalset: EvalSet, n: int) -> EvalSet:
 # ---------------------------------------------------------------------------------------------- metrics
 
 
-def passage_ranking(hits: Sequence[Hit], top: int = TOP_PASSAGES) -> list[str]:
-    """Passage ids in the order of their best chunk; each passage once."""
-    ranking: list[str] = []
-    for hit in hits:
-        if hit.chunk.doc_id not in ranking:
-            ranking.append(hit.chunk.doc_id)
-            if len(ranking) == top:
-                break
-    return ranking
+def passage_ranking(
+    hits: Sequence[Hit], top: int = TOP_PASSAGES, summed: bool = False
+) -> list[tuple[str, ...]]:
+    """The first `top` passages, each as (passage id, *ids of passages carrying the same text).
+
+    summed: a passage's chunk scores add up (learned fusion); else its best chunk counts.
+    """
+    return [ids for ids, _ in rank_documents(hits, summed)[:top]]
 
 
-def first_gold_rank(ranking: Sequence[str], gold: Iterable[str]) -> int | None:
-    """1-based rank of the first gold passage in the ranking, None when none is there."""
+def first_gold_rank(ranking: Sequence[str | tuple[str, ...]], gold: Iterable[str]) -> int | None:
+    """1-based rank of the first gold passage in the ranking (any copy counts), None when none is there."""
     gold = set(gold)
-    return next((r for r, pid in enumerate(ranking, start=1) if pid in gold), None)
+    return next(
+        (r for r, ids in enumerate(ranking, start=1) if gold & ({ids} if isinstance(ids, str) else set(ids))),
+        None,
+    )
 
 
 _SPACE = re.compile(r"\s+")
@@ -244,34 +253,85 @@ def answer_hit(text: str, answers: Iterable[str]) -> bool:
 # ---------------------------------------------------------------------------------------------- running
 
 
-class _QueryCache:
-    """An embedder whose query vectors are computed once per question and then shared by every search."""
+class _VectorCache:
+    """An embedder that computes each query and passage vector once and then reuses it.
 
-    def __init__(self, inner: Embedder):
+    In memory always; with `path`, also in a SQLite file that outlives the run (committed batch by
+    batch, so an interrupted build keeps what it embedded).
+    """
+
+    BATCH = 32
+
+    def __init__(self, inner: Embedder, path: Path | None = None):
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
         self._vectors: dict[str, np.ndarray] = {}
+        self._db = None
+        if path is not None:
+            self._db = sqlite3.connect(path)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+            )
 
-    def prime(
-        self, texts: Sequence[str], batch: int = 32, advance: Callable[[int], None] | None = None
-    ) -> None:
-        todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        for start in range(0, len(todo), batch):
-            part = todo[start : start + batch]
-            for text, vec in zip(part, self.inner.embed_queries(part), strict=True):
-                self._vectors[text] = vec
+    def _key(self, text: str, is_query: bool) -> str:
+        raw = f"{self.name}\0{'q' if is_query else 'p'}\0{text}".encode("utf-8", "surrogatepass")
+        return hashlib.sha256(raw).hexdigest()
+
+    def _lookup(self, keys: list[str]) -> None:
+        missing = [k for k in keys if k not in self._vectors]
+        if self._db is None or not missing:
+            return
+        for start in range(0, len(missing), 500):
+            part = missing[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part
+            )
+            for key, blob in rows:
+                self._vectors[key] = np.frombuffer(blob, dtype=np.float32)
+
+    def _embed(
+        self, texts: Sequence[str], is_query: bool, advance: Callable[[int], None] | None
+    ) -> np.ndarray:
+        keys = [self._key(t, is_query) for t in texts]
+        self._lookup(keys)
+        todo = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        text_of = dict(zip(keys, texts, strict=True))
+        if advance and len(todo) < len(keys):
+            advance(len(keys) - len(todo))
+        embed = self.inner.embed_queries if is_query else self.inner.embed_passages
+        for start in range(0, len(todo), self.BATCH):
+            part = todo[start : start + self.BATCH]
+            vecs = embed([text_of[k] for k in part])
+            for key, vec in zip(part, vecs, strict=True):
+                self._vectors[key] = np.asarray(vec, dtype=np.float32)
+            if self._db is not None:
+                with self._db:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                        [(k, self._vectors[k].tobytes()) for k in part],
+                    )
             if advance:
-                advance(len(part))
+                advance(sum(1 for k in keys if k in set(part)))
+        if not keys:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return np.vstack([self._vectors[k] for k in keys]).astype(np.float32)
+
+    def prime(self, texts: Sequence[str], advance: Callable[[int], None] | None = None) -> None:
+        self._embed(list(dict.fromkeys(texts)), True, advance)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        self.prime(texts)
-        return np.vstack([self._vectors[t] for t in texts]).astype(np.float32)
+        return self._embed(texts, True, None)
 
     def embed_passages(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        return self.inner.embed_passages(texts, progress)
+        return self._embed(texts, False, progress)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 @dataclass
@@ -303,21 +363,41 @@ def run_eval(
     answering: AnswerConfig | None = None,
     chunk_config: ChunkConfig | None = None,
     progress: bool = False,
+    answers: bool = True,
 ) -> EvalReport:
     """Index the passages and score every question.
 
-    The index goes into `index_dir` (kept; see check_index_dir), else into a temporary folder that is
-    removed afterwards. `progress` shows tqdm bars on a terminal.
+    The index goes into `index_dir` (kept, with a cache of every vector; see check_index_dir), else into
+    a temporary folder that is removed afterwards. `progress` shows tqdm bars on a terminal.
+    `answers=False` scores retrieval only (the answer metrics are then absent).
     """
     evalset.check()
+    options = (retrieval, answering, chunk_config, progress, answers)
     if index_dir is not None:
         path = check_index_dir(index_dir)
         path.mkdir(parents=True, exist_ok=True)
         (path / EVAL_MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
-        return _run(evalset, embedder, path, retrieval, answering, chunk_config, progress, kept=True)
+        cached = _VectorCache(embedder, path / VECTOR_CACHE)
+        try:
+            return _run(evalset, cached, path, *options, kept=True)
+        finally:
+            cached.close()
     with tempfile.TemporaryDirectory(prefix="govqa-eval-") as tmp:
-        path = Path(tmp) / "index"
-        return _run(evalset, embedder, path, retrieval, answering, chunk_config, progress, kept=False)
+        return _run(evalset, _VectorCache(embedder), Path(tmp) / "index", *options, kept=False)
+
+
+def open_eval_retriever(evalset: EvalSet, embedder: Embedder, index_dir: Path | str,
+                        retrieval: RetrievalConfig | None = None,
+                        chunk_config: ChunkConfig | None = None) -> tuple[Retriever, _VectorCache]:  # fmt: skip
+    """A retriever over an eval index kept in `index_dir` (built, or rebuilt, as `run_eval` would), for
+    scripts that score many settings on cached vectors (scripts/fit_fusion.py). Close the cache after."""
+    evalset.check()
+    path = check_index_dir(index_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / EVAL_MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+    cached = _VectorCache(embedder, path / VECTOR_CACHE)
+    index, _, _ = _build(evalset, cached, path, chunk_config, show=False)
+    return Retriever(index, cached, retrieval), cached
 
 
 def _documents(evalset: EvalSet) -> tuple[list[Document], list[str]]:
@@ -356,7 +436,7 @@ def _build(evalset: EvalSet, embedder: Embedder, path: Path, chunk_config: Chunk
     return Index.open(path), built.chunks, skipped
 
 
-def _score_question(q: EvalQuestion, text: str | None, retriever: Retriever, answerer: ExtractiveAnswerer,
+def _score_question(q: EvalQuestion, text: str | None, retriever: Retriever, answerer: ExtractiveAnswerer | None,
                     stages: dict[str, float]) -> dict:  # fmt: skip
     """One question's passage rank in every mode and its answer, as a details row."""
     row: dict = {"id": q.id, "question": q.question, "passage_ids": list(q.passage_ids),
@@ -365,9 +445,11 @@ def _score_question(q: EvalQuestion, text: str | None, retriever: Retriever, ans
         t = time.perf_counter()
         found = retriever.search(text, k=CHUNKS_PER_SEARCH, mode=mode, infer=False) if text else []
         stages[mode] += time.perf_counter() - t
-        ranking = passage_ranking(found)
+        ranking = passage_ranking(found, summed=retriever.sums_chunks(mode))
         row["ranks"][mode] = first_gold_rank(ranking, q.passage_ids)
-        row["top"][mode] = ranking[:5]
+        row["top"][mode] = [ids[0] for ids in ranking[:5]]
+    if answerer is None:
+        return row
     t = time.perf_counter()
     answer = answerer.answer(text, infer=False) if text else None
     stages["answer"] += time.perf_counter() - t
@@ -385,16 +467,16 @@ def _share(rows: list[dict], key: str) -> float:
     return sum(bool(r[key]) for r in rows) / len(rows) if rows else 0.0
 
 
-def _run(evalset: EvalSet, embedder: Embedder, path: Path, retrieval: RetrievalConfig | None,
-         answering: AnswerConfig | None, chunk_config: ChunkConfig | None, show: bool,
+def _run(evalset: EvalSet, cached: _VectorCache, path: Path, retrieval: RetrievalConfig | None,
+         answering: AnswerConfig | None, chunk_config: ChunkConfig | None, show: bool, answers: bool,
          kept: bool) -> EvalReport:  # fmt: skip
-    cached = _QueryCache(embedder)
+    embedder = cached.inner
     started = time.perf_counter()
     index, chunks, skipped = _build(evalset, cached, path, chunk_config, show)
     build_s = time.perf_counter() - started
 
     retriever = Retriever(index, cached, retrieval)
-    answerer = ExtractiveAnswerer(retriever, answering)
+    answerer = ExtractiveAnswerer(retriever, answering) if answers else None
     questions = evalset.questions
     asked: list[str | None] = []
     for q in questions:
@@ -407,7 +489,7 @@ def _run(evalset: EvalSet, embedder: Embedder, path: Path, retrieval: RetrievalC
     loop_started = time.perf_counter()
     # Each question is embedded once, in batches; dense, hybrid and the answerer then share the vector.
     bar = _bar(len(questions), "embedding questions", "q", show)
-    cached.prime([a for a in asked if a], advance=bar.update)
+    cached.prime([retriever.dense_query(a) for a in asked if a], advance=bar.update)
     bar.close()
     stages["embed_questions"] = time.perf_counter() - loop_started
     details: list[dict] = []
@@ -418,7 +500,7 @@ def _run(evalset: EvalSet, embedder: Embedder, path: Path, retrieval: RetrievalC
     bar.close()
     loop_s = time.perf_counter() - loop_started
 
-    scored = [r for r in details if r["answers"]]  # questions with at least one gold answer
+    scored = [r for r in details if r["answers"] and "answer_hit" in r]  # with a gold answer, answered
     retrieval_scores = {}
     for mode in MODES:
         ranks = [r["ranks"][mode] for r in details]
@@ -440,7 +522,9 @@ def _run(evalset: EvalSet, embedder: Embedder, path: Path, retrieval: RetrievalC
             "answer_hit": _share(scored, "answer_hit"),
             "refusal_rate": 1.0 - _share(scored, "supported") if scored else 0.0,
             "answer_in_hits": _share(scored, "answer_in_hits"),
-        },
+        }
+        if answerer
+        else None,
         "timing": {
             "index_build_s": round(build_s, 2),
             "loop_s": round(loop_s, 2),
@@ -467,13 +551,16 @@ def format_table(summary: dict) -> str:
     for mode, m in summary["retrieval"].items():
         lines.append(f"{mode:<8} {m['recall@1']:>9.4f} {m['recall@5']:>9.4f} {m['mrr@10']:>8.4f}")
     a, t = summary["answer"], summary["timing"]
+    if a:
+        lines += [
+            "",
+            f"extractive answer ({a['questions']} questions with gold answers): "
+            f"answer hit {a['answer_hit']:.4f}, refusal rate {a['refusal_rate']:.4f}, "
+            f"gold answer in the chunks it read {a['answer_in_hits']:.4f}",
+        ]
     lines += [
-        "",
-        f"extractive answer ({a['questions']} questions with gold answers): "
-        f"answer hit {a['answer_hit']:.4f}, refusal rate {a['refusal_rate']:.4f}, "
-        f"gold answer in the chunks it read {a['answer_in_hits']:.4f}",
         f"index build {t['index_build_s']:.1f}s; evaluation {t['loop_s']:.1f}s = "
-        f"{t['questions_per_s']} questions/s (3 searches + 1 answer each; {summary['machine']['cpus']} CPUs)",
+        f"{t['questions_per_s']} questions/s ({len(summary['retrieval'])} searches{' + 1 answer' if a else ''} each; {summary['machine']['cpus']} CPUs)",
     ]
     if summary["skipped_passages"]:
         lines.append(

@@ -7,7 +7,8 @@ Layout under the index folder::
         manifest.json       versions, embedder, chunking, content hashes of documents and files
         chunks.sqlite       documents (metadata, cleaned text, paragraphs) and chunks (text, offsets, vector)
         vectors.faiss
-        bm25/               bm25s files
+        bm25/               bm25s files: jieba words of each chunk's search text
+        bm25-bigram/        bm25s files: character bigrams of the same text (see index.tokenize)
         words.txt           extra jieba words (street names, glossary terms) used for BM25
 
 A build writes a new generation beside the live one and only then points CURRENT at it, so a crash
@@ -54,7 +55,7 @@ from .. import __version__
 from ..ingest.chunking import ChunkConfig, chunk_document
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Footnote, Paragraph
 from .embedders import Embedder
-from .tokenize import Tokenizer
+from .tokenize import Tokenizer, char_unigrams_bigrams, simplified
 
 FORMAT_VERSION = 1
 FAISS_KINDS = ("flat", "hnsw", "ivf")
@@ -190,13 +191,15 @@ class Index:
     """A loaded index. Chunks and document metadata live in memory; document texts are read on demand."""
 
     def __init__(self, gen: Path, manifest: dict, chunks: list[Chunk], metas: dict[str, DocMeta],
-                 vectors: faiss.Index, bm25: bm25s.BM25, tokenizer: Tokenizer):  # fmt: skip
+                 vectors: faiss.Index, bm25: bm25s.BM25, tokenizer: Tokenizer,
+                 bigram_bm25: bm25s.BM25 | None = None):  # fmt: skip
         self.path = gen
         self.manifest = manifest
         self.chunks = chunks
         self.metas = metas
         self.vectors = vectors
         self.bm25 = bm25
+        self.bigram_bm25 = bigram_bm25
         self.tokenizer = tokenizer
         self._chunk_doc = np.array([c.doc_id for c in chunks], dtype=object)
         self._hold = None  # the shared lock that keeps builds from deleting this generation
@@ -222,6 +225,12 @@ class Index:
     def is_current(self) -> bool:
         """Whether this is still the folder's live generation (one small file read)."""
         return _pointer(self.path.parent) == self.path.name
+
+    @cached_property
+    def baseline_bm25(self) -> bm25s.BM25:
+        """The naive reference: character uni+bigram BM25 over each chunk's raw text (no title, no
+        normalisation), built in memory on first use; every change to retrieval is compared with it."""
+        return _bm25_of([char_unigrams_bigrams(c.text) for c in self.chunks])
 
     @cached_property
     def token_idf(self) -> dict[str, float]:
@@ -290,13 +299,13 @@ class Index:
                     for row in db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY vec_id")
                 ]
             vectors = faiss.read_index(str(gen / "vectors.faiss"))
-            bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
+            bm25, bigram_bm25 = _load_lexical(gen)
         except (sqlite3.DatabaseError, RuntimeError, ValueError, OSError) as exc:
             raise IndexCorruptedError(
                 f"index in {gen} cannot be read ({exc}); rebuild with: govqa index"
             ) from exc
         words = (gen / "words.txt").read_text(encoding="utf-8").split("\n")
-        return cls(gen, manifest, chunks, metas, vectors, bm25, Tokenizer(words))
+        return cls(gen, manifest, chunks, metas, vectors, bm25, Tokenizer(words), bigram_bm25)
 
     def check_embedder(self, embedder: Embedder) -> None:
         if embedder.name != self.embedder_name:
@@ -497,7 +506,9 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
             if progress:
                 progress(done, len(todo))
 
-        fresh = embedder.embed_passages([chunks[i].search_text() for i in todo], progress=advance)
+        titles = {d.doc_id: d.meta.title for d in documents}
+        texts = [passage_text(chunks[i], titles[chunks[i].doc_id]) for i in todo]
+        fresh = embedder.embed_passages(texts, progress=advance)
         for i, vec in zip(todo, fresh, strict=True):
             vectors[i] = vec
     elif progress:
@@ -591,14 +602,46 @@ def _write_generation(
     db.close()
     faiss.write_index(_make_faiss(matrix, faiss_kind), str(gen / "vectors.faiss"))
 
+    return _write_lexical(gen, documents, chunks)
+
+
+def passage_text(chunk: Chunk, title: str | None) -> str:
+    """What the embedder reads for a chunk: its search text (title and headings first), in simplified script."""
+    return simplified(chunk.search_text(title))
+
+
+def _bm25_of(corpus_tokens: list[list[str]]) -> bm25s.BM25:
+    bm25 = bm25s.BM25()
+    # bm25s cannot index an empty token list: a chunk with no terms gets one that no query contains.
+    bm25.index([tokens or [""] for tokens in corpus_tokens], show_progress=False)
+    return bm25
+
+
+def _write_lexical(gen: Path, documents: Sequence[Document], chunks: list[Chunk]) -> list[str]:
+    """BM25 over two fields of each chunk's search text: jieba words and character bigrams.
+
+    Words reward whole terms; bigrams keep recall where the question and the text are segmented
+    differently (广西 / 广西壮族自治区, overlapping compounds). Returns the extra jieba words.
+    """
     words = sorted(_domain_words(documents))
     tokenizer = Tokenizer(words)
-    retriever = bm25s.BM25()
-    corpus_tokens = [tokenizer.tokens(c.search_text()) or [""] for c in chunks]
-    retriever.index(corpus_tokens, show_progress=False)
-    retriever.save(str(gen / "bm25"), show_progress=False)
+    titles = {d.doc_id: d.meta.title for d in documents}
+    texts = [c.search_text(titles[c.doc_id]) for c in chunks]
+    _bm25_of([tokenizer.tokens(t) for t in texts]).save(str(gen / "bm25"), show_progress=False)
+    _bm25_of([tokenizer.bigrams(t) for t in texts]).save(str(gen / "bm25-bigram"), show_progress=False)
     (gen / "words.txt").write_text("\n".join(words), encoding="utf-8")
     return words
+
+
+def _load_lexical(gen: Path) -> tuple[bm25s.BM25, bm25s.BM25]:
+    if not (gen / "bm25-bigram").is_dir():
+        raise IndexCorruptedError(
+            f"index in {gen} predates bigram BM25 (search text version {SEARCH_TEXT_VERSION}); "
+            "rebuild with: govqa index"
+        )
+    words = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
+    bigrams = bm25s.BM25.load(str(gen / "bm25-bigram"), show_progress=False)
+    return words, bigrams
 
 
 def _domain_words(documents: Sequence[Document]) -> set[str]:

@@ -1,13 +1,22 @@
-"""Chinese word segmentation for BM25: jieba in search mode, with the reports' own terms kept whole."""
+"""Text normalisation and the lexical terms BM25 scores: jieba words (search mode) and character bigrams.
+
+Everything that is matched or scored goes through `normalise` first (traditional script to simplified with
+OpenCC, full-width forms folded by NFKC, lower case), so 塘橋街道 finds 塘桥街道. What is quoted to a
+user is never normalised: citations keep the original text.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from importlib import resources
 
 import jieba
+import opencc
 
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")  # drop tokens that are only punctuation or spaces
 # Function words that match everywhere and only dilute BM25 scores.
@@ -16,8 +25,62 @@ STOPWORDS = frozenset(
     "哪些 什么 多少 如何 怎么 怎样 是否 哪个 哪 吗 呢 了吗 有 有没有 进行 开展 工作 方面 情况 关于 "
     "请问 一下 主要 分别 做 做了 哪里 几 谁".split()
 )
+# How a question asks, not what about: removed from the query before words and bigrams are taken, so
+# 应该怎么办 adds neither the words nor the bigrams 应该/该怎/怎么/么办 that match any advice text. Removed as
+# jieba words, not substrings, so 怎么办理 keeps 办理 and 申请 keeps 请.
+QUESTION_WORDS = frozenset(
+    "如何 什么 哪些 是否 怎么 怎么办 怎么样 怎样 应该 应当 哪个 哪里 哪儿 哪家 为什么 为何 多少 几个 "
+    "是不是 有没有 能不能 可不可以 能否 请问 吗 呢 啥 谁 么".split()
+)
+_HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_ALNUM_RUN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
 jieba.setLogLevel(logging.WARNING)
+
+_converter_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _converter() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def simplified(text: str) -> str:
+    """Traditional script converted to simplified (OpenCC t2s); simplified text passes unchanged.
+
+    What the embedder reads, on both sides, so a traditional question meets a simplified report.
+    """
+    if not _HAN_RUN.search(text):
+        return text
+    with _converter_lock:  # one converter per process; serialise calls rather than trust its thread safety
+        return _converter().convert(text)
+
+
+def normalise(text: str) -> str:
+    """The form text is matched in: simplified script, NFKC (full-width digits and letters folded), lower case."""
+    return simplified(unicodedata.normalize("NFKC", text).lower())
+
+
+def char_bigrams(text: str) -> list[str]:
+    """Overlapping character bigrams of each Han run (a lone character stays a unigram), plus Latin/digit words.
+
+    Independent of any segmenter, so 广西壮族自治区 and 广西 still share 广西 whichever way jieba cuts them.
+    Expects normalised text.
+    """
+    out: list[str] = []
+    for run in _HAN_RUN.findall(text):
+        if len(run) == 1:
+            out.append(run)
+        else:
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    out.extend(_ALNUM_RUN.findall(text))
+    return out
+
+
+def char_unigrams_bigrams(text: str) -> list[str]:
+    """The naive reference tokenization: every non-space character and every adjacent pair, raw text."""
+    chars = [c for c in text.lower() if not c.isspace()]
+    return chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]
 
 
 class Tokenizer:
@@ -29,11 +92,23 @@ class Tokenizer:
             self._jieba.load_userdict(str(path))
         self.extra_words = sorted({w for w in extra_words if w})
         for word in self.extra_words:
-            self._jieba.add_word(word, freq=10)
+            self._jieba.add_word(normalise(word), freq=10)
 
     def tokens(self, text: str) -> list[str]:
+        """jieba search-mode words of the normalised text, function words dropped."""
         return [
-            t.lower()
-            for t in self._jieba.cut_for_search(text)
+            t
+            for t in self._jieba.cut_for_search(normalise(text))
             if t.strip() and _KEEP.search(t) and t not in STOPWORDS
         ]
+
+    def bigrams(self, text: str) -> list[str]:
+        return char_bigrams(normalise(text))
+
+    def query_terms(self, query: str) -> tuple[list[str], list[str]]:
+        """(words, bigrams) of a query with its question words removed; the whole query if nothing is left."""
+        text = normalise(query)
+        stripped = "".join(" " if w in QUESTION_WORDS else w for w in self._jieba.cut(text))
+        if not _KEEP.search(stripped):
+            stripped = text
+        return self.tokens(stripped), char_bigrams(stripped)

@@ -17,8 +17,10 @@ _CLAUSE_END = re.compile(r"[，,、：:][”’」』]?")
 
 @dataclass(frozen=True)
 class ChunkConfig:
-    max_chars: int = 300  # ~250 tokens for the default embedder, well inside its 512-token window
-    overlap_chars: int = 60  # trailing sentences of one piece repeated at the start of the next
+    # Chosen by measurement (scripts/fit_fusion.py --chunk-sizes; README "Retrieval"): ~400 tokens for
+    # the default embedder with the title and headings in front, inside its 512-token window.
+    max_chars: int = 500
+    overlap_chars: int = 100  # trailing sentences of one piece repeated at the start of the next
     min_chars: int = 120  # shorter neighbours in the same section are merged up to max_chars
 
     def key(self) -> str:

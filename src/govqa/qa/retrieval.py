@@ -1,7 +1,13 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused, filtered by metadata, near-duplicates collapsed."""
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25 over words and bigrams) rankings fused by a model fitted
+on dev data, filtered by metadata, near-duplicates collapsed into one hit that names every copy.
+
+A naive reference retriever (mode "baseline": character uni+bigram BM25 over raw chunk text) runs beside
+the others in every evaluation, so a change that falls below it shows at once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import faiss
@@ -9,20 +15,56 @@ import numpy as np
 
 from ..index.embedders import Embedder
 from ..index.store import Index
+from ..index.tokenize import char_unigrams_bigrams, simplified
 from ..records import Filters, Hit
 from .questions import check_k, check_question, focus_text, infer_filters, relax
 
-MODES = ("hybrid", "dense", "bm25")
-FUSIONS = ("rrf", "weighted")
+MODES = ("hybrid", "dense", "bm25", "baseline")
+FUSIONS = ("learned", "rrf", "weighted")
+
+# The learned fusion: a per-question softmax over the candidates of both retrievers, linear in the
+# features of `fusion_features` (order: FEATURES). Fitted by `python scripts/fit_fusion.py` on dev data
+# only (see that script for the sets and the held-out parts); refit after changing the features, the
+# lexical scorer or the embedder. Interactions with each retriever's own margin let the weight of a
+# retriever depend on how sure it is about this question.
+FEATURES = (
+    "dense_gap",  # dense cosine minus the best dense cosine, x20 (0 for the dense top hit)
+    "word_share",  # words BM25 / the best words BM25 among the candidates
+    "bigram_share",  # bigram BM25 / the best bigram BM25 among the candidates
+    "dense_rr",  # 1 / dense rank (0: not in the dense candidates)
+    "lexical_rr",  # 1 / lexical rank (0: not in the lexical candidates)
+    "dense_gap_x_dense_margin",  # margins: how far each retriever's top hit is ahead of its second
+    "dense_gap_x_lexical_margin",
+    "word_share_x_dense_margin",
+    "word_share_x_lexical_margin",
+    "bigram_share_x_dense_margin",
+    "bigram_share_x_lexical_margin",
+)
+FUSION_WEIGHTS = (4.0, 2.0, 2.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # placeholder until fitted
+
+
+@dataclass
+class Candidates:
+    """Each retriever's top candidates {chunk position: score}, with both lexical fields for every chunk."""
+
+    dense: dict[int, float]
+    sparse: dict[int, float]  # words + bigram_weight x bigrams
+    words: np.ndarray | None = None
+    bigrams: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    fusion: str = "rrf"
+    fusion: str = "learned"
+    fusion_weights: tuple[float, ...] = FUSION_WEIGHTS
     rrf_k: int = 60
     dense_weight: float = 0.5  # for fusion="weighted": share of the min-max normalised dense score
     candidates: int = 50  # taken from each retriever before fusion
     duplicate_overlap: float = 0.8  # character-trigram Jaccard above which a lower hit is a near-duplicate
+    # Lexical candidates by words BM25 + bigram_weight x bigram BM25 (0: words only); the learned fusion
+    # then weighs the two fields itself. 2.0: best recall@1 on CMRC 2018 trial among 0/0.5/1/2 (README).
+    bigram_weight: float = 2.0
+    drop_question_words: bool = True  # 如何/应该/怎么办 ... are removed from the lexical query
 
 
 class Retriever:
@@ -33,11 +75,12 @@ class Retriever:
         self.config = config or RetrievalConfig()
 
     def resolve_filters(self, question: str, filters: Filters | None, infer: bool = True) -> Filters:
-        """Explicit filters win; what the question names fills the gaps."""
+        """Explicit filters win; what the question names fills the gaps (traditional script read as simplified)."""
         filters = filters or Filters()
         if not infer:
             return filters
-        named = relax(infer_filters(question, self.index.metas.values()), self.index.metas.values())
+        metas = self.index.metas.values()
+        named = relax(infer_filters(simplified(question), metas), metas)
         return Filters(
             street=filters.street or named.street,
             district=filters.district or (None if filters.street else named.district),
@@ -53,20 +96,38 @@ class Retriever:
         mode: str = "hybrid",
         infer: bool = True,
     ) -> list[Hit]:
-        question = check_question(question)
         k = check_k(k)
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {MODES}")
-        filters = self.resolve_filters(question, filters, infer)
-        allowed = self._allowed(filters)
+        query, allowed = self.prepare(question, filters, infer)
         if allowed is not None and not allowed.any():
             return []
-        query = focus_text(question, filters)
+        if mode == "baseline":
+            return self._hits(self._baseline(query, allowed), {}, {}, k)
+        found = self.candidates(query, allowed, mode)
+        return self._hits(self._fuse(found), found.dense, found.sparse, k)
+
+    def prepare(
+        self, question: str, filters: Filters | None = None, infer: bool = True
+    ) -> tuple[str, np.ndarray | None]:
+        """The query text a question is searched with and the chunks its filters allow (None: all)."""
+        question = simplified(check_question(question))
+        filters = self.resolve_filters(question, filters, infer)
+        return self.dense_query(question, filters), self._allowed(filters)
+
+    def dense_query(self, question: str, filters: Filters | None = None) -> str:
+        """The text a question is searched with once its filters are applied (what the embedder reads)."""
+        return focus_text(simplified(question), filters or Filters())
+
+    def candidates(self, query: str, allowed: np.ndarray | None = None, mode: str = "hybrid") -> Candidates:
+        """Each retriever's top candidates for a (focused) query."""
         n = self.config.candidates
         dense = self._dense(query, n, allowed) if mode in ("hybrid", "dense") else {}
-        sparse = self._bm25(query, n, allowed) if mode in ("hybrid", "bm25") else {}
-        fused = self._fuse(dense, sparse)
-        return self._hits(fused, dense, sparse, k)
+        if mode not in ("hybrid", "bm25"):
+            return Candidates(dense, {})
+        words, bigrams = self.lexical_fields(query)
+        sparse = _top(words + self.config.bigram_weight * bigrams, n, allowed)
+        return Candidates(dense, sparse, words, bigrams)
 
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         if filters.is_empty():
@@ -84,26 +145,49 @@ class Retriever:
             ids = np.flatnonzero(allowed).astype(np.int64)
             params = _search_params(self.index.vectors, faiss.IDSelectorBatch(ids))
             n = min(n, len(ids))
+        if n < 1:
+            return {}
         scores, ids = self.index.vectors.search(query, min(n, total), params=params)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
 
-    def _bm25(self, question: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        vocab = self.index.bm25.vocab_dict
-        tokens = [t for t in self.index.tokenizer.tokens(question) if t in vocab]
-        if not tokens:
-            return {}
-        scores = self.index.bm25.get_scores(tokens)
-        if allowed is not None:
-            scores = np.where(allowed, scores, 0.0)
-        top = np.argsort(-scores)[:n]
-        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+    def lexical_fields(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """Words BM25 and bigram BM25 of every chunk for the query (question words dropped, if configured)."""
+        tokenizer = self.index.tokenizer
+        if self.config.drop_question_words:
+            words, bigrams = tokenizer.query_terms(query)
+        else:
+            words, bigrams = tokenizer.tokens(query), tokenizer.bigrams(query)
+        n = len(self.index.chunks)
+        word_scores = _bm25_scores(self.index.bm25, words, n)
+        bigram_scores = (
+            _bm25_scores(self.index.bigram_bm25, bigrams, n) if self.index.bigram_bm25 else np.zeros(n)
+        )
+        return word_scores, bigram_scores
 
-    def _fuse(self, dense: dict[int, float], sparse: dict[int, float]) -> list[tuple[int, float]]:
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """The lexical score of every chunk: words BM25 + bigram_weight x bigram BM25."""
+        words, bigrams = self.lexical_fields(query)
+        return words + self.config.bigram_weight * bigrams
+
+    def _baseline(self, query: str, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        bm25 = self.index.baseline_bm25
+        scores = _bm25_scores(bm25, char_unigrams_bigrams(query), len(self.index.chunks))
+        top = _top(scores, self.config.candidates, allowed)
+        return sorted(top.items(), key=lambda kv: -kv[1])
+
+    def _fuse(self, found: Candidates) -> list[tuple[int, float]]:
+        dense, sparse = found.dense, found.sparse
         if not dense or not sparse:
             only = dense or sparse
             return sorted(only.items(), key=lambda kv: -kv[1])
-        if self.config.fusion == "rrf":
-            fused: dict[int, float] = {}
+        if self.config.fusion == "learned":
+            ids, x = fusion_features(found)
+            logits = x @ np.asarray(self.config.fusion_weights)
+            p = np.exp(logits - logits.max())
+            p /= p.sum()  # a share of belief among the candidates: a document's chunks can be summed
+            fused = dict(zip(ids, p.tolist(), strict=True))
+        elif self.config.fusion == "rrf":
+            fused = {}
             for ranking in (dense, sparse):
                 for rank, i in enumerate(sorted(ranking, key=lambda i: -ranking[i]), start=1):
                     fused[i] = fused.get(i, 0.0) + 1.0 / (self.config.rrf_k + rank)
@@ -118,29 +202,118 @@ class Retriever:
     def _hits(
         self, fused: list[tuple[int, float]], dense: dict[int, float], sparse: dict[int, float], k: int
     ) -> list[Hit]:
-        dense_rank = {i: r for r, i in enumerate(sorted(dense, key=lambda i: -dense[i]), start=1)}
-        sparse_rank = {i: r for r, i in enumerate(sorted(sparse, key=lambda i: -sparse[i]), start=1)}
-        hits: list[Hit] = []
-        kept_grams: list[set[str]] = []
+        """The top k distinct chunks. A near-copy of a kept chunk from another document is not a hit of its
+        own but is listed in the kept hit's `also_in` (all candidates are scanned for copies)."""
+        dense_rank = _ranks(dense)
+        sparse_rank = _ranks(sparse)
+        kept: list[
+            tuple[int, float, frozenset[str], dict[str, None]]
+        ] = []  # position, score, trigrams, also_in
         for i, score in fused:
             chunk = self.index.chunks[i]
-            grams = _trigrams(chunk.text)
-            if any(_jaccard(grams, other) >= self.config.duplicate_overlap for other in kept_grams):
+            grams = self._grams(i)
+            twin = next((h for h in kept if _jaccard(grams, h[2]) >= self.config.duplicate_overlap), None)
+            if twin is not None:
+                if chunk.doc_id != self.index.chunks[twin[0]].doc_id:
+                    twin[3][chunk.doc_id] = None
                 continue
-            kept_grams.append(grams)
-            hits.append(
-                Hit(chunk, self.index.metas[chunk.doc_id], score, len(hits) + 1, dense.get(i), dense_rank.get(i),
-                    sparse.get(i), sparse_rank.get(i))
-            )  # fmt: skip
-            if len(hits) == k:
-                break
-        return hits
+            if len(kept) < k:
+                kept.append((i, score, grams, {}))
+        return [
+            Hit(self.index.chunks[i], self.index.metas[self.index.chunks[i].doc_id], score, rank,
+                dense.get(i), dense_rank.get(i), sparse.get(i), sparse_rank.get(i), tuple(also))
+            for rank, (i, score, _, also) in enumerate(kept, start=1)
+        ]  # fmt: skip
+
+    def _grams(self, i: int) -> frozenset[str]:
+        """Trigrams of chunk i, kept for the chunks seen most recently (the same ones recur across queries)."""
+        cache = self.index.__dict__.setdefault("_trigram_cache", {})
+        grams = cache.get(i)
+        if grams is None:
+            if len(cache) >= _TRIGRAM_CACHE:
+                cache.clear()
+            grams = cache[i] = frozenset(_trigrams(self.index.chunks[i].text))
+        return grams
+
+    def sums_chunks(self, mode: str) -> bool:
+        """Whether this mode's hit scores add up per document (see rank_documents)."""
+        return mode == "hybrid" and self.config.fusion == "learned"
 
     def with_config(self, **changes: object) -> Retriever:
         other = Retriever.__new__(Retriever)
         other.index, other.embedder = self.index, self.embedder
         other.config = replace(self.config, **changes)
         return other
+
+
+_TRIGRAM_CACHE = 20_000  # chunks whose trigram sets are kept per index
+
+
+def fusion_features(found: Candidates) -> tuple[list[int], np.ndarray]:
+    """Candidate positions (union of both retrievers) and their fusion features, one row each (FEATURES)."""
+    dense, sparse = found.dense, found.sparse
+    ids = list(dict.fromkeys([*dense, *sparse]))
+    d_sorted = sorted(dense.values(), reverse=True)
+    l_sorted = sorted(sparse.values(), reverse=True)
+    d_top = d_sorted[0]
+    d_floor = d_sorted[-1]  # a candidate dense did not return scores at most this
+    dense_margin = 20.0 * (d_top - d_sorted[1]) if len(d_sorted) > 1 else 1.0
+    lexical_margin = (l_sorted[0] - l_sorted[1]) / (l_sorted[0] or 1.0) if len(l_sorted) > 1 else 1.0
+    pos = np.asarray(ids)
+    words = found.words[pos] if found.words is not None else np.zeros(len(ids))
+    bigrams = found.bigrams[pos] if found.bigrams is not None else np.zeros(len(ids))
+    word_share = words / (words.max() or 1.0)
+    bigram_share = bigrams / (bigrams.max() or 1.0)
+    gap = 20.0 * (np.array([dense.get(i, d_floor) for i in ids]) - d_top)
+    d_rank, l_rank = _ranks(dense), _ranks(sparse)
+    dense_rr = np.array([1.0 / d_rank[i] if i in d_rank else 0.0 for i in ids])
+    lexical_rr = np.array([1.0 / l_rank[i] if i in l_rank else 0.0 for i in ids])
+    columns = (gap, word_share, bigram_share, dense_rr, lexical_rr, gap * dense_margin, gap * lexical_margin,
+               word_share * dense_margin, word_share * lexical_margin, bigram_share * dense_margin,
+               bigram_share * lexical_margin)  # fmt: skip
+    return ids, np.column_stack(columns)
+
+
+def rank_documents(hits: Sequence[Hit], summed: bool = False) -> list[tuple[tuple[str, ...], float]]:
+    """Documents ranked by an aggregation of their chunks: ((doc id, *copies), score), best first.
+
+    summed=True for the learned fusion, whose scores are shares of belief among the candidates: a
+    document's chunks add up (two good chunks of a long notice beat one). Other scores (BM25, cosine,
+    RRF) do not add up, so a document's best chunk counts. A document whose text was collapsed into
+    another's hit shares that hit's place.
+    """
+    scores: dict[str, float] = {}
+    copies: dict[str, tuple[str, ...]] = {}
+    for hit in hits:
+        doc = hit.chunk.doc_id
+        copies[doc] = tuple(dict.fromkeys([*copies.get(doc, ()), *(d for d in hit.also_in if d != doc)]))
+        if summed:
+            scores[doc] = scores.get(doc, 0.0) + hit.score
+        else:
+            scores[doc] = max(scores.get(doc, float("-inf")), hit.score)
+    order = sorted(scores, key=lambda d: -scores[d])
+    return [((d, *copies[d]), scores[d]) for d in order]
+
+
+def _bm25_scores(bm25, tokens: list[str], n: int) -> np.ndarray:
+    vocab = bm25.vocab_dict
+    known = [t for t in tokens if t in vocab]
+    return np.asarray(bm25.get_scores(known), dtype=np.float64) if known else np.zeros(n)
+
+
+def _top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+    if allowed is not None:
+        scores = np.where(allowed, scores, 0.0)
+    n = min(n, len(scores))
+    if n == 0:
+        return {}
+    top = np.argpartition(-scores, n - 1)[:n]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+
+def _ranks(scores: dict[int, float]) -> dict[int, int]:
+    return {i: r for r, i in enumerate(sorted(scores, key=lambda i: -scores[i]), start=1)}
 
 
 def _search_params(index: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
