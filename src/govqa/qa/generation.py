@@ -597,8 +597,9 @@ def _quantities(text: str) -> list[_Quantity]:
         else:
             if chinese in _NOT_NUMBERS or not any(ch in _CN_DIGIT or ch in _CN_UNIT for ch in chinese):
                 continue
-            # A lone numeral character (一是, 进一步, 三会) is a word unless a unit or 百分之 says otherwise.
-            if len(chinese) == 1 and not (unit or percent):
+            # A lone numeral character (一是, 进一步, 三会) is a word unless a unit or 百分之 says otherwise;
+            # 一 with a unit (建成一座…, 一批) is mostly the article "a", not a count worth checking.
+            if len(chinese) == 1 and not percent and (not unit or chinese == "一"):
                 continue
             parsed = _cn_value(chinese)
             if parsed is None:
