@@ -40,7 +40,19 @@ FEATURES = (
     "bigram_share_x_dense_margin",
     "bigram_share_x_lexical_margin",
 )
-FUSION_WEIGHTS = (4.0, 2.0, 2.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # placeholder until fitted
+FUSION_WEIGHTS = (
+    0.809,
+    3.306,
+    4.892,
+    0.494,
+    -0.036,
+    -0.354,
+    0.105,
+    -0.462,
+    1.275,
+    -1.701,
+    1.425,
+)  # fitted on gold dev + longdoc dev + CMRC 2018 trial[:250 q], scripts/fit_fusion.py
 
 
 @dataclass
