@@ -78,6 +78,7 @@ __all__ = [
     "load_jsonl",
     "load_squad",
     "mrr_at",
+    "open_eval_retriever",
     "passage_ranking",
     "recall_at",
     "run_eval",
@@ -312,7 +313,8 @@ class _VectorCache:
                         [(k, self._vectors[k].tobytes()) for k in part],
                     )
             if advance:
-                advance(sum(1 for k in keys if k in set(part)))
+                done = set(part)
+                advance(sum(1 for k in keys if k in done))
         if not keys:
             return np.empty((0, self.dim), dtype=np.float32)
         return np.vstack([self._vectors[k] for k in keys]).astype(np.float32)
