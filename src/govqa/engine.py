@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 from .index.embedders import Embedder, load_embedder
@@ -18,7 +19,7 @@ from .ingest.documents import CorpusLoad, load_corpus
 from .ingest.loaders import LoadError
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
 from .qa.retrieval import RetrievalConfig, Retriever
-from .records import Answer, Document, Filters, Hit
+from .records import Answer, Document, Filters, Hit, Turn
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("index")
@@ -87,9 +88,15 @@ class GovQA:
     ) -> list[Hit]:
         return self.retriever.search(question, k=k, filters=filters, mode=mode)
 
-    def ask(self, question: str, filters: Filters | None = None) -> Answer:
-        """An extractive answer whose every sentence is quoted from a report and cited."""
-        return self.answerer.answer(question, filters)
+    def ask(
+        self, question: str, filters: Filters | None = None, history: Sequence[Turn | Answer] | None = None
+    ) -> Answer:
+        """An extractive answer whose every quoted sentence comes from a report, cited.
+
+        `history`: the conversation so far (earlier Answers or their .turn()), oldest first. A follow-up such as
+        "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered."""
+        turns = [t.turn() if isinstance(t, Answer) else t for t in history or ()]
+        return self.answerer.answer(question, filters, history=turns)
 
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)

@@ -24,18 +24,23 @@ class GoldQuestion:
     id: str
     question: str
     type: str
-    doc: str | None
-    evidence: tuple[str, ...]
+    docs: tuple[str, ...]  # the report(s) holding the evidence: one, or several for a cross-street question
+    evidence: tuple[str, ...]  # verbatim substrings of the cleaned text of one of `docs`
     answers: tuple[str, ...]
     street: str | None
     split: str = "dev"  # "dev": thresholds and weights may be fitted on it; "test": reported, never tuned on
+    kind: str = "other"  # the kind of question (qa.questions.KINDS), labelled by hand
+
+    @property
+    def doc(self) -> str | None:
+        return self.docs[0] if self.docs else None
 
     @property
     def answerable(self) -> bool:
         return bool(self.evidence)
 
     def is_relevant(self, chunk: Chunk) -> bool:
-        return chunk.doc_id == self.doc and any(e in chunk.text for e in self.evidence)
+        return chunk.doc_id in self.docs and any(e in chunk.text for e in self.evidence)
 
 
 SPLITS = ("dev", "test")
@@ -49,9 +54,12 @@ def load_gold(path: Path | str, split: str | None = None) -> list[GoldQuestion]:
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
+            doc = raw.get("doc")
+            docs = tuple(doc) if isinstance(doc, list) else (doc,) if doc else ()
             questions.append(
-                GoldQuestion(raw["id"], raw["question"], raw["type"], raw.get("doc"), tuple(raw.get("evidence", ())),
-                             tuple(raw.get("answer", ())), raw.get("street"), raw.get("split", "dev"))
+                GoldQuestion(raw["id"], raw["question"], raw["type"], docs, tuple(raw.get("evidence", ())),
+                             tuple(raw.get("answer", ())), raw.get("street"), raw.get("split", "dev"),
+                             raw.get("kind", "other"))
             )  # fmt: skip
     return [q for q in questions if split is None or q.split == split]
 
@@ -93,19 +101,20 @@ def answer_hit(q: GoldQuestion, answer: Answer) -> bool:
     return answer.supported and any(a in answer.text for a in q.answers)
 
 
-def gold_paragraphs(q: GoldQuestion, index: Index) -> set[int]:
-    """Numbers of the paragraphs of the gold report that contain an evidence string."""
-    if not q.answerable or q.doc not in index.metas:
-        return set()
-    return {p.number for p in index.document(q.doc).paragraphs if any(e in p.text for e in q.evidence)}
+def gold_paragraphs(q: GoldQuestion, index: Index) -> set[tuple[str, int]]:
+    """(report, paragraph number) of each paragraph of the gold reports that contains an evidence string."""
+    return {
+        (doc, p.number)
+        for doc in q.docs
+        if q.answerable and doc in index.metas
+        for p in index.document(doc).paragraphs
+        if any(e in p.text for e in q.evidence)
+    }
 
 
-def citation_ok(q: GoldQuestion, answer: Answer, gold_paras: set[int]) -> list[bool]:
+def citation_ok(q: GoldQuestion, answer: Answer, gold_paras: set[tuple[str, int]]) -> list[bool]:
     """Per citation: does it quote a gold paragraph, or state a gold key fact?"""
-    return [
-        (c.doc_id == q.doc and c.paragraph in gold_paras) or any(a in c.quote for a in q.answers)
-        for c in answer.citations
-    ]
+    return [(c.doc_id, c.paragraph) in gold_paras or any(a in c.quote for a in q.answers) for c in answer.citations]
 
 
 def score_answers(
