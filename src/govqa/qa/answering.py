@@ -28,7 +28,7 @@ import numpy as np
 
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
-from ..records import Answer, Citation, Document, Filters, Hit, Paragraph, Turn
+from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
 from .questions import (
     check_question,
     focus_text,
@@ -59,10 +59,17 @@ _FUNCTION_CHARS = frozenset("的了是在和与及或有多少几个什么哪些
 _SENTENCE_STOP = re.compile(r"[。！？!?]")
 _GLOSSARY_SECTION = re.compile(r"名词解释")
 _GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
-_SKIPPED_SECTIONS = re.compile(r"名词解释|附件|目\s*录|前\s*言")
+_SKIPPED_SECTIONS = re.compile(r"名词解释|附件|目\s*录|前\s*言|\.{4}|…{2}")  # also table-of-contents lines
+# The asking part of a summary question, around its subject.
+_SUMMARY_ASKING = re.compile(
+    r"(主要|具体|一共|大致|概括起来|总的来说)?(包括|包含|分为|有|做了|是|提出了?)?(哪几个|哪几|哪些|几个|几)(方面|点|部分)(的?工作)?|"
+    r"工作重点|重点工作|主要任务|重点任务|主要内容|工作思路|是什么|有哪些|概括起来|[?？，,。的在]"
+)
+# What a cross-street question says around its topic: 各街道在(旧区改造)方面有什么进展?
 _COMPARE_WORDS = re.compile(
-    r"哪些街道|哪几个街道|各个?街道|各街镇|街道|分别|都|比较|对比|相比|比呢|差异|有何不同|有什么不同|不同之处|"
-    r"提到了?|谈到了?|涉及了?|开展了?|做了|推进了?|的|在|方面|工作|情况|如何|怎样|有哪些|哪些|什么|[?？，,。、和与跟同呢]"
+    r"哪些街道|哪几个街道|各个?街道|各街镇|街道|分别|都|比较|对比|相比|比呢|差异|异同|有何不同|有什么不同|不同之处|不同|"
+    r"提到了?|谈到了?|涉及了?|开展了?|做了|推进了?|进展|成绩|成效|举措|措施|做法|特点|亮点|的|在|方面|工作|情况|如何|怎样|"
+    r"有哪些|哪些|什么|有|[?？，,。、和与跟同呢]"
 )
 
 # Logistic-regression weights over Sentence features, in FEATURES order, and the bias; fitted on the dev split
@@ -81,9 +88,9 @@ FEATURES = (
     "has_date",  # a time question, and the sentence has a date
     "log_length",  # log of the sentence's length in characters
 )
-FITTED_WEIGHTS: tuple[float, ...] = (3.0, 3.0, 8.0, -0.5, 1.0, 0.5, 1.0, 0.5, -1.0, 1.0, 0.0)
-FITTED_BIAS = -4.0
-FITTED_MIN_EVIDENCE = 0.5
+FITTED_WEIGHTS: tuple[float, ...] = (2.3096, 3.2574, 0.5537, -0.1803, 1.3487, 0.9471, 0.907, -0.7185, -1.4159, 0.6663, 0.074)
+FITTED_BIAS = -5.4864
+FITTED_MIN_EVIDENCE = 0.225
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ class ExtractiveAnswerer:
         self._char_idf_unseen = max(self._char_idf.values(), default=1.0)
         self._documents: dict[str, Document] = {}
         self._glossary: list[GlossaryEntry] | None = None
+        self._sentence_cache: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
 
     # ------------------------------------------------------------------------------------------ entry point
 
@@ -228,11 +236,8 @@ class ExtractiveAnswerer:
             # them do, so their words count too, at a discount.
             context_text = " ".join((hit.meta.title, *chunk.section_path))
             context = set(tokenizer.tokens(context_text))
-            for a, b in _line_sentences(chunk.text):
+            for a, b, s_tokens in self._chunk_sentences(chunk):
                 stripped = chunk.text[a:b]
-                if len(stripped) < 6 or is_heading_line(stripped):
-                    continue
-                s_tokens = set(tokenizer.tokens(stripped))
                 coverage = (
                     sum(
                         w if t in s_tokens else cfg.context_weight * w if t in context else 0.0
@@ -266,6 +271,19 @@ class ExtractiveAnswerer:
                 start = chunk.char_start + a
                 out.append(Sentence(hit, stripped, start, start + len(stripped), paragraph, 0.0, features))
         return out
+
+    def _chunk_sentences(self, chunk: Chunk) -> list[tuple[int, int, frozenset[str]]]:
+        """A chunk's quotable sentences with their tokens, computed once (tokenizing is most of the work)."""
+        cached = self._sentence_cache.get(chunk.chunk_id)
+        if cached is None:
+            tokenizer = self.retriever.index.tokenizer
+            cached = [
+                (a, b, frozenset(tokenizer.tokens(chunk.text[a:b])))
+                for a, b in _line_sentences(chunk.text)
+                if b - a >= 6 and not is_heading_line(chunk.text[a:b])
+            ]
+            self._sentence_cache[chunk.chunk_id] = cached
+        return cached
 
     def _probability(self, features: tuple[float, ...]) -> float:
         z = self.config.bias + sum(w * f for w, f in zip(self.config.weights, features, strict=True))
@@ -377,16 +395,26 @@ class ExtractiveAnswerer:
     # ------------------------------------------------------------------------------------------ summaries
 
     def _summary(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
-        """The outline under the section the question is about; None: no section fits well enough."""
+        """The outline under the section the question is about; None: the report has no outline to show.
+
+        Sections are matched on the question's subject (its words without the asking: 塘桥街道2019年民生服务
+        方面主要做了哪几个方面的工作 -> 民生服务); a question with no subject left (万里街道2021年的工作重点是什么)
+        gets the report's top-level outline."""
         if not hits:
             return None
         tokenizer = self.retriever.index.tokenizer
-        focus = focus_text(asked, filters)
-        q_tokens = {t for t in tokenizer.tokens(focus) if t not in self._place_words}
-        weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
-        total = sum(weights.values()) or 1.0
+        subject = _SUMMARY_ASKING.sub(" ", focus_text(asked, filters))
         doc_id = hits[0].chunk.doc_id
         doc = self._document(doc_id)
+        # Words of the report's title (行动计划, 工作总结) say which report, not which part of it.
+        title_words = set(tokenizer.tokens(doc.meta.title))
+        q_tokens = {
+            t
+            for t in tokenizer.tokens(subject)
+            if t not in self._place_words and t not in title_words and (_HAN.search(t) or t.isdigit())
+        }
+        weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
+        total = sum(weights.values()) or 1.0
         root = _outline(doc)
         hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
 
@@ -396,18 +424,20 @@ class ExtractiveAnswerer:
 
         best: tuple[float, _Outline] | None = None
         for node in _walk(root):
-            if len(node.children) < 2:
+            if len(node.children) < 2 or not node.path:
                 continue
-            title = node.path[-1] if node.path else doc.meta.title
-            own = match(title)
-            parts = match(" ".join(c.path[-1] for c in node.children))
+            own = match(node.path[-1])
+            parts = max(match(c.path[-1]) for c in node.children)
             inside = sum(1 for n in hit_paras if _within(doc, n, node.path)) / max(1, len(hit_paras))
-            score = own + 0.5 * parts + 0.3 * inside - 0.02 * len(node.path)
-            if own + parts >= self.config.min_outline_match and (best is None or score > best[0]):
+            score = own + 0.3 * parts + 0.2 * inside
+            if own >= self.config.min_outline_match and (best is None or score > best[0]):
                 best = (score, node)
-        if best is None:
+        if best is not None:
+            node = best[1]
+        elif len(root.children) >= 2 and not weights:
+            node = root
+        else:
             return None
-        node = best[1]
         meta = self.retriever.index.metas[doc_id]
         openers = ([node.opener] if node.opener is not None else []) + [
             c.opener for c in node.children[: self.config.max_outline] if c.opener is not None
@@ -438,8 +468,12 @@ class ExtractiveAnswerer:
             return None
         engine = SimpleNamespace(index=self.retriever.index, embedder=self.retriever.embedder,
                                  retriever=self.retriever, answerer=self)  # fmt: skip
+        topic = topic.replace(" ", "")
         try:
-            comparison = compare_streets(engine, topic.replace(" ", ""), streets or None)
+            comparison = compare_streets(engine, topic, streets or None)
+            if sum(f.found for f in comparison.findings) < 2 and (specific := self._specific_word(topic)):
+                # 停车管理措施 is rarely written whole; its most specific word (停车) still names the topic.
+                comparison = compare_streets(engine, f"{topic}/{specific}", streets or None)
         except ValueError:
             return None
         findings = sorted(comparison.findings, key=lambda f: not f.found)
@@ -466,6 +500,13 @@ class ExtractiveAnswerer:
                       "cross_street")  # fmt: skip
 
     # ------------------------------------------------------------------------------------------- helpers
+
+    def _specific_word(self, topic: str) -> str | None:
+        """The topic's rarest word of two or more characters, when it has other words besides."""
+        words = {t for t in self.retriever.index.tokenizer.tokens(topic) if len(t) >= 2 and t != topic}
+        if len(words) < 2:
+            return None
+        return max(sorted(words), key=lambda t: self._idf.get(t, self._idf_unseen))
 
     def _named_streets(self, question: str) -> list[str]:
         known = sorted({m.street for m in self.retriever.index.metas.values() if m.street}, key=len, reverse=True)
