@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import GovQA, build
-from ..qa.answering import FEATURES, ExtractiveAnswerer, Sentence, feature_matrix
+from ..qa.answering import FEATURES, ExtractiveAnswerer, Sentence
 from ..qa.questions import focus_text
 from .goldset import GoldQuestion, answer_hit, load_gold
 
@@ -81,8 +81,12 @@ def choose_threshold(answerer: ExtractiveAnswerer, dev: list[GoldQuestion]) -> t
             rows.append((q.answerable, answer_hit(q, fixed), float("inf")))
             continue
         answer = permissive.answer(q.question)
-        scores = [s.score for s in permissive.rank_sentences(focus_text(answer.resolved_question or q.question,
-                                                                         answer.filters), list(answer.hits))]
+        scores = [
+            s.score
+            for s in permissive.rank_sentences(
+                focus_text(answer.resolved_question or q.question, answer.filters), list(answer.hits)
+            )
+        ]
         rows.append((q.answerable, answer.supported and answer_hit(q, answer), max(scores, default=-1.0)))
     n_ans = sum(a for a, _, _ in rows) or 1
     n_un = (len(rows) - sum(a for a, _, _ in rows)) or 1
@@ -96,8 +100,12 @@ def choose_threshold(answerer: ExtractiveAnswerer, dev: list[GoldQuestion]) -> t
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m govqa.evaluation.fit", description=__doc__.split("\n")[0])
-    parser.add_argument("--index", type=Path, help="a built index of --corpus (default: build one in a temp folder)")
+    parser = argparse.ArgumentParser(
+        prog="python -m govqa.evaluation.fit", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--index", type=Path, help="a built index of --corpus (default: build one in a temp folder)"
+    )
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--gold", type=Path, default=Path("tests/data/gold.jsonl"))
     args = parser.parse_args(argv)

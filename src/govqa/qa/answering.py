@@ -24,8 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-import numpy as np
-
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
@@ -50,12 +48,16 @@ _ASKED_UNIT = re.compile(
     r"(?:多少|几)(家次|人次|平方米|万元|亿元|公里|[个家名人户次项处条所座栋辆块场批期套台张件元万亿台份笔起门间])"
 )
 _QUANTITY = re.compile(
-    r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多)"
+    r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多|"
+    r"台|套|张|笔|起|份|件|间|门|幢|棵|位|倍)"
 )
-_DATE = re.compile(r"(19|20)\d\d\s*[年\-./]|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
+_DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
+_YEAR = re.compile(r"(19|20)\d\d\s*年")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 # Characters of question words and of the report genre: present in every sentence or none, never evidence.
-_FUNCTION_CHARS = frozenset("的了是在和与及或有多少几个什么哪些如何怎样么呢吗年月日中对为把被将从于到以这那其该各等也都就还又")
+_FUNCTION_CHARS = frozenset(
+    "的了是在和与及或有多少几个什么哪些如何怎样么呢吗年月日中对为把被将从于到以这那其该各等也都就还又"
+)
 _SENTENCE_STOP = re.compile(r"[。！？!?]")
 _GLOSSARY_SECTION = re.compile(r"名词解释")
 _GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
@@ -78,17 +80,29 @@ _COMPARE_WORDS = re.compile(
 FEATURES = (
     "word_coverage",  # IDF share of the question's content words in the sentence (title/headings at a discount)
     "char_coverage",  # IDF share of its content characters: 老人 ~ 老年人, 加梯 ~ 加装电梯, 旧区改造 ~ 旧房改造
-    "dense",  # the passage's cosine similarity to the question (the embedder's meaning match), centred
+    "dense",  # the passage's cosine similarity to the question (the embedder's meaning match), centred, x10
     "dense_missing",  # 1 when the dense retriever did not return the passage
     "inverse_rank",  # 1 / the passage's fused rank
     "bm25_inverse_rank",  # 1 / its BM25 rank (0 when BM25 did not return it)
     "unit_match",  # a quantity question, and the sentence has a number with the unit asked for
     "has_number",  # a quantity question, and the sentence has a number with some unit
     "no_number",  # a quantity question, and the sentence has none
-    "has_date",  # a time question, and the sentence has a date
+    "has_date",  # a time question: 1 if the sentence has a month or day, 0.5 if only a year
     "log_length",  # log of the sentence's length in characters
 )
-FITTED_WEIGHTS: tuple[float, ...] = (2.3096, 3.2574, 0.5537, -0.1803, 1.3487, 0.9471, 0.907, -0.7185, -1.4159, 0.6663, 0.074)
+FITTED_WEIGHTS: tuple[float, ...] = (
+    2.3096,
+    3.2574,
+    0.5537,
+    -0.1803,
+    1.3487,
+    0.9471,
+    0.907,
+    -0.7185,
+    -1.4159,
+    0.6663,
+    0.074,
+)
 FITTED_BIAS = -5.4864
 FITTED_MIN_EVIDENCE = 0.225
 
@@ -257,14 +271,17 @@ class ExtractiveAnswerer:
                 features = (
                     coverage,
                     char_coverage,
-                    (hit.dense_score - cfg.dense_centre) if hit.dense_score is not None else 0.0,
+                    # x10: cosines differ in the second decimal; on this scale the fit need not shrink them away
+                    10 * (hit.dense_score - cfg.dense_centre) if hit.dense_score is not None else 0.0,
                     0.0 if hit.dense_score is not None else 1.0,
                     1.0 / hit.rank if hit.rank else 0.0,
                     1.0 / hit.bm25_rank if hit.bm25_rank else 0.0,
                     float(wants_quantity and unit is not None and bool(re.search(rf"\d\s*{unit}", stripped))),
                     float(wants_quantity and has_number),
                     float(wants_quantity and not has_number),
-                    float(wants_time and bool(_DATE.search(stripped))),
+                    (1.0 if _DAY_OR_MONTH.search(stripped) else 0.5 if _YEAR.search(stripped) else 0.0)
+                    if wants_time
+                    else 0.0,
                     math.log(len(stripped)),
                 )
                 paragraph = chunk.para_start + chunk.text.count("\n", 0, a)
@@ -331,10 +348,11 @@ class ExtractiveAnswerer:
         if not entries:
             # A footnote mark in the best sentences points to an entry: "用好“三会” [17]制度" -> 17、三会:...
             focus = focus_text(asked, filters)
-            for s in self.rank_sentences(focus, hits)[:3]:
+            best = self.rank_sentences(focus, hits)[:1]
+            for s in best if best and best[0].score >= self.config.min_evidence else ():
                 chunk = s.hit.chunk
                 for note in chunk.footnotes:
-                    if (note.marker in s.text or note.term in s.text) and _shares_term(note.term, focus):
+                    if note.marker.startswith("[") and note.marker in s.text:
                         entries.extend(self._glossary_entries(note.term.strip("“”"), {chunk.doc_id}))
         if not entries:
             return self._quoted_term_sentences(question, asked, filters, hits, terms)
@@ -357,15 +375,21 @@ class ExtractiveAnswerer:
         if not terms:
             return None
         ranked = [
-            s for s in self.rank_sentences(focus_text(asked, filters), hits) if any(t in s.text for t in terms)
+            s
+            for s in self.rank_sentences(focus_text(asked, filters), hits)
+            if any(t in s.text for t in terms)
         ]
-        spelled = [s for s in ranked if any(re.search(re.escape(t) + r"”?\s*[(（:：即指是]", s.text) for t in terms)]
+        spelled = [
+            s for s in ranked if any(re.search(re.escape(t) + r"”?\s*[(（:：即指是]", s.text) for t in terms)
+        ]
         best = (spelled or ranked)[:1]
         if not best or best[0].score < self.config.min_evidence:
             return None
         s = best[0]
         citation = _cite(1, s.hit, s.paragraph, s.text, s.start)
-        return Answer(question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition")
+        return Answer(
+            question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition"
+        )
 
     def _glossary_entries(self, term: str, docs: set[str]) -> list[GlossaryEntry]:
         """Entries of the reports in `docs` for `term`: the exact term first, then ones that hold it or it holds."""
@@ -509,7 +533,9 @@ class ExtractiveAnswerer:
         return max(sorted(words), key=lambda t: self._idf.get(t, self._idf_unseen))
 
     def _named_streets(self, question: str) -> list[str]:
-        known = sorted({m.street for m in self.retriever.index.metas.values() if m.street}, key=len, reverse=True)
+        known = sorted(
+            {m.street for m in self.retriever.index.metas.values() if m.street}, key=len, reverse=True
+        )
         return [s for s in known if s in question or s.removesuffix("街道").removesuffix("镇") in question]
 
     def _missing_reports(self, filters: Filters) -> str | None:
@@ -518,7 +544,9 @@ class ExtractiveAnswerer:
         if any(filters.matches(m) for m in metas):
             return None
         place = filters.street or filters.district
-        if place and not any(Filters(street=filters.street, district=filters.district).matches(m) for m in metas):
+        if place and not any(
+            Filters(street=filters.street, district=filters.district).matches(m) for m in metas
+        ):
             return f"语料中没有{place}的报告。"
         if filters.year is not None:
             return f"语料中没有{place or ''}{filters.year}年的报告。"
@@ -541,10 +569,6 @@ def replace_score(s: Sentence, score: float) -> Sentence:
     return Sentence(s.hit, s.text, s.start, s.end, s.paragraph, score, s.features)
 
 
-def feature_matrix(sentences: Sequence[Sentence]) -> np.ndarray:
-    return np.array([s.features for s in sentences], dtype=np.float64).reshape(-1, len(FEATURES))
-
-
 def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
     return Citation(n, hit.chunk.doc_id, hit.meta.title, hit.meta.street, hit.chunk.section_path, paragraph, quote,
                     start, start + len(quote))  # fmt: skip
@@ -559,11 +583,6 @@ def _char_idf(texts) -> dict[str, float]:
     return {c: math.log(1 + n / d) for c, d in df.items()}
 
 
-def _shares_term(term: str, question: str) -> bool:
-    core = term.strip("“”")
-    return core in question or any(core[i : i + 2] in question for i in range(len(core) - 1))
-
-
 def _outline(doc: Document) -> _Outline:
     """The report's sections as a tree; glossary, appendix, preface and table-of-contents sections left out."""
     root = _Outline((), None)
@@ -575,7 +594,9 @@ def _outline(doc: Document) -> _Outline:
             if not any(_SKIPPED_SECTIONS.search(h) for h in path):
                 node = _Outline(path, p)
                 nodes[path] = node
-                parent = next((nodes[path[:i]] for i in range(len(path) - 1, -1, -1) if path[:i] in nodes), root)
+                parent = next(
+                    (nodes[path[:i]] for i in range(len(path) - 1, -1, -1) if path[:i] in nodes), root
+                )
                 parent.children.append(node)
         previous = path
     return root

@@ -111,7 +111,9 @@ def place_words(metas: Iterable[DocMeta]) -> frozenset[str]:
 
 KINDS = ("quantity", "definition", "list", "summary", "cross_street", "time", "yes_no", "other")
 
-_CROSS = re.compile(r"哪些街道|哪几个街道|各个?街道|各街镇|几个街道都|比较|对比|相比|比呢|差异|不同之处|有何不同|有什么不同")
+_CROSS = re.compile(
+    r"哪些街道|哪几个街道|各个?街道|各街镇|几个街道都|比较|对比|相比|比呢|差异|不同之处|有何不同|有什么不同"
+)
 _SUMMARY = re.compile(
     r"工作重点|重点工作|主要任务|重点任务|总体目标|发展目标|主要目标|几个方面|哪些方面|哪几方面|哪几点|主要内容|"
     r"工作思路|总体要求|主要做法|概括|提纲|框架|大纲|总结了哪些|分为哪"
@@ -122,13 +124,17 @@ _DEFINITION = re.compile(
     r"哪[几两三四五六七八九十]项|包括哪些|包含哪些|由哪些|是什么|都有什么|有哪些内容"
 )
 _WHAT_IS = re.compile(r"什么(?:是|叫)([^?？，,。]{2,20})")
-_TIME = re.compile(r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几月|日期|多久|多长时间|截至何时|时间是")
+_TIME = re.compile(
+    r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是"
+)
 _QUANTITY = re.compile(
     r"多少|几[个家项次名处条所座万千百台套户人天年批场件门块栋辆张份间]|数量|面积|金额|比例|比率|[占达]比|人数|户数|规模|"
     r"多大|多长|多高|多远|百分之|[率额]是?多"
 )
 _YES_NO = re.compile(r"是否|有没有|有无|是不是|能否|可否|会不会|吗[?？]?$")
-_LIST = re.compile(r"哪些|有什么|有何|做了什么|做了哪些|采取了|什么措施|什么举措|什么办法|什么工作|怎样|如何|怎么")
+_LIST = re.compile(
+    r"哪些|有什么|有何|做了什么|做了哪些|采取了|什么措施|什么举措|什么办法|什么工作|怎样|如何|怎么"
+)
 
 
 def question_kind(question: str, streets: Sequence[str] = ()) -> str:
@@ -142,8 +148,10 @@ def question_kind(question: str, streets: Sequence[str] = ()) -> str:
         return "cross_street"
     if _SUMMARY.search(q):
         return "summary"
-    if _WHAT_IS.search(q) or (_QUOTED.search(q) and _DEFINITION.search(q)) or re.search(
-        r"(?:指什么|是什么意思|什么意思|含义|具体指|是指)", q
+    if (
+        _WHAT_IS.search(q)
+        or (_QUOTED.search(q) and _DEFINITION.search(q))
+        or re.search(r"(?:指什么|指哪|是什么意思|什么意思|含义|具体指|是指)", q)
     ):
         return "definition"
     if _TIME.search(q):
@@ -162,7 +170,9 @@ def quoted_terms(question: str) -> list[str]:
     terms = [m.group(1).strip() for m in _QUOTED.finditer(question)]
     if not terms and (m := _WHAT_IS.search(question)):
         terms = [m.group(1)]
-    if not terms and (m := re.search(r"([^\s，,。、的]{2,12}?)(?:是什么意思|是什么|指什么|指的是|具体指|的含义)", question)):
+    if not terms and (
+        m := re.search(r"([^\s，,。、的]{2,12}?)(?:是什么意思|是什么|指什么|指的是|具体指|的含义)", question)
+    ):
         terms = [m.group(1)]
     return [t for t in terms if len(t) >= 2]
 
@@ -222,7 +232,8 @@ def resolve_follow_up(question: str, previous: str | None, metas: Iterable[DocMe
     if m := _VS.search(question):
         other = infer_filters(m.group(1) + "街道", metas).street or infer_filters(m.group(1), metas).street
         if other and before.street and other != before.street:
-            return Resolution(f"{before.street}和{other}{year}{topic}比较", True)
+            # No year: two streets' reports seldom cover the same one.
+            return Resolution(f"{before.street}和{other}{topic}比较", True)
     if mentions_street and now.street != before.street:
         when = f"{now.year}年" if now.year is not None else year
         return Resolution(f"{now.street}{when}{topic}{_tail(previous)}", True)
