@@ -90,21 +90,9 @@ FEATURES = (
     "has_date",  # a time question: 1 if the sentence has a month or day, 0.5 if only a year
     "log_length",  # log of the sentence's length in characters
 )
-FITTED_WEIGHTS: tuple[float, ...] = (
-    2.3096,
-    3.2574,
-    0.5537,
-    -0.1803,
-    1.3487,
-    0.9471,
-    0.907,
-    -0.7185,
-    -1.4159,
-    0.6663,
-    0.074,
-)
-FITTED_BIAS = -5.4864
-FITTED_MIN_EVIDENCE = 0.225
+FITTED_WEIGHTS: tuple[float, ...] = (2.2202, 3.0867, 1.7304, -0.1542, 1.026, 0.9804, 0.7367, -0.656, -1.7407, 1.0796, 0.071)
+FITTED_BIAS = -5.6498
+FITTED_MIN_EVIDENCE = 0.125
 
 
 @dataclass(frozen=True)
