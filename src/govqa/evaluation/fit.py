@@ -51,7 +51,7 @@ def examples(answerer: ExtractiveAnswerer, gold: list[GoldQuestion]) -> tuple[np
     for q in gold:
         filters = retriever.resolve_filters(q.question, None)
         hits = retriever.search(q.question, k=answerer.config.k, filters=filters, infer=False)
-        for s in answerer.candidates(focus_text(q.question, filters), hits):
+        for s in answerer.candidates(focus_text(q.question, filters), hits, q.question):
             xs.append(s.features)
             ys.append(q.answerable and is_positive(q, s))
     return np.array(xs, dtype=np.float64).reshape(-1, len(FEATURES)), np.array(ys, dtype=bool)
@@ -84,7 +84,9 @@ def choose_threshold(answerer: ExtractiveAnswerer, dev: list[GoldQuestion]) -> t
         scores = [
             s.score
             for s in permissive.rank_sentences(
-                focus_text(answer.resolved_question or q.question, answer.filters), list(answer.hits)
+                focus_text(answer.resolved_question, answer.filters),
+                list(answer.hits),
+                answer.resolved_question,
             )
         ]
         rows.append((q.answerable, answer.supported and answer_hit(q, answer), max(scores, default=-1.0)))

@@ -53,6 +53,7 @@ _QUANTITY = re.compile(
 )
 _DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
 _YEAR = re.compile(r"(19|20)\d\d\s*年")
+_YEAR_NUMBER = re.compile(r"((?:19|20)\d\d)\s*年")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 # Characters of question words and of the report genre: present in every sentence or none, never evidence.
 _FUNCTION_CHARS = frozenset(
@@ -89,10 +90,26 @@ FEATURES = (
     "no_number",  # a quantity question, and the sentence has none
     "has_date",  # a time question: 1 if the sentence has a month or day, 0.5 if only a year
     "log_length",  # log of the sentence's length in characters
+    "year_match",  # the sentence or its headings name a year the question names
+    "year_mismatch",  # they name years, none of them the question's (a plan section, asked about a review)
 )
-FITTED_WEIGHTS: tuple[float, ...] = (2.2202, 3.0867, 1.7304, -0.1542, 1.026, 0.9804, 0.7367, -0.656, -1.7407, 1.0796, 0.071)
-FITTED_BIAS = -5.6498
-FITTED_MIN_EVIDENCE = 0.125
+FITTED_WEIGHTS: tuple[float, ...] = (
+    2.2531,
+    3.0895,
+    1.9155,
+    -0.1335,
+    0.9906,
+    1.077,
+    0.6923,
+    -0.4116,
+    -1.5502,
+    0.951,
+    0.0528,
+    -0.8218,
+    -1.9414,
+)
+FITTED_BIAS = -5.4293
+FITTED_MIN_EVIDENCE = 0.1
 
 
 @dataclass(frozen=True)
@@ -106,9 +123,11 @@ class AnswerConfig:
     bias: float = FITTED_BIAS
     dense_centre: float = 0.85  # e5 cosines sit in a narrow band (~0.80-0.95 here)
     context_weight: float = 0.5  # share of a word's weight when only the title or headings hold it
-    max_list_chars: int = 320  # an enumeration longer than this is cut at a clause end
+    max_list_chars: int = (
+        320  # an enumeration longer than this keeps whole items (；-pieces) around the best one
+    )
     max_outline: int = 12  # headings listed in a summary answer
-    min_outline_match: float = 0.3  # share of the question's words a section (or its parts) must hold
+    min_outline_match: float = 0.3  # IDF share of the question's subject words a section heading must hold
 
 
 @dataclass(frozen=True)
@@ -125,7 +144,9 @@ class Sentence:
 @dataclass(frozen=True)
 class GlossaryEntry:
     doc_id: str
-    term: str  # as written, quotes stripped: 三会, 五违四必, 151030”办结机制 -> see _entry_term
+    term: (
+        str  # the text before the entry's colon, number and quotes stripped: 三会, 五违四必, 151030”办结机制
+    )
     paragraph: Paragraph
 
 
@@ -194,7 +215,7 @@ class ExtractiveAnswerer:
     # ------------------------------------------------------------------------------------ sentence answers
 
     def _sentences(self, question: str, asked: str, kind: str, filters: Filters, hits: list[Hit]) -> Answer:
-        sentences = self.rank_sentences(focus_text(asked, filters), hits)
+        sentences = self.rank_sentences(focus_text(asked, filters), hits, asked)
         if not sentences or sentences[0].score < self.config.min_evidence:
             return self._refusal(question, asked, kind, filters, hits)
         chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
@@ -210,13 +231,17 @@ class ExtractiveAnswerer:
         ranked = self.rank_sentences(question, hits)
         return ranked[0].score if ranked else 0.0
 
-    def rank_sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
-        """Every sentence of the hits, scored by the fitted model, best first."""
-        out = [replace_score(s, self._probability(s.features)) for s in self.candidates(question, hits)]
+    def rank_sentences(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
+        """Every sentence of the hits, scored by the fitted model, best first.
+
+        `question` is what the words are matched on (the focus); `asked`, the whole question, names its year."""
+        out = [
+            replace_score(s, self._probability(s.features)) for s in self.candidates(question, hits, asked)
+        ]
         out.sort(key=lambda s: -s.score)
         return out
 
-    def candidates(self, question: str, hits: list[Hit]) -> list[Sentence]:
+    def candidates(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
         """The hits' sentences with their FEATURES (score 0): what the model scores and is fitted on."""
         tokenizer = self.retriever.index.tokenizer
         q_tokens = {t for t in tokenizer.tokens(question) if t not in self._place_words}
@@ -230,6 +255,7 @@ class ExtractiveAnswerer:
         wants_quantity = bool(_QUANTITY_QUESTION.search(question))
         wants_time = bool(_TIME_QUESTION.search(question))
         unit = m.group(1) if (m := _ASKED_UNIT.search(question)) else None
+        years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}
         cfg = self.config
         out: list[Sentence] = []
         for hit in hits:
@@ -256,6 +282,8 @@ class ExtractiveAnswerer:
                     / char_total
                 )
                 has_number = bool(_QUANTITY.search(stripped))
+                # A report reviews one year and plans the next, under headings that say which: 2019年工作回顾.
+                around = {int(y) for y in _YEAR_NUMBER.findall(context_text + stripped)}
                 features = (
                     coverage,
                     char_coverage,
@@ -271,6 +299,8 @@ class ExtractiveAnswerer:
                     if wants_time
                     else 0.0,
                     math.log(len(stripped)),
+                    float(bool(years & around)),
+                    float(bool(years) and bool(around) and not years & around),
                 )
                 paragraph = chunk.para_start + chunk.text.count("\n", 0, a)
                 start = chunk.char_start + a
@@ -336,7 +366,7 @@ class ExtractiveAnswerer:
         if not entries:
             # A footnote mark in the best sentences points to an entry: "用好“三会” [17]制度" -> 17、三会:...
             focus = focus_text(asked, filters)
-            best = self.rank_sentences(focus, hits)[:1]
+            best = self.rank_sentences(focus, hits, asked)[:1]
             for s in best if best and best[0].score >= self.config.min_evidence else ():
                 chunk = s.hit.chunk
                 for note in chunk.footnotes:
@@ -364,7 +394,7 @@ class ExtractiveAnswerer:
             return None
         ranked = [
             s
-            for s in self.rank_sentences(focus_text(asked, filters), hits)
+            for s in self.rank_sentences(focus_text(asked, filters), hits, asked)
             if any(t in s.text for t in terms)
         ]
         spelled = [
