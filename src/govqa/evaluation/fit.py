@@ -25,7 +25,7 @@ from ..qa.answering import FEATURES, ExtractiveAnswerer, Sentence
 from ..qa.questions import focus_text
 from .goldset import GoldQuestion, answer_hit, load_gold
 
-THRESHOLDS = tuple(round(t, 3) for t in np.arange(0.05, 0.96, 0.025))
+THRESHOLDS = tuple(round(t, 3) for t in np.arange(0.05, 0.96, 0.01))
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def fit(qa: GovQA, gold: list[GoldQuestion]) -> Fit:
 
 
 def choose_threshold(answerer: ExtractiveAnswerer, dev: list[GoldQuestion]) -> tuple[float, float, float]:
-    """The threshold maximising answer hit + no-answer accuracy (ties: the lower threshold)."""
+    """The threshold maximising answer hit + no-answer accuracy on dev (the middle of the longest run of ties)."""
     permissive = ExtractiveAnswerer(answerer.retriever, replace(answerer.config, min_evidence=float("-inf")))
     strict = ExtractiveAnswerer(answerer.retriever, replace(answerer.config, min_evidence=float("inf")))
     rows = []  # (answerable, hit when answered, score the threshold is compared with; inf: not thresholded)
@@ -92,13 +92,21 @@ def choose_threshold(answerer: ExtractiveAnswerer, dev: list[GoldQuestion]) -> t
         rows.append((q.answerable, answer.supported and answer_hit(q, answer), max(scores, default=-1.0)))
     n_ans = sum(a for a, _, _ in rows) or 1
     n_un = (len(rows) - sum(a for a, _, _ in rows)) or 1
-    best = (-1.0, 0.0, 0.0, 0.0)
+    scored = []
     for t in THRESHOLDS:
         hit = sum(1 for a, h, s in rows if a and h and s >= t) / n_ans
         no_answer = sum(1 for a, _, s in rows if not a and s < t) / n_un
-        if hit + no_answer > best[0]:
-            best = (hit + no_answer, t, hit, no_answer)
-    return best[1], best[2], best[3]
+        scored.append((hit + no_answer, t, hit, no_answer))
+    top = max(x[0] for x in scored)
+    # The middle of the best run of thresholds, not its edge: the edge sits right on a dev question's score.
+    best_run: list[tuple[float, float, float, float]] = []
+    run: list[tuple[float, float, float, float]] = []
+    for x in scored:
+        run = [*run, x] if x[0] == top else []
+        if len(run) > len(best_run):
+            best_run = run
+    _, t, hit, no_answer = best_run[len(best_run) // 2]
+    return t, hit, no_answer
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,7 +109,7 @@ FITTED_WEIGHTS: tuple[float, ...] = (
     -1.9414,
 )
 FITTED_BIAS = -5.4293
-FITTED_MIN_EVIDENCE = 0.1
+FITTED_MIN_EVIDENCE = 0.11
 
 
 @dataclass(frozen=True)
