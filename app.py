@@ -433,20 +433,31 @@ def page_ask(qa: GovQA, key: tuple[str, str]) -> None:
         doc_type = cols[3].selectbox("类型 Type", options["doc_type"], format_func=show_all)
         submitted = st.form_submit_button("提问 Ask", type="primary")
 
+    conversation: list[Answer] = st.session_state.setdefault("conversation", [])
     if submitted:
         filters = Filters(street=street, district=district, year=year, doc_type=doc_type)
-        st.session_state.pop("ask_result", None)
         try:
             with st.spinner("正在检索… (searching)"):
-                st.session_state["ask_result"] = qa.ask(question, filters)
+                # Earlier turns let a follow-up ("那长寿路街道呢?") be read against the previous question.
+                conversation.append(qa.ask(question, filters, history=conversation))
         except QuestionError as exc:
             (st.warning if not (question or "").strip() else st.error)(md(exc))
             return
-
-    answer: Answer | None = st.session_state.get("ask_result")
-    if answer is None:
+    if conversation and st.button(
+        "新对话 New conversation", help="清空本次对话 (forget the earlier questions)"
+    ):
+        conversation.clear()
+    if not conversation:
         return
+
+    for n, past in enumerate(conversation[:-1], start=1):
+        with st.expander(f"{n}. {past.question}"):
+            show_resolved(past)
+            st.html(f'<div class="govqa-past-answer">{esc(past.text)}</div>')
+
+    answer = conversation[-1]
     st.subheader("回答 Answer")
+    show_resolved(answer)
     if answer.supported:
         st.html(answer_html(answer))
     else:
@@ -469,6 +480,12 @@ def page_ask(qa: GovQA, key: tuple[str, str]) -> None:
     if answer.hits:
         st.subheader("检索到的段落 Retrieved passages")
         show_hits(qa, key, answer.hits)
+
+
+def show_resolved(answer: Answer) -> None:
+    """The standalone question a follow-up was taken as, so the reader can see what was answered."""
+    if answer.resolved_question and answer.resolved_question != answer.question:
+        st.caption(f"理解为 (taken as): {md(answer.resolved_question)}")
 
 
 def page_compare(qa: GovQA, key: tuple[str, str]) -> None:

@@ -43,7 +43,6 @@ def test_every_citation_on_the_gold_set_is_verbatim(qa):
 @pytest.mark.parametrize(
     "question",
     [
-        "江宁路街道2020年新建了多少停车位?",
         "新华路街道2023年新建了几座社区图书馆?",
         "长寿路街道2018年的PM2.5年均浓度是多少?",
     ],
@@ -51,6 +50,135 @@ def test_every_citation_on_the_gold_set_is_verbatim(qa):
 def test_unsupported_questions_say_so(qa, question):
     answer = qa.ask(question)
     assert not answer.supported and answer.text == NOT_FOUND and answer.citations == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("江宁路街道2020年新建了多少停车位?", "语料中没有江宁路街道的报告。"),
+        ("陆家嘴街道2020年的主要任务是什么?", "语料中没有陆家嘴街道的报告。"),
+        ("长寿路街道2025年的主要任务是什么?", "语料中没有长寿路街道2025年的报告。"),
+    ],
+)
+def test_refusal_names_what_the_corpus_lacks(qa, question, text):
+    answer = qa.ask(question)
+    assert (answer.supported, answer.text, answer.citations) == (False, text, ())
+
+
+# ---------------------------------------------------------------- answer shapes by kind
+
+
+def test_definition_quotes_the_glossary_entry(qa):
+    answer = qa.ask("塘桥报告里说的“三会”是哪三个会?")
+    assert answer.supported and answer.kind == "definition"
+    assert "事前听证会、事中协调会、事后评议会" in answer.text
+    first = answer.citations[0]
+    assert first.doc_id == "003_1c4c3d7015c59f1b.txt" and first.section_path == ("名词解释:",)
+    assert first.quote == "17、三会:事前听证会、事中协调会、事后评议会。"
+    assert_verbatim(qa, answer)
+
+
+def test_definition_follows_a_footnote_mark_to_the_glossary(qa):
+    # The question names no term; its best sentence ("用好“三会” [17]制度") carries the mark [17].
+    answer = qa.ask("塘桥街道用来实现社区事务由居民说了算的制度具体指什么?")
+    assert answer.kind == "definition" and answer.supported
+    assert any(c.section_path == ("名词解释:",) and "事后评议会" in c.quote for c in answer.citations)
+    assert_verbatim(qa, answer)
+
+
+def test_definition_without_a_glossary_entry_quotes_where_the_term_is_spelled_out(qa):
+    answer = qa.ask("长白新村街道提出的“三微治理”指哪三微?")
+    assert answer.supported and "楼栋微整治、空间微改造、景观微更新" in answer.text
+    assert_verbatim(qa, answer)
+
+
+def test_summary_is_the_reports_outline(qa):
+    answer = qa.ask("万里街道2021年的工作重点是什么?")
+    assert answer.kind == "summary" and answer.supported
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[0] == "(一)全力奋进,推动“高质量”经济发展" and len(quotes) == 6
+    assert quotes[-1] == "(六)坚强有力,推进政府治理现代化"
+    doc = qa.document("004_a21819862bf6781b.txt")
+    for c in answer.citations:  # each heading cited to its own heading paragraph
+        assert doc.paragraph(c.paragraph).text.startswith(c.quote)
+    assert_verbatim(qa, answer)
+
+
+def test_summary_of_a_part_lists_that_parts_sections(qa):
+    answer = qa.ask("塘桥街道2019年社区平安建设方面的工作分为哪几个方面?")
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[0].startswith("(四)社区平安建设进一步巩固")
+    assert quotes[1:] == [
+        "1、专项整治纵深推进",
+        "2、安全管控保障有力",
+        "3、城市运行效能提升",
+        "4、法治建设全面深化",
+    ]
+    assert_verbatim(qa, answer)
+
+
+def test_list_answer_keeps_the_whole_enumeration(qa):
+    answer = qa.ask("万里街道2021年文明创建试点重点推进哪些小区的项目?")
+    assert answer.kind == "list" and answer.supported
+    first = answer.citations[0].quote
+    assert (
+        "真华路295弄" in first and "真华路36弄" in first and "新泉路66弄" in first
+    )  # one quote, not one clause
+    assert_verbatim(qa, answer)
+
+
+def test_cross_street_question_answers_street_by_street(qa):
+    answer = qa.ask("哪些街道提到了垃圾分类?")
+    assert answer.kind == "cross_street" and answer.supported
+    lines = answer.text.split("\n")
+    streets = {m.street for m in qa.index.metas.values()}
+    assert {line.split("：", 1)[0] for line in lines} == streets  # one line per street
+    assert len({c.street for c in answer.citations}) >= 4
+    assert "四定二巡一检查三反馈" in answer.text and "绿色账户" in answer.text
+    assert_verbatim(qa, answer)
+
+
+def test_cross_street_names_a_street_that_does_not_cover_the_topic(qa):
+    answer = qa.ask("长白新村街道和万里街道在社区营造方面比较")
+    assert answer.kind == "cross_street"
+    assert "长白新村街道：报告中未涉及该主题" in answer.text or not answer.supported
+
+
+def test_time_and_yes_no_questions(qa):
+    when = qa.ask("环上理发展共同体是什么时候成立的?")
+    assert when.kind == "time" and "2019年10月" in when.text
+    yes = qa.ask("新华路街道有没有为高龄独居老人安装燃气报警器?")
+    assert yes.kind == "yes_no" and "822户" in yes.text
+    for answer in (when, yes):
+        assert_verbatim(qa, answer)
+
+
+def test_paraphrased_question_finds_its_sentence(qa):
+    # 独自居住的高龄长者 / 防煤气泄漏的报警装置 are written 高龄独居老人 / 燃气报警器 in the report.
+    answer = qa.ask("长宁区新华路一带给多少户独自居住的高龄长者装上了防煤气泄漏的报警装置?")
+    assert answer.supported and "822户" in answer.text
+
+
+# ---------------------------------------------------------------- follow-up questions
+
+
+def test_follow_ups_are_resolved_against_the_previous_question(qa):
+    first = qa.ask("长白新村街道的旧区改造进展如何?")
+    street = qa.ask("那长寿路街道呢?", history=[first])
+    assert street.resolved_question == "长寿路街道旧区改造进展如何?"
+    assert street.supported and "旧住房成套改造" in street.text
+    versus = qa.ask("它和塘桥比呢?", history=[first, street])
+    assert versus.kind == "cross_street" and versus.resolved_question.startswith("长寿路街道和塘桥街道")
+    assert {line.split("：", 1)[0] for line in versus.text.split("\n")} == {"长寿路街道", "塘桥街道"}
+    number = qa.ask("具体数字是多少?", history=[qa.ask("塘桥街道2019年违章建筑整治情况如何?")])
+    assert "违章建筑" in number.resolved_question and "塘桥街道" in number.resolved_question
+    assert "32个" in number.text
+
+
+def test_a_question_with_its_own_topic_is_not_a_follow_up(qa):
+    first = qa.ask("塘桥街道2019年拆除了多少违章建筑?")
+    answer = qa.ask("新华路街道有几个居民区获评全过程人民民主实践示范社区?", history=[first])
+    assert answer.resolved_question == answer.question and "7个居民区" in answer.text
 
 
 def test_bad_questions_raise_clear_errors(qa):
@@ -62,7 +190,7 @@ def test_bad_questions_raise_clear_errors(qa):
 
 def test_answer_quality_floors_on_the_gold_set(qa):
     scores, _ = score_answers(qa.answerer, load_gold(GOLD))
-    # Measured on 2 cores: answer hit 0.67, citation precision ~0.8, no-answer accuracy 1.0 (see README).
-    assert scores.answer_hit >= 0.6
-    assert scores.citation_precision >= 0.7
+    # Floors well under the figures measured in the README (the benchmark reports them, per kind).
+    assert scores.answer_hit >= 0.75
+    assert scores.citation_precision >= 0.8
     assert scores.no_answer_accuracy >= 0.85

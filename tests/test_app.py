@@ -76,8 +76,22 @@ def test_ask_shows_a_cited_answer(at):
 def test_unanswerable_question_says_so(at):
     _ask(at, "徐家汇街道2019年拆除了多少违章建筑?")  # a street the reports do not cover
     assert not at.exception
-    assert any("未在报告中找到" in i for i in _texts(at.info))
+    assert any("语料中没有徐家汇街道的报告" in i for i in _texts(at.info))
     assert not [h for h in at.get("html") if 'class="govqa-answer"' in h.value]
+
+
+def test_follow_up_is_read_against_the_conversation(at):
+    _ask(at, "长白新村街道的旧区改造进展如何?")
+    _ask(at, "那长寿路街道呢?")
+    assert not at.exception
+    assert any("理解为" in c and "长寿路街道" in c and "旧区改造" in c for c in _texts(at.caption))
+    answers = [h.value for h in at.get("html") if 'class="govqa-answer"' in h.value]
+    assert len(answers) == 1 and "旧住房成套改造" in answers[0]  # the latest answer, in full
+    assert [e.label for e in at.expander if e.label.startswith("1. ")] == [
+        "1. 长白新村街道的旧区改造进展如何?"
+    ]
+    at.button[1].click().run()  # 新对话: the conversation starts over
+    assert not at.exception and not at.subheader
 
 
 def test_empty_question_warns(at):

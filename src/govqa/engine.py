@@ -13,6 +13,7 @@ even while builds replace it; `is_stale()` says when a newer one is live and `re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from .ingest.loaders import LoadError
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
 from .qa.questions import check_question
 from .qa.retrieval import RetrievalConfig, Retriever
-from .records import Answer, Document, Filters, Hit
+from .records import Answer, Document, Filters, Hit, Turn
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("index")
@@ -108,9 +109,15 @@ class GovQA:
     ) -> list[Hit]:
         return self.retriever.search(question, k=k, filters=filters, mode=mode)  # it checks both
 
-    def ask(self, question: str, filters: Filters | None = None) -> Answer:
-        """An extractive answer whose every sentence is quoted from a report and cited."""
-        return self.answerer.answer(check_question(question), filters)
+    def ask(
+        self, question: str, filters: Filters | None = None, history: Sequence[Turn | Answer] | None = None
+    ) -> Answer:
+        """An extractive answer whose every quoted sentence comes from a report, cited.
+
+        `history`: the conversation so far (earlier Answers or their .turn()), oldest first. A follow-up such as
+        "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered."""
+        turns = [t.turn() if isinstance(t, Answer) else t for t in history or ()]
+        return self.answerer.answer(check_question(question), filters, history=turns)
 
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)

@@ -165,3 +165,22 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     filters: Filters = field(default_factory=Filters)
     flagged: tuple[str, ...] = ()  # sentences a generator wrote that no cited passage supports
+    # The standalone question that was answered: a follow-up ("那长寿路街道呢?") completed from the conversation;
+    # empty when it is `question` itself as given.
+    resolved_question: str = ""
+    kind: str = (
+        ""  # quantity, definition, list, summary, cross_street, time, yes_no or other (qa.questions.KINDS)
+    )
+
+    def turn(self) -> Turn:
+        """This exchange as a conversation turn, for the `history` of a follow-up question."""
+        return Turn(self.question, self.resolved_question or self.question, self.kind)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier question of a conversation: what was asked and the standalone question it was taken as."""
+
+    question: str
+    resolved_question: str
+    kind: str = ""

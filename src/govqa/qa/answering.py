@@ -1,30 +1,115 @@
-"""Extractive answers: pick the retrieved sentences that answer the question, each cited as [n].
+"""Extractive answers: the retrieved sentences, glossary entries or outline headings that answer a question.
 
-No model writes anything here: every sentence of an answer is copied from a report, so it cannot be
-unsupported. When the best evidence is weak the answer says so rather than quoting something near.
+No model writes anything here: every quoted span is copied from a report's cleaned text and cited as [n],
+so it cannot be unsupported. The shape follows the kind of question (see questions.question_kind):
+
+* quantity / time / yes_no / other: the best sentences, scored by a logistic model over word, character and
+  passage-meaning signals (fitted on the gold set's dev split; see FITTED_WEIGHTS);
+* list: the same, but a sentence is widened to the whole enumeration it belongs to (up to its 。);
+* definition: the 名词解释 glossary entry of the term asked about (a quoted term, or one a footnote mark in
+  the best sentence points to), quoted with its own citation;
+* summary: the report's outline under the section the question is about: each sub-heading, cited;
+* cross_street: one finding per street from the comparison engine, or "报告中未涉及该主题".
+
+When the best evidence is weak the answer says so rather than quoting something near; a street or year
+that no report covers is named in the refusal.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
-from ..records import Answer, Citation, Filters, Hit
-from .questions import focus_text, place_words
+from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
+from .questions import (
+    check_question,
+    focus_text,
+    place_words,
+    question_kind,
+    quoted_terms,
+    resolve_follow_up,
+    topic_of,
+)
 from .retrieval import Retriever
 
 NOT_FOUND = "未在报告中找到相关依据。"
+
 _QUANTITY_QUESTION = re.compile(
-    r"多少|几[个家项次名处条所座万千百]|数量|面积|金额|比例|人数|户数|规模|多大|多长|多高|哪一年|何时|什么时候"
+    r"多少|几[个家项次名处条所座万千百]|数量|面积|金额|比例|人数|户数|规模|多大|多长|多高"
 )
+_TIME_QUESTION = re.compile(r"哪一年|何时|什么时候|什么时间|哪年|哪一天|哪天|几月|日期|多久")
 _ASKED_UNIT = re.compile(
-    r"(?:多少|几)(家次|人次|平方米|万元|[个家名人户次项处条所座栋辆块场批期套台张件元万亿台])"
+    r"(?:多少|几)(家次|人次|平方米|万元|亿元|公里|[个家名人户次项处条所座栋辆块场批期套台张件元万亿台份笔起门间])"
 )
 _QUANTITY = re.compile(
-    r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多)"
+    r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多|"
+    r"台|套|张|笔|起|份|件|间|门|幢|棵|位|倍)"
 )
+_DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
+_YEAR = re.compile(r"(19|20)\d\d\s*年")
+_YEAR_NUMBER = re.compile(r"((?:19|20)\d\d)\s*年")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+# Characters of question words and of the report genre: present in every sentence or none, never evidence.
+_FUNCTION_CHARS = frozenset(
+    "的了是在和与及或有多少几个什么哪些如何怎样么呢吗年月日中对为把被将从于到以这那其该各等也都就还又"
+)
+_SENTENCE_STOP = re.compile(r"[。！？!?]")
+_GLOSSARY_SECTION = re.compile(r"名词解释")
+_GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
+_SKIPPED_SECTIONS = re.compile(r"名词解释|附件|目\s*录|前\s*言|\.{4}|…{2}")  # also table-of-contents lines
+# The asking part of a summary question, around its subject.
+_SUMMARY_ASKING = re.compile(
+    r"(主要|具体|一共|大致|概括起来|总的来说)?(包括|包含|分为|有|做了|是|提出了?)?(哪几个|哪几|哪些|几个|几)(方面|点|部分)(的?工作)?|"
+    r"工作重点|重点工作|主要任务|重点任务|主要内容|工作思路|是什么|有哪些|概括起来|[?？，,。的在]"
+)
+# What a cross-street question says around its topic: 各街道在(旧区改造)方面有什么进展?
+_COMPARE_WORDS = re.compile(
+    r"哪些街道|哪几个街道|各个?街道|各街镇|街道|分别|都|比较|对比|相比|比呢|差异|异同|有何不同|有什么不同|不同之处|不同|"
+    r"提到了?|谈到了?|涉及了?|开展了?|做了|推进了?|进展|成绩|成效|举措|措施|做法|特点|亮点|的|在|方面|工作|情况|如何|怎样|"
+    r"有哪些|哪些|什么|有|[?？，,。、和与跟同呢]"
+)
+
+# Logistic-regression weights over Sentence features, in FEATURES order, and the bias; fitted on the dev split
+# of tests/data/gold.jsonl by `python -m govqa.evaluation.fit` (which prints these lines). A sentence's
+# score is the model's probability that it holds the answer.
+FEATURES = (
+    "word_coverage",  # IDF share of the question's content words in the sentence (title/headings at a discount)
+    "char_coverage",  # IDF share of its content characters: 老人 ~ 老年人, 加梯 ~ 加装电梯, 旧区改造 ~ 旧房改造
+    "dense",  # the passage's cosine similarity to the question (the embedder's meaning match), centred, x10
+    "dense_missing",  # 1 when the dense retriever did not return the passage
+    "inverse_rank",  # 1 / the passage's fused rank
+    "bm25_inverse_rank",  # 1 / its BM25 rank (0 when BM25 did not return it)
+    "unit_match",  # a quantity question, and the sentence has a number with the unit asked for
+    "has_number",  # a quantity question, and the sentence has a number with some unit
+    "no_number",  # a quantity question, and the sentence has none
+    "has_date",  # a time question: 1 if the sentence has a month or day, 0.5 if only a year
+    "log_length",  # log of the sentence's length in characters
+    "year_match",  # the sentence or its headings name a year the question names
+    "year_mismatch",  # they name years, none of them the question's (a plan section, asked about a review)
+)
+FITTED_WEIGHTS: tuple[float, ...] = (
+    2.2531,
+    3.0895,
+    1.9155,
+    -0.1335,
+    0.9906,
+    1.077,
+    0.6923,
+    -0.4116,
+    -1.5502,
+    0.951,
+    0.0528,
+    -0.8218,
+    -1.9414,
+)
+FITTED_BIAS = -5.4293
+FITTED_MIN_EVIDENCE = 0.11
 
 
 @dataclass(frozen=True)
@@ -32,14 +117,17 @@ class AnswerConfig:
     k: int = 6  # hits read for candidate sentences
     max_sentences: int = 3
     relative_cutoff: float = 0.6  # keep sentences scoring at least this share of the best one
-    # Below this evidence score the reports are taken not to answer. Calibrated on tests/data/gold.jsonl by
-    # `python -m govqa.bench` (it prints the sweep); see README.
-    min_evidence: float = 0.6
-    # e5 cosine similarities sit in a narrow band (~0.80-0.95 here); this centre and slope turn the passage's
-    # dense score into a term comparable with the word-coverage share.
-    dense_centre: float = 0.87
-    dense_slope: float = 2.0
+    # Below this probability the reports are taken not to answer (fitted with the weights; see FITTED_WEIGHTS).
+    min_evidence: float = FITTED_MIN_EVIDENCE
+    weights: tuple[float, ...] = FITTED_WEIGHTS
+    bias: float = FITTED_BIAS
+    dense_centre: float = 0.85  # e5 cosines sit in a narrow band (~0.80-0.95 here)
     context_weight: float = 0.5  # share of a word's weight when only the title or headings hold it
+    max_list_chars: int = (
+        320  # an enumeration longer than this keeps whole items (；-pieces) around the best one
+    )
+    max_outline: int = 12  # headings listed in a summary answer
+    min_outline_match: float = 0.3  # IDF share of the question's subject words a section heading must hold
 
 
 @dataclass(frozen=True)
@@ -50,59 +138,134 @@ class Sentence:
     end: int
     paragraph: int
     score: float
+    features: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    doc_id: str
+    term: (
+        str  # the text before the entry's colon, number and quotes stripped: 三会, 五违四必, 151030”办结机制
+    )
+    paragraph: Paragraph
+
+
+@dataclass
+class _Outline:
+    """One section of a report with the sections directly under it."""
+
+    path: tuple[str, ...]
+    opener: Paragraph | None  # the paragraph that opens it (None: the report as a whole)
+    children: list[_Outline] = field(default_factory=list)
 
 
 class ExtractiveAnswerer:
     def __init__(self, retriever: Retriever, config: AnswerConfig | None = None):
         self.retriever = retriever
         self.config = config or AnswerConfig()
-        self._idf = retriever.index.token_idf
+        index = retriever.index
+        self._idf = index.token_idf
         self._idf_unseen = max(self._idf.values(), default=1.0)
-        self._place_words = place_words(retriever.index.metas.values())
+        self._place_words = place_words(index.metas.values())
+        self._place_chars = frozenset("".join(self._place_words)) | {"街", "道", "区", "镇"}
+        self._char_idf = _char_idf(c.text for c in index.chunks)
+        self._char_idf_unseen = max(self._char_idf.values(), default=1.0)
+        self._documents: dict[str, Document] = {}
+        self._glossary: list[GlossaryEntry] | None = None
+        self._sentence_cache: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
 
-    def answer(self, question: str, filters: Filters | None = None, infer: bool = True) -> Answer:
-        """infer=False: search with `filters` only, not the street/year the question names (external data)."""
-        resolved = self.retriever.resolve_filters(question.strip(), filters, infer)
-        hits = self.retriever.search(question, k=self.config.k, filters=resolved, infer=False)
-        sentences = self.rank_sentences(focus_text(question, resolved), hits)
+    # ------------------------------------------------------------------------------------------ entry point
+
+    def answer(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        infer: bool = True,
+        history: Sequence[Turn] | None = None,
+    ) -> Answer:
+        """infer=False: search with `filters` only, not the street/year the question names (external data).
+
+        `history`: the conversation so far, oldest first; a follow-up question is completed from the last turn
+        (see questions.resolve_follow_up) and the answer's resolved_question says what was answered."""
+        question = check_question(question)
+        previous = history[-1].resolved_question if history else None
+        asked = resolve_follow_up(question, previous, self.retriever.index.metas.values()).question
+        resolved = self.retriever.resolve_filters(asked, filters, infer)
+        streets = self._named_streets(asked) if infer else []
+        kind = question_kind(asked, streets)
+        missing = self._missing_reports(resolved) if infer else None
+        if missing:
+            return self._refusal(question, asked, kind, resolved, text=missing)
+        if kind == "cross_street" and infer:
+            answer = self._cross_street(question, asked, streets)
+            if answer is not None:
+                return answer
+            kind = "list"
+        hits = self.retriever.search(asked, k=self.config.k, filters=resolved, infer=False)
+        if kind == "summary":
+            answer = self._summary(question, asked, resolved, hits)
+            if answer is not None:
+                return answer
+        if kind == "definition":
+            answer = self._definition(question, asked, resolved, hits)
+            if answer is not None:
+                return answer
+        return self._sentences(question, asked, kind, resolved, hits)
+
+    # ------------------------------------------------------------------------------------ sentence answers
+
+    def _sentences(self, question: str, asked: str, kind: str, filters: Filters, hits: list[Hit]) -> Answer:
+        sentences = self.rank_sentences(focus_text(asked, filters), hits, asked)
         if not sentences or sentences[0].score < self.config.min_evidence:
-            return Answer(question, NOT_FOUND, (), False, tuple(hits), resolved)
+            return self._refusal(question, asked, kind, filters, hits)
         chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
         chosen = _distinct(chosen)[: self.config.max_sentences]
-        citations = tuple(
-            Citation(n, s.hit.chunk.doc_id, s.hit.meta.title, s.hit.meta.street, s.hit.chunk.section_path,
-                     s.paragraph, s.text, s.start, s.end)
-            for n, s in enumerate(chosen, start=1)
-        )  # fmt: skip
+        if kind == "list":
+            chosen = _distinct([self._enumeration(s) for s in chosen])
+        citations = [_cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
         text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
-        return Answer(question, text, citations, True, tuple(hits), resolved)
+        return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, kind)
 
     def evidence_score(self, question: str, hits: list[Hit]) -> float:
         """The best sentence's score: what the not-found threshold is compared with."""
         ranked = self.rank_sentences(question, hits)
         return ranked[0].score if ranked else 0.0
 
-    def rank_sentences(self, question: str, hits: list[Hit]) -> list[Sentence]:
+    def rank_sentences(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
+        """Every sentence of the hits, scored by the fitted model, best first.
+
+        `question` is what the words are matched on (the focus); `asked`, the whole question, names its year."""
+        out = [
+            replace_score(s, self._probability(s.features)) for s in self.candidates(question, hits, asked)
+        ]
+        out.sort(key=lambda s: -s.score)
+        return out
+
+    def candidates(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
+        """The hits' sentences with their FEATURES (score 0): what the model scores and is fitted on."""
         tokenizer = self.retriever.index.tokenizer
         q_tokens = {t for t in tokenizer.tokens(question) if t not in self._place_words}
+        q_chars = {c for c in question if _HAN.match(c)} - _FUNCTION_CHARS - self._place_chars
         if not q_tokens:
             return []
         weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
         total = sum(weights.values())
+        char_weights = {c: self._char_idf.get(c, self._char_idf_unseen) for c in q_chars}
+        char_total = sum(char_weights.values()) or 1.0
         wants_quantity = bool(_QUANTITY_QUESTION.search(question))
+        wants_time = bool(_TIME_QUESTION.search(question))
         unit = m.group(1) if (m := _ASKED_UNIT.search(question)) else None
+        years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}
         cfg = self.config
         out: list[Sentence] = []
         for hit in hits:
             chunk = hit.chunk
             # Sentences often name neither the report's subject nor the topic: the title and headings above
             # them do, so their words count too, at a discount.
-            context = set(tokenizer.tokens(" ".join((hit.meta.title, *chunk.section_path))))
-            for a, b in _line_sentences(chunk.text):
+            context_text = " ".join((hit.meta.title, *chunk.section_path))
+            context = set(tokenizer.tokens(context_text))
+            for a, b, s_tokens in self._chunk_sentences(chunk):
                 stripped = chunk.text[a:b]
-                if len(stripped) < 6 or is_heading_line(stripped):
-                    continue
-                s_tokens = set(tokenizer.tokens(stripped))
                 coverage = (
                     sum(
                         w if t in s_tokens else cfg.context_weight * w if t in context else 0.0
@@ -110,21 +273,368 @@ class ExtractiveAnswerer:
                     )
                     / total
                 )
-                score = coverage + 0.15 / hit.rank
-                # Paraphrases share few words with the text: the passage's meaning match carries them.
-                score += cfg.dense_slope * (hit.dense_score - cfg.dense_centre) if hit.dense_score else -0.1
-                if wants_quantity:
-                    if unit and re.search(rf"\d\s*{unit}", stripped):
-                        score += 0.25
-                    elif _QUANTITY.search(stripped):
-                        score += 0.1
-                    else:
-                        score -= 0.1
+                chars = set(stripped)
+                char_coverage = (
+                    sum(
+                        w if c in chars else cfg.context_weight * w if c in context_text else 0.0
+                        for c, w in char_weights.items()
+                    )
+                    / char_total
+                )
+                has_number = bool(_QUANTITY.search(stripped))
+                # A report reviews one year and plans the next, under headings that say which: 2019年工作回顾.
+                around = {int(y) for y in _YEAR_NUMBER.findall(context_text + stripped)}
+                features = (
+                    coverage,
+                    char_coverage,
+                    # x10: cosines differ in the second decimal; on this scale the fit need not shrink them away
+                    10 * (hit.dense_score - cfg.dense_centre) if hit.dense_score is not None else 0.0,
+                    0.0 if hit.dense_score is not None else 1.0,
+                    1.0 / hit.rank if hit.rank else 0.0,
+                    1.0 / hit.bm25_rank if hit.bm25_rank else 0.0,
+                    float(wants_quantity and unit is not None and bool(re.search(rf"\d\s*{unit}", stripped))),
+                    float(wants_quantity and has_number),
+                    float(wants_quantity and not has_number),
+                    (1.0 if _DAY_OR_MONTH.search(stripped) else 0.5 if _YEAR.search(stripped) else 0.0)
+                    if wants_time
+                    else 0.0,
+                    math.log(len(stripped)),
+                    float(bool(years & around)),
+                    float(bool(years) and bool(around) and not years & around),
+                )
                 paragraph = chunk.para_start + chunk.text.count("\n", 0, a)
                 start = chunk.char_start + a
-                out.append(Sentence(hit, stripped, start, start + len(stripped), paragraph, score))
-        out.sort(key=lambda s: -s.score)
+                out.append(Sentence(hit, stripped, start, start + len(stripped), paragraph, 0.0, features))
         return out
+
+    def _chunk_sentences(self, chunk: Chunk) -> list[tuple[int, int, frozenset[str]]]:
+        """A chunk's quotable sentences with their tokens, computed once (tokenizing is most of the work)."""
+        cached = self._sentence_cache.get(chunk.chunk_id)
+        if cached is None:
+            tokenizer = self.retriever.index.tokenizer
+            cached = [
+                (a, b, frozenset(tokenizer.tokens(chunk.text[a:b])))
+                for a, b in _line_sentences(chunk.text)
+                if b - a >= 6 and not is_heading_line(chunk.text[a:b])
+            ]
+            self._sentence_cache[chunk.chunk_id] = cached
+        return cached
+
+    def _probability(self, features: tuple[float, ...]) -> float:
+        z = self.config.bias + sum(w * f for w, f in zip(self.config.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def _enumeration(self, s: Sentence) -> Sentence:
+        """The whole enumeration a sentence belongs to: its ；-separated siblings up to the 。 that ends them.
+
+        sentence_spans cuts at ；, which splits "一是…；二是…；三是…。" into pieces; a list question wants them
+        all. A run longer than max_list_chars keeps whole pieces around the chosen one."""
+        doc = self._document(s.hit.chunk.doc_id)
+        para = doc.paragraph(s.paragraph)
+        text = para.text
+        a, b = s.start - para.char_start, s.end - para.char_start
+        lo = max((m.end() for m in _SENTENCE_STOP.finditer(text, 0, a)), default=0)
+        stop = _SENTENCE_STOP.search(text, b - 1)
+        hi = stop.end() if stop else len(text)
+        pieces = [(lo + x, lo + y) for x, y in sentence_spans(text[lo:hi])]
+        if len(pieces) <= 1:
+            return s
+        chosen = [i for i, (x, y) in enumerate(pieces) if x <= a < y or x < b <= y]
+        first = last = chosen[0] if chosen else 0
+        budget = self.config.max_list_chars
+        while last + 1 < len(pieces) and pieces[last + 1][1] - pieces[first][0] <= budget:
+            last += 1
+        while first > 0 and pieces[last][1] - pieces[first - 1][0] <= budget:
+            first -= 1
+        x, y = pieces[first][0], pieces[last][1]
+        while x < y and text[x].isspace():
+            x += 1
+        while y > x and text[y - 1].isspace():
+            y -= 1
+        if (x, y) == (a, b):
+            return s
+        start = para.char_start + x
+        return Sentence(s.hit, text[x:y], start, para.char_start + y, s.paragraph, s.score, s.features)
+
+    # ---------------------------------------------------------------------------------------- definitions
+
+    def _definition(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
+        """The glossary entry of the term asked about, quoted and cited; None: no entry fits."""
+        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self._docs(filters)
+        terms = quoted_terms(asked)
+        entries = [e for t in terms for e in self._glossary_entries(t, docs)]
+        if not entries:
+            # A footnote mark in the best sentences points to an entry: "用好“三会” [17]制度" -> 17、三会:...
+            focus = focus_text(asked, filters)
+            best = self.rank_sentences(focus, hits, asked)[:1]
+            for s in best if best and best[0].score >= self.config.min_evidence else ():
+                chunk = s.hit.chunk
+                for note in chunk.footnotes:
+                    if note.marker.startswith("[") and note.marker in s.text:
+                        entries.extend(self._glossary_entries(note.term.strip("“”"), {chunk.doc_id}))
+        if not entries:
+            return self._quoted_term_sentences(question, asked, filters, hits, terms)
+        entries = list(dict.fromkeys(entries))[:2]
+        citations = []
+        for n, e in enumerate(entries, start=1):
+            doc = self._document(e.doc_id)
+            meta = self.retriever.index.metas[e.doc_id]
+            p = e.paragraph
+            citations.append(Citation(n, e.doc_id, meta.title, meta.street, p.section_path, p.number, p.text,
+                                      p.char_start, p.char_end))  # fmt: skip
+            assert doc.text[p.char_start : p.char_end] == p.text
+        text = "".join(f"{c.quote}[{c.n}]" for c in citations)
+        return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "definition")
+
+    def _quoted_term_sentences(
+        self, question: str, asked: str, filters: Filters, hits: list[Hit], terms: list[str]
+    ) -> Answer | None:
+        """No glossary entry: the best sentence that spells the quoted term out ("“三微治理”(楼栋微整治…)")."""
+        if not terms:
+            return None
+        ranked = [
+            s
+            for s in self.rank_sentences(focus_text(asked, filters), hits, asked)
+            if any(t in s.text for t in terms)
+        ]
+        spelled = [
+            s for s in ranked if any(re.search(re.escape(t) + r"”?\s*[(（:：即指是]", s.text) for t in terms)
+        ]
+        best = (spelled or ranked)[:1]
+        if not best or best[0].score < self.config.min_evidence:
+            return None
+        s = best[0]
+        citation = _cite(1, s.hit, s.paragraph, s.text, s.start)
+        return Answer(
+            question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition"
+        )
+
+    def _glossary_entries(self, term: str, docs: set[str]) -> list[GlossaryEntry]:
+        """Entries of the reports in `docs` for `term`: the exact term first, then ones that hold it or it holds."""
+        term = term.strip("“”\"' ")
+        entries = [e for e in self.glossary() if e.doc_id in docs]
+        exact = [e for e in entries if e.term == term]
+        if exact:
+            return exact
+        within = [e for e in entries if term in e.term or (len(e.term) >= 2 and e.term in term)]
+        return sorted(within, key=lambda e: abs(len(e.term) - len(term)))
+
+    def glossary(self) -> list[GlossaryEntry]:
+        """Every 名词解释 entry of the corpus (read once)."""
+        if self._glossary is None:
+            entries = []
+            for doc_id in self.retriever.index.metas:
+                for p in self._document(doc_id).paragraphs:
+                    if p.kind == "heading" or not p.section_path:
+                        continue
+                    if not _GLOSSARY_SECTION.search(p.section_path[0]):
+                        continue
+                    if m := _GLOSSARY_ENTRY.match(p.text):
+                        entries.append(GlossaryEntry(doc_id, m.group(1).strip().strip("“”"), p))
+            self._glossary = entries
+        return self._glossary
+
+    # ------------------------------------------------------------------------------------------ summaries
+
+    def _summary(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
+        """The outline under the section the question is about; None: the report has no outline to show.
+
+        Sections are matched on the question's subject (its words without the asking: 塘桥街道2019年民生服务
+        方面主要做了哪几个方面的工作 -> 民生服务); a question with no subject left (万里街道2021年的工作重点是什么)
+        gets the report's top-level outline."""
+        if not hits:
+            return None
+        tokenizer = self.retriever.index.tokenizer
+        subject = _SUMMARY_ASKING.sub(" ", focus_text(asked, filters))
+        doc_id = hits[0].chunk.doc_id
+        doc = self._document(doc_id)
+        # Words of the report's title (行动计划, 工作总结) say which report, not which part of it.
+        title_words = set(tokenizer.tokens(doc.meta.title))
+        q_tokens = {
+            t
+            for t in tokenizer.tokens(subject)
+            if t not in self._place_words and t not in title_words and (_HAN.search(t) or t.isdigit())
+        }
+        weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
+        total = sum(weights.values()) or 1.0
+        root = _outline(doc)
+        hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
+
+        def match(text: str) -> float:
+            tokens = set(tokenizer.tokens(text))
+            return sum(w for t, w in weights.items() if t in tokens) / total
+
+        best: tuple[float, _Outline] | None = None
+        for node in _walk(root):
+            if len(node.children) < 2 or not node.path:
+                continue
+            own = match(node.path[-1])
+            parts = max(match(c.path[-1]) for c in node.children)
+            inside = sum(1 for n in hit_paras if _within(doc, n, node.path)) / max(1, len(hit_paras))
+            score = own + 0.3 * parts + 0.2 * inside
+            if own >= self.config.min_outline_match and (best is None or score > best[0]):
+                best = (score, node)
+        if best is not None:
+            node = best[1]
+        elif len(root.children) >= 2 and not weights:
+            node = root
+        else:
+            return None
+        meta = self.retriever.index.metas[doc_id]
+        openers = ([node.opener] if node.opener is not None else []) + [
+            c.opener for c in node.children[: self.config.max_outline] if c.opener is not None
+        ]
+        citations = []
+        for n, p in enumerate(openers, start=1):
+            title = _heading_span(p)
+            citations.append(Citation(n, doc_id, meta.title, meta.street, p.section_path, p.number, title,
+                                      p.char_start, p.char_start + len(title)))  # fmt: skip
+        head, items = (citations[0], citations[1:]) if node.opener is not None else (None, citations)
+        lines = ([f"{head.quote}[{head.n}]："] if head else [f"{meta.title}："]) + [
+            f"{c.quote}[{c.n}]" for c in items
+        ]
+        return Answer(question, "\n".join(lines), tuple(citations), True, tuple(hits), filters, (), asked,
+                      "summary")  # fmt: skip
+
+    # -------------------------------------------------------------------------------------- cross-street
+
+    def _cross_street(self, question: str, asked: str, streets: list[str]) -> Answer | None:
+        """Street by street, from the comparison engine; None: the question names no topic to compare on."""
+        from .compare import NOT_COVERED, compare_streets
+
+        topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters()))
+        for name in sorted(self._place_words, key=len, reverse=True):
+            topic = topic.replace(name, " ")
+        topic = re.sub(r"\s+", " ", topic).strip()
+        if len(topic.replace(" ", "")) < 2:
+            return None
+        engine = SimpleNamespace(index=self.retriever.index, embedder=self.retriever.embedder,
+                                 retriever=self.retriever, answerer=self)  # fmt: skip
+        topic = topic.replace(" ", "")
+        try:
+            comparison = compare_streets(engine, topic, streets or None)
+            if sum(f.found for f in comparison.findings) < 2 and (specific := self._specific_word(topic)):
+                # 停车管理措施 is rarely written whole; its most specific word (停车) still names the topic.
+                comparison = compare_streets(engine, f"{topic}/{specific}", streets or None)
+        except ValueError:
+            return None
+        findings = sorted(comparison.findings, key=lambda f: not f.found)
+        if not any(f.found for f in findings):
+            text = f"各街道的报告中均未涉及“{comparison.topic}”。"
+            return Answer(question, text, (), False, (), Filters(), (), asked, "cross_street")
+        citations: list[Citation] = []
+        lines = []
+        for f in findings:
+            if not f.found:
+                lines.append(f"{f.street}：{NOT_COVERED}。")
+                continue
+            finding = f.finding
+            renumbered = []
+            for c in f.citations:
+                n = len(citations) + 1
+                finding = finding.replace(f"[{c.n}]", f"[#{n}]")
+                renumbered.append(Citation(n, c.doc_id, c.title, c.street, c.section_path, c.paragraph, c.quote,
+                                           c.char_start, c.char_end))  # fmt: skip
+                citations.extend(renumbered[-1:])
+            lines.append(f"{f.street}：{finding.replace('[#', '[')}")
+        hits = tuple(h for f in findings for h in f.passages[:1])
+        return Answer(question, "\n".join(lines), tuple(citations), True, hits, Filters(), (), asked,
+                      "cross_street")  # fmt: skip
+
+    # ------------------------------------------------------------------------------------------- helpers
+
+    def _specific_word(self, topic: str) -> str | None:
+        """The topic's rarest word of two or more characters, when it has other words besides."""
+        words = {t for t in self.retriever.index.tokenizer.tokens(topic) if len(t) >= 2 and t != topic}
+        if len(words) < 2:
+            return None
+        return max(sorted(words), key=lambda t: self._idf.get(t, self._idf_unseen))
+
+    def _named_streets(self, question: str) -> list[str]:
+        known = sorted(
+            {m.street for m in self.retriever.index.metas.values() if m.street}, key=len, reverse=True
+        )
+        return [s for s in known if s in question or s.removesuffix("街道").removesuffix("镇") in question]
+
+    def _missing_reports(self, filters: Filters) -> str | None:
+        """A refusal naming what the corpus lacks: a street (or district) it has no report of, or a year."""
+        metas = list(self.retriever.index.metas.values())
+        if any(filters.matches(m) for m in metas):
+            return None
+        place = filters.street or filters.district
+        if place and not any(
+            Filters(street=filters.street, district=filters.district).matches(m) for m in metas
+        ):
+            return f"语料中没有{place}的报告。"
+        if filters.year is not None:
+            return f"语料中没有{place or ''}{filters.year}年的报告。"
+        return None
+
+    def _docs(self, filters: Filters) -> set[str]:
+        return {d for d, m in self.retriever.index.metas.items() if filters.matches(m)}
+
+    def _document(self, doc_id: str) -> Document:
+        if doc_id not in self._documents:
+            self._documents[doc_id] = self.retriever.index.document(doc_id)
+        return self._documents[doc_id]
+
+    def _refusal(self, question: str, asked: str, kind: str, filters: Filters, hits: Sequence[Hit] = (),
+                 text: str = NOT_FOUND) -> Answer:  # fmt: skip
+        return Answer(question, text, (), False, tuple(hits), filters, (), asked, kind)
+
+
+def replace_score(s: Sentence, score: float) -> Sentence:
+    return Sentence(s.hit, s.text, s.start, s.end, s.paragraph, score, s.features)
+
+
+def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
+    return Citation(n, hit.chunk.doc_id, hit.meta.title, hit.meta.street, hit.chunk.section_path, paragraph, quote,
+                    start, start + len(quote))  # fmt: skip
+
+
+def _char_idf(texts) -> dict[str, float]:
+    df: Counter[str] = Counter()
+    n = 0
+    for text in texts:
+        n += 1
+        df.update({c for c in text if _HAN.match(c)})
+    return {c: math.log(1 + n / d) for c, d in df.items()}
+
+
+def _outline(doc: Document) -> _Outline:
+    """The report's sections as a tree; glossary, appendix, preface and table-of-contents sections left out."""
+    root = _Outline((), None)
+    nodes = {(): root}
+    previous: tuple[str, ...] = ()
+    for p in doc.paragraphs:
+        path = p.section_path
+        if path and path != previous and p.text.startswith(path[-1]) and path not in nodes:
+            if not any(_SKIPPED_SECTIONS.search(h) for h in path):
+                node = _Outline(path, p)
+                nodes[path] = node
+                parent = next(
+                    (nodes[path[:i]] for i in range(len(path) - 1, -1, -1) if path[:i] in nodes), root
+                )
+                parent.children.append(node)
+        previous = path
+    return root
+
+
+def _walk(node: _Outline):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _within(doc: Document, number: int, path: tuple[str, ...]) -> bool:
+    return doc.paragraph(number).section_path[: len(path)] == path
+
+
+def _heading_span(p: Paragraph) -> str:
+    """What of the opening paragraph is its heading: the whole of a bare heading, the title of an inline one."""
+    if p.kind == "heading":
+        return p.text.strip()
+    return p.text[: len(p.section_path[-1])]
 
 
 def _line_sentences(text: str) -> list[tuple[int, int]]:
@@ -144,7 +654,8 @@ def _distinct(sentences: list[Sentence]) -> list[Sentence]:
     kept: list[Sentence] = []
     for s in sentences:
         if any(
-            s.text == k.text or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and s.start == k.start)
+            s.text == k.text
+            or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and (s.start < k.end and k.start < s.end))
             for k in kept
         ):
             continue

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from ..ingest.metadata import DISTRICTS
 from ..records import DocMeta, Filters
@@ -71,15 +71,24 @@ def infer_filters(question: str, metas: Iterable[DocMeta]) -> Filters:
 
 
 def relax(filters: Filters, metas: Iterable[DocMeta]) -> Filters:
-    """Drop an inferred year that no report of the named place covers.
+    """Drop an inferred year that no report of the named place covers but one of them borders.
 
-    A 2019 社代会 report reviews 2018 and plans 2019: "长寿路街道2019年..." should still find it.
+    A 2019 社代会 report reviews 2018 and plans 2019: "长寿路街道2019年..." should still find it. A year
+    further away (长寿路街道2025年) is kept, so the question matches nothing and is refused as such.
     """
     metas = list(metas)
     if filters.year is None or any(filters.matches(m) for m in metas):
         return filters
     without_year = replace(filters, year=None)
-    return without_year if any(without_year.matches(m) for m in metas) else filters
+    year = filters.year
+    bordering = [
+        m
+        for m in metas
+        if without_year.matches(m)
+        and m.year_start is not None
+        and m.year_start - 1 <= year <= (m.year_end or m.year_start) + 1
+    ]
+    return without_year if bordering else filters
 
 
 def _stem(street: str) -> str:
@@ -120,3 +129,146 @@ def place_words(metas: Iterable[DocMeta]) -> frozenset[str]:
             if name:
                 words |= {name, name.removesuffix("新区").removesuffix("区"), _stem(name)}
     return frozenset(w for w in words if len(w) >= 2)
+
+
+# ------------------------------------------------------------------------------------------ question kinds
+
+KINDS = ("quantity", "definition", "list", "summary", "cross_street", "time", "yes_no", "other")
+
+_CROSS = re.compile(
+    r"哪些街道|哪几个街道|各个?街道|各街镇|几个街道都|比较|对比|相比|比呢|差异|不同之处|有何不同|有什么不同"
+)
+_SUMMARY = re.compile(
+    r"工作重点|重点工作|主要任务|重点任务|总体目标|发展目标|主要目标|几个方面|哪些方面|哪几方面|哪几点|主要内容|"
+    r"工作思路|总体要求|主要做法|概括|提纲|框架|大纲|总结了哪些|分为哪"
+)
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{1,30})[”\"」』]")
+_DEFINITION = re.compile(
+    r"是什么意思|什么意思|指什么|指的是|是指|含义|定义|具体指|哪[几两三四五六七八九十]个|哪[几两三四五六七八九十]种|"
+    r"哪[几两三四五六七八九十]项|包括哪些|包含哪些|由哪些|是什么|都有什么|有哪些内容"
+)
+_WHAT_IS = re.compile(r"什么(?:是|叫)([^?？，,。]{2,20})")
+_TIME = re.compile(
+    r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是"
+)
+_QUANTITY = re.compile(
+    r"多少|几[个家项次名处条所座万千百台套户人天年批场件门块栋辆张份间]|数量|面积|金额|比例|比率|[占达]比|人数|户数|规模|"
+    r"多大|多长|多高|多远|百分之|[率额]是?多"
+)
+_YES_NO = re.compile(r"是否|有没有|有无|是不是|能否|可否|会不会|吗[?？]?$")
+_LIST = re.compile(
+    r"哪些|有什么|有何|做了什么|做了哪些|采取了|什么措施|什么举措|什么办法|什么工作|怎样|如何|怎么"
+)
+
+
+def question_kind(question: str, streets: Sequence[str] = ()) -> str:
+    """One of KINDS, from the question's wording (and the streets it names: two of them make a comparison).
+
+    Order matters: "哪些街道提到了垃圾分类" is a comparison before it is a list, "2021年的工作重点是什么" a
+    summary before a definition, "何时成立、由多少家单位发起" a time question before a quantity.
+    """
+    q = question.strip()
+    if len(set(streets)) >= 2 or _CROSS.search(q):
+        return "cross_street"
+    if _SUMMARY.search(q):
+        return "summary"
+    if (
+        _WHAT_IS.search(q)
+        or (_QUOTED.search(q) and _DEFINITION.search(q))
+        or re.search(r"(?:指什么|指哪|是什么意思|什么意思|含义|具体指|是指)", q)
+    ):
+        return "definition"
+    if _TIME.search(q):
+        return "time"
+    if _YES_NO.search(q):
+        return "yes_no"
+    if _QUANTITY.search(q):
+        return "quantity"
+    if _LIST.search(q):
+        return "list"
+    return "other"
+
+
+def quoted_terms(question: str) -> list[str]:
+    """Terms a definition question asks about: quoted ones (“三会”), else the X of 什么是X / X是什么."""
+    terms = [m.group(1).strip() for m in _QUOTED.finditer(question)]
+    if not terms and (m := _WHAT_IS.search(question)):
+        terms = [m.group(1)]
+    if not terms and (
+        m := re.search(r"([^\s，,。、的]{2,12}?)(?:是什么意思|是什么|指什么|指的是|具体指|的含义)", question)
+    ):
+        terms = [m.group(1)]
+    return [t for t in terms if len(t) >= 2]
+
+
+# -------------------------------------------------------------------------------- follow-up questions
+
+_FOLLOW_UP_FILLER = re.compile(r"^(那么?|那个|还有|另外|再问一下|请问)?")
+_PRONOUN = re.compile(r"^(它|它们|他们|该街道|这个街道|这个|这|该|其)")
+_VS = re.compile(r"(?:和|与|跟|同|比)([^\s，,。?？]{2,8}?)(?:街道|镇)?(?:相?比较?呢?|比呢|对比|呢|[?？]|$)")
+# A question is topical when it keeps two or more content characters once these are gone.
+_GENERIC = re.compile(
+    r"那么?|呢|吗|么|吧|它们?|他们|这个|这些|那些|其|该|具体|数字|数据|数目|情况|怎么样|怎样|如何|多少|几|是|的|了|有|"
+    r"哪些|什么|请问|还有|另外|又|再|呢|比较?|对比|相比|和|与|跟|同|分别|一下|说说|讲讲|详细|详情|[?？!！。，,、\s]"
+)
+_ASKING = re.compile(
+    r"(做了哪些工作|做了什么|有哪些|有什么|是什么|是多少|有多少|多少|如何|怎样|怎么样|情况如何|进展如何|呢|吗)[?？]?$"
+)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    question: str  # the question to answer, standalone
+    followed: bool  # True: it was completed from an earlier turn
+
+
+def topic_of(question: str, filters: Filters) -> str:
+    """The question's subject without its places, year and question words: 垃圾分类 of 塘桥街道2019年垃圾分类做了什么."""
+    text = focus_text(question, filters)
+    text = _ASKING.sub("", text.strip(" ?？"))
+    text = re.sub(r"^(在|关于|对于)|(方面|工作|的情况|情况)$", "", text.strip(" ，,的"))
+    return text.strip(" ，,的") or focus_text(question, filters)
+
+
+def resolve_follow_up(question: str, previous: str | None, metas: Iterable[DocMeta]) -> Resolution:
+    """Complete a follow-up ("那长寿路街道呢?", "具体数字是多少?", "它和塘桥比呢?") from the previous resolved question.
+
+    A question that names its own topic stands alone and is returned unchanged. Otherwise the previous
+    question's topic, street and year fill what this one leaves out: a new street replaces the old one, a
+    pronoun (它/该街道) stands for the old street, and "和X比" makes a comparison of both streets on the old topic.
+    """
+    question = question.strip()
+    if not previous:
+        return Resolution(question, False)
+    metas = list(metas)
+    places = place_words(metas)
+    now = infer_filters(question, metas)
+    before = infer_filters(previous, metas)
+    rest = _GENERIC.sub("", focus_text(question, now))
+    for word in sorted(places, key=len, reverse=True):
+        rest = rest.replace(word, "")
+    mentions_street = bool(now.street)
+    pronoun = bool(_PRONOUN.match(_FOLLOW_UP_FILLER.sub("", question)))
+    if len(rest) >= 2 and not pronoun:
+        return Resolution(question, False)  # names its own topic: not a follow-up
+    topic = topic_of(previous, before)
+    year = f"{before.year}年" if before.year is not None else ""
+    if m := _VS.search(question):
+        other = infer_filters(m.group(1) + "街道", metas).street or infer_filters(m.group(1), metas).street
+        if other and before.street and other != before.street:
+            # No year: two streets' reports seldom cover the same one.
+            return Resolution(f"{before.street}和{other}{topic}比较", True)
+    if mentions_street and now.street != before.street:
+        when = f"{now.year}年" if now.year is not None else year
+        return Resolution(f"{now.street}{when}{topic}{_tail(previous)}", True)
+    if now.year is not None and now.year != before.year:
+        return Resolution(f"{before.street or ''}{now.year}年{topic}{_tail(previous)}", True)
+    # Same subject, a new angle ("具体数字是多少?"): the old question's subject with this question's ask.
+    ask = _FOLLOW_UP_FILLER.sub("", question).lstrip("，, ")
+    return Resolution(f"{before.street or ''}{year}{topic}，{ask}", True)
+
+
+def _tail(question: str) -> str:
+    """The asking part of a question (做了哪些工作? / 是多少?), to keep when only its subject changes."""
+    m = _ASKING.search(question.strip())
+    return m.group(0) if m else "?"
