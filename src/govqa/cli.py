@@ -331,9 +331,22 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
 @click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=20.0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True,
               help="Threads answering requests.")  # fmt: skip
+@click.option("--build-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="Priority of background index builds (higher: queries get the cores first).")  # fmt: skip
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 def serve(
-    host, port, index_dir, corpus, embedder, llm, cors_origins, keyed_reads, max_upload_mb, threads, log_level
+    host,
+    port,
+    index_dir,
+    corpus,
+    embedder,
+    llm,
+    cors_origins,
+    keyed_reads,
+    max_upload_mb,
+    threads,
+    build_nice,
+    log_level,
 ):
     """Serve the index over HTTP: search, ask, compare, an OpenAI-compatible chat endpoint, live uploads.
 
@@ -346,7 +359,8 @@ def serve(
 
     settings = Settings.from_env(index_dir=index_dir, corpus=corpus, embedder=embedder, llm=llm,
                                  cors_origins=list(cors_origins) or None, keyed_reads=keyed_reads or None,
-                                 max_upload_bytes=int(max_upload_mb * 1024 * 1024), threads=threads)  # fmt: skip
+                                 max_upload_bytes=int(max_upload_mb * 1024 * 1024), threads=threads,
+                                 build_nice=build_nice)  # fmt: skip
     try:
         run_server(settings, host=host, port=port, log_level=log_level)
     except IndexUnavailableError as exc:

@@ -248,18 +248,18 @@ class JobWorker:
             change = self._change(job)
         except Exception as exc:  # noqa: BLE001 - any failure is the job's outcome, reported to its client
             log.exception("job %s failed", job.id)
-            self.journal.finish(job, error=f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+            self.journal.finish(job, error=str(exc) or type(exc).__name__)
             self.busy = False
             return
         # The new generation is live before the job reads "done": a client that saw "done" finds the report.
         self._guard(self._on_change)
         report = change.build.report
+        self.busy = False
         self.journal.finish(job, result={
             "doc_id": change.doc_id, "action": change.action, "documents": report.documents,
             "chunks": report.chunks, "embedded": report.embedded, "seconds": round(report.seconds, 3),
             "generation": Path(report.path).name, "skipped": [str(e) for e in change.build.errors],
         })  # fmt: skip
-        self.busy = False
 
     def _change(self, job: Job) -> DocumentChange:
         def progress(done: int, total: int) -> None:

@@ -42,6 +42,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .engine import (
@@ -81,6 +82,8 @@ EXTRACTIVE_MODEL = "govqa"  # the offline extractive answerer
 LLM_MODEL = "govqa-llm"  # a language model writes, every sentence checked against its cited passage
 MAX_JSON_BODY = 1 << 20  # reads carry a question, not a report: 1 MiB is plenty
 MAX_K = 50
+# Module level: the endpoints' annotations are strings (postponed evaluation), resolved in this namespace.
+_BEARER = HTTPBearer(auto_error=False)
 
 
 @dataclass
@@ -261,8 +264,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])  # fmt: skip
     app.add_middleware(_MetricsMiddleware, metrics=metrics)
 
-    bearer = HTTPBearer(auto_error=False)
-
     def check_key(credentials: HTTPAuthorizationCredentials | None, what: str) -> None:
         if not settings.api_key:
             raise HTTPException(403, f"{what} are disabled: start the server with GOVQA_API_KEY set")
@@ -271,23 +272,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(401, "missing or wrong API key: send 'Authorization: Bearer <GOVQA_API_KEY>'",
                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
-    def read_access(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    # async: a sync dependency would cost every request a hop to the thread pool
+    async def read_access(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
         if settings.keyed_reads:
             check_key(credentials, "reads")
 
-    def write_access(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    async def write_access(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
         check_key(credentials, "writes")
 
     reads = [Depends(read_access)]
     writes = [Depends(write_access)]
 
-    @app.exception_handler(QuestionError)
-    async def question_error(_request: Request, exc: QuestionError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's 404/405
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), exc.headers)
 
+    @app.exception_handler(QuestionError)
     @app.exception_handler(DocumentError)
-    async def document_error(_request: Request, exc: DocumentError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    async def input_error(_request: Request, exc: ValueError) -> JSONResponse:
+        return _error(422, str(exc))
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict:
@@ -482,10 +489,16 @@ def _inherit_filters(qa: GovQA, question: str, filters: Filters, history: Sequen
         before = relax(infer_filters(earlier, metas), metas)
         if before.is_empty():
             continue
+        inherited = Filters(
+            street=named.street or (None if named.district else before.street),
+            district=named.district or (None if named.street else before.district),
+            year=named.year or before.year,
+        )
+        inherited = relax(inherited, metas)
         return Filters(
-            street=filters.street or named.street or (None if named.district else before.street),
-            district=filters.district or named.district or (None if named.street else before.district),
-            year=filters.year if filters.year is not None else (named.year or before.year),
+            street=filters.street or inherited.street,
+            district=filters.district or inherited.district,
+            year=filters.year if filters.year is not None else inherited.year,
             doc_type=filters.doc_type,
         )
     return filters
@@ -537,6 +550,13 @@ async def _read_upload(request: Request, limit: int) -> tuple[str, bytes]:
     if len(data) > limit:
         raise HTTPException(413, f"the report is over the upload limit of {limit:,} bytes")
     return name, data
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """FastAPI's {"detail"} and, for OpenAI clients, {"error": {"message"}}: both read the same message."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    body = {"detail": message, "error": {"message": message, "type": kind, "code": status}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _job_reply(job) -> dict:
