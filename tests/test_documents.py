@@ -124,7 +124,7 @@ def test_app_documents_panel_adds_and_deletes(index_copy, corpus_copy, monkeypat
     assert "望海街道报告.txt" in Index.open(index_copy).metas
 
     at.selectbox(key="delete_doc").set_value("望海街道报告.txt")
-    at.checkbox(key="delete_sure").check()
+    at.checkbox(key="delete_sure").check().run()  # the button is enabled only once both are chosen
     at.button(key="delete_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("已删除" in s.value for s in at.success)
