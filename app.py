@@ -573,8 +573,8 @@ def page_documents(qa: GovQA, key: tuple[str, str]) -> None:
         ],
         hide_index=True,
     )
-    manage_documents(doc_ids, metas)
     if not doc_ids:
+        manage_documents(doc_ids, metas)
         return
     doc_id = st.selectbox("打开报告 Open a report", doc_ids, format_func=lambda d: metas[d].title)
     doc = load_document(qa, key, doc_id)
@@ -589,6 +589,7 @@ def page_documents(qa: GovQA, key: tuple[str, str]) -> None:
         label = top[0] if top else "(开头 front matter)"
         with st.expander(f"{label} · ¶{paragraphs[0].number}–{paragraphs[-1].number}"):
             st.html(section_html(paragraphs))
+    manage_documents(doc_ids, metas)
 
 
 def manage_documents(doc_ids: Sequence[str], metas) -> None:
