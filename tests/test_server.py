@@ -392,3 +392,27 @@ def test_a_job_interrupted_too_often_is_reported_failed(tmp_path):
     journal.payload(again.id).unlink()
     journal.recover()
     assert "upload it again" in journal.get(again.id).error
+
+
+def test_keyed_reads_cors_and_a_server_without_a_key(index_copy, tmp_path):
+    """Configuration variants, in-process (the behaviour above is the same code behind a real socket)."""
+    from fastapi.testclient import TestClient
+
+    from govqa.server import Settings, create_app
+
+    keyed = Settings(index_dir=index_copy, corpus=tmp_path, api_key=KEY, keyed_reads=True,
+                     cors_origins=["https://portal.example"])  # fmt: skip
+    with TestClient(create_app(keyed)) as client:
+        assert client.post("/v1/search", json={"question": QUESTION}).status_code == 401
+        assert client.post("/v1/search", json={"question": QUESTION}, headers=AUTH).status_code == 200
+        preflight = {"Origin": "https://portal.example", "Access-Control-Request-Method": "POST"}
+        r = client.options("/v1/search", headers=preflight)
+        assert r.headers["access-control-allow-origin"] == "https://portal.example"
+        r = client.options("/v1/search", headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+
+    with TestClient(create_app(Settings(index_dir=index_copy, corpus=tmp_path))) as client:
+        r = client.get("/v1/documents", headers={"Origin": "https://portal.example"})
+        assert r.status_code == 200 and "access-control-allow-origin" not in r.headers  # CORS off by default
+        r = client.post("/v1/documents", json={"name": "a.txt", "text": "长寿路街道"}, headers=AUTH)
+        assert r.status_code == 403 and "GOVQA_API_KEY" in r.json()["detail"]

@@ -37,6 +37,7 @@ from .metrics import percentile_ms
 
 START_TIMEOUT = 300
 REQUEST_TIMEOUT = 60.0
+BUILD_TIMEOUT = 900.0
 
 
 def run(corpus: Path, gold: Path, index: Path | None, clients: int, duration: float, throughput_seconds: float,
@@ -145,11 +146,16 @@ def _while_building(
                     failure.append(f"upload {r.status_code}: {r.text[:200]}")
                     return
                 job_id = r.json()["id"]
+                # The build started in the phase is waited for, so that it cannot slow the next phase.
+                deadline = time.monotonic() + BUILD_TIMEOUT
                 while True:
                     job = client.get(f"/v1/jobs/{job_id}").json()
-                    if job["status"] in ("done", "failed"):
+                    if job["status"] in ("done", "failed") or time.monotonic() > deadline:
                         break
                     time.sleep(0.2)
+                if job["status"] not in ("done", "failed"):
+                    failure.append(f"build not finished after {BUILD_TIMEOUT}s")
+                    return
                 if job["status"] == "failed":
                     failure.append(f"job failed: {job['error']}")
                     return
@@ -162,7 +168,7 @@ def _while_building(
         load = asyncio.run(_load(server.url, questions, clients, duration, ("search", "ask")))
     finally:
         done.set()
-        thread.join(REQUEST_TIMEOUT * 2)
+        thread.join(BUILD_TIMEOUT + REQUEST_TIMEOUT)
     return {"load": load, "builds": len(builds), "upload_errors": failure,
             "build_seconds": [round(b["seconds"], 1) for b in builds],
             "chunks_embedded_per_build": builds[0]["embedded"] if builds else None}  # fmt: skip
@@ -224,7 +230,7 @@ def report(out: dict) -> str:
         f"server started in {out['server_start_s']:.1f} s",
         phase("idle", out["idle"]),
         phase("building", b["load"]),
-        f"            {b['builds']} builds completed during the phase ({b['chunks_embedded_per_build']} chunks "
+        f"            {b['builds']} builds started in the phase ({b['chunks_embedded_per_build']} chunks "
         f"embedded each; seconds: {b['build_seconds']}){'; upload errors: ' + str(b['upload_errors']) if b['upload_errors'] else ''}",
         f"  p50 while building / idle: {out['building_p50_vs_idle']:.2f}x (target <= 2)",
         phase("search", out["search_only"]),
