@@ -31,8 +31,8 @@ JOB_TIMEOUT = 300
 
 
 class Server:
-    def __init__(self, index: Path, corpus: Path, *args: str):
-        self.index, self.corpus, self.args = index, corpus, args
+    def __init__(self, index: Path, corpus: Path, *args: str, env: dict[str, str] | None = None):
+        self.index, self.corpus, self.args, self.extra_env = index, corpus, args, env or {}
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
@@ -41,7 +41,7 @@ class Server:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "GOVQA_API_KEY": KEY, "PYTHONPATH": str(ROOT / "src")}
+        env = {**os.environ, "GOVQA_API_KEY": KEY, "PYTHONPATH": str(ROOT / "src"), **self.extra_env}
         self.log = (self.index.parent / f"server-{port}.log").open("wb")
         # --build-nice 0: on a machine shared with other jobs a niced build crawls; the benchmark measures it.
         self.proc = subprocess.Popen(
@@ -258,6 +258,45 @@ def test_a_follow_up_keeps_the_street_of_the_earlier_turn(http):
     assert reply["citations"], reply
     assert {c["street"] for c in reply["citations"]} == {"长寿路街道"}
     assert {c["street"] for c in alone["citations"]} != {"长寿路街道"}  # without the earlier turn: any street
+
+
+def test_the_llm_model_answers_through_a_configured_backend(corpus_index, tmp_path):
+    """`--llm openai`: model govqa-llm is offered, and only the verified sentences of its text come back."""
+    import threading
+
+    from test_generation import FakeChat
+
+    fake = FakeChat()
+    thread = threading.Thread(target=fake.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    env = {"GOVQA_LLM_BASE_URL": fake.url, "GOVQA_LLM_MODEL": "test-model", "GOVQA_LLM_API_KEY": "llm-key"}
+    server = Server(*copies(corpus_index, tmp_path), "--llm", "openai", env=env).start()
+    try:
+        with server.client() as http:
+            assert [m["id"] for m in http.get("/v1/models").json()["data"]] == ["govqa", "govqa-llm"]
+            messages = [{"role": "user", "content": QUESTION}]
+            reply = http.post(
+                "/v1/chat/completions", json={"model": "govqa-llm", "messages": messages}
+            ).json()
+            written = fake.replies[-1]
+            assert reply["choices"][0]["message"]["content"] == f"{written['copied']}[1]"
+            assert [c["quote"] for c in reply["citations"]] == [written["copied"]]
+            assert fake.requests[-1]["headers"]["Authorization"] == "Bearer llm-key"
+
+            answer = http.post("/v1/ask", json={"question": QUESTION, "answerer": "llm"}).json()
+            written = fake.replies[-1]
+            assert answer["flagged"] == [
+                written["made_up_number"],
+                written["made_up_words"],
+                written["out_of_range"],
+            ]
+            fake.mode = "500"
+            r = http.post("/v1/ask", json={"question": QUESTION, "answerer": "llm"})
+            assert r.status_code == 502 and "model overloaded" in r.json()["detail"]
+    finally:
+        server.stop()
+        fake.shutdown()
+        fake.server_close()
 
 
 # ------------------------------------------------------------------------------------------ writes
