@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -84,6 +85,7 @@ MAX_JSON_BODY = 1 << 20  # reads carry a question, not a report: 1 MiB is plenty
 MAX_K = 50
 # Module level: the endpoints' annotations are strings (postponed evaluation), resolved in this namespace.
 _BEARER = HTTPBearer(auto_error=False)
+_SENTENCE_PIECE = re.compile(r".*?(?:[。！？!?](?:\[\d+\])*|$)", re.S)
 
 
 @dataclass
@@ -522,9 +524,7 @@ def _chat_events(completion_id: str, created: int, model: str, text: str, citati
 
 def _sentences(text: str) -> list[str]:
     """Split after each sentence end (and the [n] marks that follow it); the pieces join to `text`."""
-    import re
-
-    return [m.group() for m in re.finditer(r".*?(?:[。！？!?](?:\[\d+\])*|$)", text, re.S) if m.group()]
+    return [m.group() for m in _SENTENCE_PIECE.finditer(text) if m.group()]
 
 
 # ------------------------------------------------------------------------------------------ helpers
