@@ -376,7 +376,8 @@ def test_upload_and_delete_while_queries_run(http, server):
         == []
     )
     assert http.delete("/v1/documents/临江街道报告.txt", headers=AUTH).status_code == 404
-    assert http.delete("/v1/documents/../../etc/passwd", headers=AUTH).status_code == 404
+    assert http.delete("/v1/documents/..%2F..%2Fetc%2Fpasswd", headers=AUTH).status_code == 404
+    assert http.delete("/v1/documents/%2Fetc%2Fpasswd", headers=AUTH).status_code == 404
 
 
 def test_kill_9_mid_upload_then_restart_redoes_the_job(corpus_index, tmp_path):

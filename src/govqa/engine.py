@@ -238,7 +238,7 @@ def remove_document(
     the files are restored. Deleting a report that is already gone only rebuilds (a retried delete).
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
-    target = _corpus_path(corpus, doc_id)
+    target = corpus_file(corpus, doc_id)
     with corpus_lock(corpus):
         files = [p for p in (target, target.with_name(target.name + SIDECAR_SUFFIX)) if p.is_file()]
         if not files and doc_id not in _indexed_ids(index_dir):
@@ -279,9 +279,9 @@ def index_generation(index_dir: Path | str) -> str | None:
         return None
 
 
-def _corpus_path(corpus: Path, doc_id: str) -> Path:
-    """The file behind `doc_id`, which must lie inside the corpus folder."""
-    root = corpus.resolve()
+def corpus_file(corpus: Path | str, doc_id: str) -> Path:
+    """The file behind `doc_id`, which must lie inside the corpus folder (else DocumentNotFoundError)."""
+    root = Path(corpus).resolve()
     path = (root / doc_id).resolve()
     if not doc_id or root not in path.parents or any(part.startswith(".") for part in Path(doc_id).parts):
         raise DocumentNotFoundError(f"{doc_id!r} is not a report id of this corpus")

@@ -51,8 +51,10 @@ from .engine import (
     DEFAULT_INDEX,
     MAX_DOCUMENT_BYTES,
     DocumentError,
+    DocumentNotFoundError,
     GovQA,
     check_document,
+    corpus_file,
     embedder_for,
     index_generation,
 )
@@ -298,6 +300,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def input_error(_request: Request, exc: ValueError) -> JSONResponse:
         return _error(422, str(exc))
 
+    @app.exception_handler(DocumentNotFoundError)
+    async def not_found(_request: Request, exc: DocumentNotFoundError) -> JSONResponse:
+        return _error(404, str(exc))
+
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict:
         qa = service.qa
@@ -368,6 +374,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except IndexError as exc:
             raise HTTPException(404, str(exc)) from exc
 
+    def accept_upload(name: str, data: bytes, replace: bool):
+        """Refuse what add_document would refuse (4xx now, not a failed job later), then journal it."""
+        name = check_document(name, data, max_bytes=settings.max_upload_bytes)
+        existing = settings.corpus / name
+        if not replace and existing.is_file() and existing.read_bytes() != data:
+            raise HTTPException(409, f"{name} is already in the corpus with different content; "
+                                "send ?replace=true to replace it, or rename the file")  # fmt: skip
+        return service.journal.submit_add(name, data, replace)
+
     upload_body = {
         "requestBody": {
             "required": True,
@@ -386,19 +401,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         """Add a report (multipart field `file`, or JSON {name, text}); it is indexed in the background."""
         name, data = await _read_upload(request, settings.max_upload_bytes)
-        name = await run_in_threadpool(check_document, name, data, max_bytes=settings.max_upload_bytes)
-        existing = settings.corpus / name
-        if not replace and existing.is_file() and existing.read_bytes() != data:
-            raise HTTPException(409, f"{name} is already in the corpus with different content; "
-                                "send ?replace=true to replace it, or rename the file")  # fmt: skip
-        job = await run_in_threadpool(service.journal.submit_add, name, data, replace)
+        job = await run_in_threadpool(accept_upload, name, data, replace)
         service.worker.wake()
         return JSONResponse(_job_reply(job), status_code=202)
 
     @app.delete("/v1/documents/{doc_id:path}", tags=["documents"], dependencies=writes, status_code=202)
     def delete(doc_id: str) -> JSONResponse:
         """Remove a report from the corpus and the index, in the background."""
-        if doc_id not in service.qa.index.metas and not _in_corpus(settings.corpus, doc_id):
+        if doc_id not in service.qa.index.metas and not corpus_file(settings.corpus, doc_id).is_file():
             raise HTTPException(404, f"no document {doc_id!r} in the index")
         job = service.journal.submit_remove(doc_id)
         service.worker.wake()
@@ -561,12 +571,6 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def _job_reply(job) -> dict:
     return {**job.to_json(), "href": f"/v1/jobs/{job.id}"}
-
-
-def _in_corpus(corpus: Path, doc_id: str) -> bool:
-    root = corpus.resolve()
-    path = (root / doc_id).resolve()
-    return root in path.parents and path.is_file()
 
 
 def _split(value: str | None) -> list[str] | None:
