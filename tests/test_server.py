@@ -386,7 +386,7 @@ def test_kill_9_mid_upload_then_restart_redoes_the_job(corpus_index, tmp_path):
     try:
         with server.client() as http:
             r = http.post("/v1/documents", headers=AUTH,
-                          json={"name": "临江街道报告.txt", "text": small_report("临江街道", 60)})  # fmt: skip
+                          json={"name": "临江街道报告.txt", "text": small_report("临江街道", 40)})  # fmt: skip
             job_id = r.json()["id"]
             deadline = time.monotonic() + JOB_TIMEOUT
             while True:  # kill while it embeds
