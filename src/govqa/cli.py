@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -16,7 +15,8 @@ from .index.embedders import EmbedderError, cpu_count, set_thread_pools, thread_
 from .index.store import FAISS_KINDS, IndexUnavailableError, index_in_use
 from .ingest.loaders import LoadError
 from .qa.questions import QuestionError
-from .records import Answer, Filters, Hit
+from .records import Filters
+from .serialize import answer_json, comparison_json, coverage_json, document_summaries, hit_json
 
 index_option = click.option(
     "--index", "index_dir", type=click.Path(path_type=Path), default=DEFAULT_INDEX, show_default=True,
@@ -227,8 +227,7 @@ def info(index_dir: Path, as_json: bool) -> None:
         _fail(str(exc))
         return
     m = index.manifest
-    docs = [{"doc_id": d, **asdict(index.metas[d]), "chunks": sum(c.doc_id == d for c in index.chunks)}
-            for d in index.doc_ids()]  # fmt: skip
+    docs = document_summaries(index)
     if as_json:
         click.echo(json.dumps({"path": str(index.path), **{k: m[k] for k in ("embedder", "chunking", "faiss", "counts",
                    "created", "govqa_version")}, "documents": docs}, ensure_ascii=False, indent=2))  # fmt: skip
@@ -348,39 +347,70 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
         return
     if coverage:
         if as_json:
-            cells = [{"topic": c.topic, "street": c.street, "score": c.score,
-                      "passages": [hit_json(h) for h in c.passages]} for c in matrix.cells]  # fmt: skip
-            data = {"topics": list(matrix.topics), "streets": list(matrix.streets), "cells": cells}
-            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            click.echo(json.dumps(coverage_json(matrix), ensure_ascii=False, indent=2))
         else:
             click.echo(format_matrix(matrix))
         return
     if as_json:
-        findings = [{"street": f.street, "district": f.district, "found": f.found, "finding": f.finding,
-                     "citations": [asdict(c) for c in f.citations],
-                     "passages": [hit_json(h) for h in f.passages]} for f in comparison.findings]  # fmt: skip
-        data = {"topic": comparison.topic, "findings": findings}
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(comparison_json(comparison), ensure_ascii=False, indent=2))
     else:
         click.echo(format_comparison(comparison))
 
 
-def hit_json(hit: Hit) -> dict:
-    c = hit.chunk
-    return {
-        "rank": hit.rank, "score": hit.score, "dense_score": hit.dense_score, "dense_rank": hit.dense_rank,
-        "bm25_score": hit.bm25_score, "bm25_rank": hit.bm25_rank, "doc_id": c.doc_id, "title": hit.meta.title,
-        "street": hit.meta.street, "section_path": list(c.section_path), "paragraphs": [c.para_start, c.para_end],
-        "char_start": c.char_start, "char_end": c.char_end, "text": c.text,
-    }  # fmt: skip
+@cli.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (keep loopback unless behind a proxy).",
+)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@index_option
+@click.option("--corpus", type=click.Path(path_type=Path), default=DEFAULT_CORPUS, show_default=True,
+              help="Folder of reports that uploads are written to and deletes remove from.")  # fmt: skip
+@embedder_option
+@click.option("--llm", default=None, metavar="BACKEND",
+              help="Offer the 'govqa-llm' model: a backend spec as for `ask --llm`. Default: extractive only.")  # fmt: skip
+@click.option("--cors-origin", "cors_origins", multiple=True,
+              help="Allow browser calls from this origin (repeatable). Default: CORS off, or GOVQA_CORS_ORIGINS.")  # fmt: skip
+@click.option("--keyed-reads", is_flag=True, help="Reads need the API key too (default: reads are open).")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=20.0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Threads answering requests.")  # fmt: skip
+@click.option("--build-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="Priority of background index builds (higher: queries get the cores first).")  # fmt: skip
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+def serve(
+    host,
+    port,
+    index_dir,
+    corpus,
+    embedder,
+    llm,
+    cors_origins,
+    keyed_reads,
+    max_upload_mb,
+    threads,
+    build_nice,
+    log_level,
+):
+    """Serve the index over HTTP: search, ask, compare, an OpenAI-compatible chat endpoint, live uploads.
 
+    \b
+    Writes (uploading and deleting reports) need the key in GOVQA_API_KEY, sent as
+    'Authorization: Bearer <key>'; without it they are refused. API docs: http://HOST:PORT/docs
+    """
+    from .server import Settings
+    from .server import serve as run_server
 
-def answer_json(answer: Answer) -> dict:
-    return {
-        "question": answer.question, "answer": answer.text, "supported": answer.supported,
-        "filters": asdict(answer.filters), "citations": [asdict(c) for c in answer.citations],
-        "flagged": list(answer.flagged), "hits": [hit_json(h) for h in answer.hits],
-    }  # fmt: skip
+    settings = Settings.from_env(index_dir=index_dir, corpus=corpus, embedder=embedder, llm=llm,
+                                 cors_origins=list(cors_origins) or None, keyed_reads=keyed_reads or None,
+                                 max_upload_bytes=int(max_upload_mb * 1024 * 1024), threads=threads,
+                                 build_nice=build_nice)  # fmt: skip
+    try:
+        run_server(settings, host=host, port=port, log_level=log_level)
+    except IndexUnavailableError as exc:
+        _fail(str(exc))
 
 
 def main() -> None:

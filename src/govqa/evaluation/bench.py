@@ -3,6 +3,7 @@
     python -m govqa.bench                 # the five reports and tests/data/gold.jsonl
     python -m govqa.bench --json          # machine-readable
     python -m govqa.bench --contention    # query latency beside index builds in other processes
+    python -m govqa.bench --serve         # `govqa serve` under load (see serve_bench)
 
 Builds a fresh index in a temporary folder (the user's index is never touched), then scores BM25-only,
 dense-only and hybrid retrieval and the extractive answerer on the gold set, and times queries with the
@@ -180,6 +181,11 @@ def report(out: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--serve" in argv:  # the HTTP service under load: its own options (see serve_bench)
+        from .serve_bench import main as serve_main
+
+        return serve_main([a for a in argv if a != "--serve"])
     parser = argparse.ArgumentParser(prog="python -m govqa.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--gold", type=Path, default=Path("tests/data/gold.jsonl"))
