@@ -73,6 +73,14 @@ def md(text: object) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
 
 
+_ESCAPED_MARK = re.compile(r"\\\[(\d{1,3})\\\](?!\()")
+
+
+def md_marks(text: object) -> str:
+    """`md`, but citation marks [n] stay as written: without a "(" after them Markdown makes no link."""
+    return _ESCAPED_MARK.sub(r"[\1]", md(text))
+
+
 def index_dir() -> Path:
     return Path(os.environ.get("GOVQA_INDEX") or DEFAULT_INDEX)
 
@@ -288,7 +296,7 @@ def comparison_rows(comparison) -> list[dict]:
         {
             "街道 street": md(f.street),
             "区 district": md(f.district or ""),
-            "发现 finding": md(f.finding if f.found else f"— {f.finding}"),
+            "发现 finding": md_marks(f.finding if f.found else f"— {f.finding}"),
             "引用 citations": "；".join(citation_label(c) for c in f.citations) or "-",
         }
         for f in comparison.findings

@@ -500,6 +500,11 @@ def test_app_labels_from_report_text_are_markdown_escaped():
     assert app.citation_label(citation).startswith("[1] ")  # the citation number reads as before
     assert "\\*\\*重点\\*\\*" in app.citation_caption(citation)
     assert app.citation_text(citation).startswith("[1] 报告![x](")  # the plain form, for esc() and HTML
+    # In the compare table, citation marks stay readable, and still cannot become links.
+    assert (
+        app.md_marks("拆除32处[1]。见[2](http://evil.example.com)")
+        == "拆除32处[1]。见\\[2\\](http://evil.example.com)"
+    )
 
 
 # --------------------------------------------------------------------- 17. outsized reports are flagged
