@@ -140,7 +140,9 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
 @embedder_option
 @filter_options
 @click.option("-k", default=5, show_default=True, help="Number of passages.")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "baseline"]), default="hybrid", show_default=True)
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "dense", "bm25", "baseline"]), default="hybrid", show_default=True
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def search(question, index_dir, embedder, street, district, year, doc_type, k, mode, as_json) -> None:
     """Find the passages that answer QUESTION."""

@@ -30,6 +30,7 @@ from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph
 from .questions import (
     check_question,
     focus_text,
+    named_streets,
     place_words,
     question_kind,
     quoted_terms,
@@ -551,10 +552,7 @@ class ExtractiveAnswerer:
         return max(sorted(words), key=lambda t: self._idf.get(t, self._idf_unseen))
 
     def _named_streets(self, question: str) -> list[str]:
-        known = sorted(
-            {m.street for m in self.retriever.index.metas.values() if m.street}, key=len, reverse=True
-        )
-        return [s for s in known if s in question or s.removesuffix("街道").removesuffix("镇") in question]
+        return named_streets(question, self.retriever.index.metas.values())
 
     def _missing_reports(self, filters: Filters) -> str | None:
         """A refusal naming what the corpus lacks: a street (or district) it has no report of, or a year."""

@@ -67,7 +67,7 @@ from ..ingest.chunking import sentence_spans
 from ..ingest.metadata import DISTRICTS
 from ..records import Answer, Citation, Filters, Hit
 from .answering import NOT_FOUND
-from .questions import check_k, check_question
+from .questions import check_k, check_question, named_streets, question_kind
 from .retrieval import Retriever
 
 Message = dict[str, str]
@@ -1020,12 +1020,17 @@ class LLMAnswerer:
         hits = self.retriever.search(question, k=self.k, filters=resolved, infer=False)
         return hits, resolved
 
+    def kind(self, question: str) -> str:
+        """The question's kind by the extractive answerer's classifier, so both answerers read it alike."""
+        metas = self.retriever.index.metas.values()
+        return question_kind(question, named_streets(question, metas))
+
     def answer(self, question: str, filters: Filters | None = None, kind: str | None = None) -> Answer:
-        """`kind`: the kind of question (KIND_INSTRUCTIONS' keys), which shapes the prompt."""
+        """`kind`: the kind of question (KIND_INSTRUCTIONS' keys), which shapes the prompt; default: classified."""
         hits, resolved = self.retrieve(question, filters)
         if not hits:
             return Answer(question, NOT_FOUND, (), False, (), resolved)
-        raw = self.backend.complete(build_messages(question, hits, kind))
+        raw = self.backend.complete(build_messages(question, hits, kind or self.kind(question)))
         return self.verify(question, raw, hits, resolved).answer
 
     def stream(self, question: str, filters: Filters | None = None, kind: str | None = None) -> AnswerStream:
@@ -1034,7 +1039,7 @@ class LLMAnswerer:
         if not hits:
             return AnswerStream(iter(()), lambda raw: Verification(
                 Answer(question, NOT_FOUND, (), False, (), resolved), (), raw))  # fmt: skip
-        pieces = self.backend.stream(build_messages(question, hits, kind))
+        pieces = self.backend.stream(build_messages(question, hits, kind or self.kind(question)))
         return AnswerStream(pieces, lambda raw: self.verify(question, raw, hits, resolved))
 
     def verify(

@@ -161,6 +161,12 @@ _LIST = re.compile(
 )
 
 
+def named_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
+    """The corpus's streets a question names, whole or without 街道/镇 (longest first)."""
+    known = sorted({m.street for m in metas if m.street}, key=len, reverse=True)
+    return [s for s in known if s in question or s.removesuffix("街道").removesuffix("镇") in question]
+
+
 def question_kind(question: str, streets: Sequence[str] = ()) -> str:
     """One of KINDS, from the question's wording (and the streets it names: two of them make a comparison).
 
