@@ -76,10 +76,13 @@ def cli() -> None:
               help="With --backend milvus: http://HOST:19530 (standalone or cluster; token in "
               "GOVQA_MILVUS_TOKEN) or a Milvus Lite file such as ./milvus.db.")  # fmt: skip
 @click.option("--milvus-collection", default="govqa", show_default=True, help="Alias of the index in Milvus.")
+@click.option("--device", default=None,
+              help="For sentence-transformers embedders: cpu, cuda, cuda:1 ... (default: cuda when present).")
 @click.option("--vectors-from", type=click.Path(path_type=Path), default=None,
               help="With --backend milvus: reuse the embeddings of this local index (same embedder).")  # fmt: skip
 def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: str, backend: str,
-              milvus_uri: str | None, milvus_collection: str, vectors_from: Path | None) -> None:  # fmt: skip
+              milvus_uri: str | None, milvus_collection: str, device: str | None,
+              vectors_from: Path | None) -> None:  # fmt: skip
     """Build or update the index. Unchanged reports keep their embeddings."""
     from tqdm import tqdm
 
@@ -90,10 +93,14 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
         bar.n = done
         bar.refresh()
 
+    from .engine import embedder_for
+    from .index.embedders import EmbedderError
+
     try:
-        result = build(corpus, index_dir, embedder, faiss_kind=faiss_kind, progress=progress, backend=backend,
+        model = embedder_for(embedder, device) if device else embedder
+        result = build(corpus, index_dir, model, faiss_kind=faiss_kind, progress=progress, backend=backend,
                        milvus_uri=milvus_uri, milvus_collection=milvus_collection, vectors_from=vectors_from)  # fmt: skip
-    except (LoadError, FileNotFoundError, ValueError, IndexUnavailableError) as exc:
+    except (LoadError, FileNotFoundError, ValueError, IndexUnavailableError, EmbedderError) as exc:
         bar.close()
         _fail(str(exc))
         return

