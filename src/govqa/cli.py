@@ -76,8 +76,11 @@ def cli() -> None:
               help="With --backend milvus: http://HOST:19530 (standalone or cluster; token in "
               "GOVQA_MILVUS_TOKEN) or a Milvus Lite file such as ./milvus.db.")  # fmt: skip
 @click.option("--milvus-collection", default="govqa", show_default=True, help="Alias of the index in Milvus.")
-@click.option("--device", default=None,
-              help="For sentence-transformers embedders: cpu, cuda, cuda:1 ... (default: cuda when present).")
+@click.option(
+    "--device",
+    default=None,
+    help="For sentence-transformers embedders: cpu, cuda, cuda:1 ... (default: cuda when present).",
+)
 @click.option("--vectors-from", type=click.Path(path_type=Path), default=None,
               help="With --backend milvus: reuse the embeddings of this local index (same embedder).")  # fmt: skip
 def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: str, backend: str,

@@ -161,12 +161,12 @@ def serve(index_dir: Path, embedder_spec: str, repeat: int, sample: int) -> dict
     )
     truth = exact_top(vectors, queries, 10)
     _, found = index.vectors.search(queries.astype(np.float32), 10)
-    out["ann"] = {"kind": type(index.vectors).__name__, "recall_at_10": recall_at(found, truth),
+    out["ann"] = {"kind": type(index.vectors).__name__, "recall_at_10": recall_at(found, truth, vectors, queries),
                   "nprobe": int(getattr(index.vectors, "nprobe", 0)) or None, "queries": len(queries)}  # fmt: skip
     return out
 
 
-def model_throughput(corpus: Path, spec: str, passages: int = 64) -> dict:
+def model_throughput(corpus: Path, spec: str, passages: int = 32) -> dict:
     """The real embedder's passages/s on chunks of the synthetic corpus, and its query embedding time."""
     embedder = _embedder(spec)
     docs = load_corpus(corpus).documents[:5]

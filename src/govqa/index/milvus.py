@@ -302,10 +302,14 @@ def build_milvus_index(
                 df.update(set(tokenizer.tokens(chunks[i].search_text())))
                 vectors[i] = None  # inserted: the server has it now
         report.embedded = embedded
+        rows: list[dict] = []
         for doc in documents:
-            client.insert(store_name, _doc_rows(doc))
-        client.insert(store_name, _blob_rows("words", "", json.dumps(words, ensure_ascii=False)))
-        client.insert(store_name, _blob_rows("df", "", json.dumps(df, ensure_ascii=False)))
+            rows.extend(_doc_rows(doc))
+            if len(rows) >= batch_size:
+                client.insert(store_name, rows)
+                rows = []
+        rows += _blob_rows("words", "", json.dumps(words, ensure_ascii=False))
+        client.insert(store_name, rows + _blob_rows("df", "", json.dumps(df, ensure_ascii=False)))
         manifest = {
             "format_version": FORMAT_VERSION,
             "backend": "milvus",
@@ -324,7 +328,7 @@ def build_milvus_index(
         for name in (chunks_name, store_name):
             client.flush(name)
             client.load_collection(name)
-        if previous is not None:
+        if collection in client.list_aliases().get("aliases", []):
             client.alter_alias(store_name, collection)
         else:
             client.create_alias(store_name, collection)
@@ -427,8 +431,8 @@ class _Chunks(Sequence[Chunk]):
 
     def remember(self, rows: Iterable[dict]) -> None:
         for row in rows:
-            if "chunk_id" in row:
-                self._cache.setdefault(row["id"], _chunk_from_row(row))
+            if row["id"] not in self._cache and "chunk_id" in row:
+                self._cache[row["id"]] = _chunk_from_row(row)
 
 
 class MilvusIndex:
