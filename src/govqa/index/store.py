@@ -41,12 +41,8 @@ from .filtering import MetaMasks
 from .tokenize import Tokenizer
 
 FORMAT_VERSION = 1
-FAISS_KINDS = (
-    "auto",
-    "flat",
-    "hnsw",
-    "ivf",
-)  # auto: see ann.py (exact when small, tuned IVF-fp16 when large)
+# auto: exact while small, IVF over float16 with probes tuned to the recall target when large (see ann.py).
+FAISS_KINDS = ("auto", "flat", "hnsw", "ivf")
 CURRENT = "CURRENT"
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 
