@@ -176,14 +176,20 @@ def test_synthetic_reports_are_new_streets_with_their_own_metadata(tmp_path):
         assert doc.meta.street in doc.text and doc.meta.year_start and 2005 <= doc.meta.year_start <= 2030
         assert not any(o[:2] in doc.meta.title for o in originals)
     chunks = sum(len(chunk_document(d)) for d in docs)
-    assert 1500 <= chunks <= 1500 * 1.6  # stops once the estimate reaches the target: one report over at most
+    # The size is estimated from characters per chunk of the bundled reports: about right, not exact.
+    assert 0.75 * 1500 <= chunks <= 1.6 * 1500
 
 
 def test_scale_benchmark_runs_end_to_end_on_a_small_size():
     out = scale.run([1500], CORPUS, "hash", model=None, repeat=1, sample=40)
     size = out["sizes"][0]
     b, s = size["build"], size["serve"]
-    assert b["chunks"] >= 1500 and b["embedding_s"] > 0 and b["index_other_s"] > 0 and b["index_bytes"] > 0
+    assert (
+        0.75 * 1500 <= b["chunks"] <= 1.6 * 1500
+        and b["embedding_s"] > 0
+        and b["index_other_s"] > 0
+        and b["index_bytes"] > 0
+    )
     assert set(s["hybrid_latency_ms"]) == {"unfiltered", "street", "year"}
     assert s["ann"]["kind"] == "IndexFlatIP" and s["ann"]["recall_at_10"] == 1.0  # exact below the threshold
     assert s["rss_mb"] > 50
