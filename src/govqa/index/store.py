@@ -53,12 +53,15 @@ except ImportError:  # Windows: no flock; see the module doc
 
 from .. import __version__
 from ..ingest.chunking import ChunkConfig, chunk_document
-from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Footnote, Paragraph
+from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
+from .ann import make_vector_index
 from .embedders import Embedder
+from .filtering import MetaMasks
 from .tokenize import Tokenizer, char_unigrams_bigrams, simplified
 
 FORMAT_VERSION = 1
-FAISS_KINDS = ("flat", "hnsw", "ivf")
+# auto: exact while small, IVF over float16 with probes tuned to the recall target when large (see ann.py).
+FAISS_KINDS = ("auto", "flat", "hnsw", "ivf")
 CURRENT = "CURRENT"
 BUILD_LOCK = ".build.lock"
 _GEN_NAME = re.compile(r"gen-[0-9A-Za-z._-]{1,200}")
@@ -201,7 +204,10 @@ class Index:
         self.bm25 = bm25
         self.bigram_bm25 = bigram_bm25
         self.tokenizer = tokenizer
-        self._chunk_doc = np.array([c.doc_id for c in chunks], dtype=object)
+        # Filters become masks by two array look-ups (doc -> allowed, chunk -> doc), no per-query string work.
+        self._doc_ids = sorted(metas)
+        position = {d: i for i, d in enumerate(self._doc_ids)}
+        self._chunk_doc = np.fromiter((position[c.doc_id] for c in chunks), dtype=np.int32, count=len(chunks))
         self._hold = None  # the shared lock that keeps builds from deleting this generation
         self._release = None
 
@@ -343,7 +349,16 @@ class Index:
         return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
 
     def chunk_mask(self, allowed_docs: set[str]) -> np.ndarray:
-        return np.isin(self._chunk_doc, list(allowed_docs))
+        docs = np.fromiter((d in allowed_docs for d in self._doc_ids), dtype=bool, count=len(self._doc_ids))
+        return docs[self._chunk_doc]
+
+    @cached_property
+    def _masks(self) -> MetaMasks:
+        return MetaMasks(self._doc_ids, self.metas, self._chunk_doc)
+
+    def filter_mask(self, filters: Filters) -> np.ndarray:
+        """The chunks of the documents `filters` matches, as a boolean per chunk."""
+        return self._masks.chunks(filters)
 
 
 _CHUNK_COLUMNS = "chunk_id, doc_id, section_path, para_start, para_end, char_start, char_end, text, footnotes"
@@ -364,6 +379,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _make_faiss(vectors: np.ndarray, kind: str) -> faiss.Index:
+    if kind == "auto":
+        return make_vector_index(vectors)
     n, dim = vectors.shape
     if kind == "flat" or (kind == "ivf" and n < 1000):
         index = faiss.IndexFlatIP(dim)  # exact; IVF needs enough points to train its centroids
@@ -389,7 +406,7 @@ def build_index(
     embedder: Embedder,
     *,
     chunk_config: ChunkConfig | None = None,
-    faiss_kind: str = "flat",
+    faiss_kind: str = "auto",
     progress: Progress | None = None,
     wait: float = 0.0,
 ) -> BuildReport:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 import faiss
 import numpy as np
 
+from ..index.ann import allowed_selector, top_n
+from ..index.backend import SearchBackend
 from ..index.embedders import Embedder
 from ..index.store import Index
 from ..index.tokenize import char_unigrams_bigrams, simplified
@@ -86,6 +88,11 @@ class Retriever:
         self.embedder = embedder
         self.config = config or RetrievalConfig()
 
+    @property
+    def backend(self) -> SearchBackend | None:
+        """The index itself when it searches on its own side (Milvus); None for the local index."""
+        return self.index if isinstance(self.index, SearchBackend) else None
+
     def resolve_filters(self, question: str, filters: Filters | None, infer: bool = True) -> Filters:
         """Explicit filters win; what the question names fills the gaps (traditional script read as simplified)."""
         filters = filters or Filters()
@@ -137,6 +144,13 @@ class Retriever:
         dense = self._dense(query, n, allowed) if mode in ("hybrid", "dense") else {}
         if mode not in ("hybrid", "bm25"):
             return Candidates(dense, {})
+        if self.backend is not None:
+            # Milvus scores one BM25 field (words) on its side: it stands in for the words field, and the
+            # bigram field is absent (its fusion features are 0).
+            sparse = self.backend.lexical_top(query, n, allowed)
+            words = np.zeros(len(self.index.chunks))
+            words[list(sparse)] = list(sparse.values())
+            return Candidates(dense, sparse, words, None)
         words, bigrams = self.lexical_fields(query)
         sparse = _top(words + self.config.bigram_weight * bigrams, n, allowed)
         return Candidates(dense, sparse, words, bigrams)
@@ -144,19 +158,22 @@ class Retriever:
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         if filters.is_empty():
             return None
-        docs = {doc_id for doc_id, meta in self.index.metas.items() if filters.matches(meta)}
-        return self.index.chunk_mask(docs)
+        if self.backend is not None:
+            return self.backend.select(filters)
+        return self.index.filter_mask(filters)
 
     def _dense(self, question: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         query = self.embedder.embed_queries([question]).astype(np.float32)
+        if self.backend is not None:
+            return self.backend.dense_top(query[0], n, allowed)
         total = self.index.vectors.ntotal
         if total == 0:
             return {}
         params = None
         if allowed is not None:
-            ids = np.flatnonzero(allowed).astype(np.int64)
-            params = _search_params(self.index.vectors, faiss.IDSelectorBatch(ids))
-            n = min(n, len(ids))
+            selector, count = allowed_selector(allowed)
+            params = _search_params(self.index.vectors, selector)
+            n = min(n, count)
         if n < 1:
             return {}
         scores, ids = self.index.vectors.search(query, min(n, total), params=params)
@@ -252,7 +269,7 @@ class Retriever:
         return mode == "hybrid" and self.config.fusion == "learned"
 
     def with_config(self, **changes: object) -> Retriever:
-        other = Retriever.__new__(Retriever)
+        other = type(self).__new__(type(self))
         other.index, other.embedder = self.index, self.embedder
         other.config = replace(self.config, **changes)
         return other
@@ -316,12 +333,9 @@ def _bm25_scores(bm25, tokens: list[str], n: int) -> np.ndarray:
 def _top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
     if allowed is not None:
         scores = np.where(allowed, scores, 0.0)
-    n = min(n, len(scores))
-    if n == 0:
+    if n <= 0 or len(scores) == 0:
         return {}
-    top = np.argpartition(-scores, n - 1)[:n]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+    return {int(i): float(scores[i]) for i in top_n(scores, n) if scores[i] > 0}
 
 
 def _ranks(scores: dict[int, float]) -> dict[int, int]:
