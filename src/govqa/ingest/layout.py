@@ -56,6 +56,9 @@ class PageBox:
     height: float
     lines: list[TextLine]
     tables: list[TableBox]
+    # How much larger than body text a heading is. OCR boxes vary in height from line to line, so a page
+    # read by OCR needs a clearer difference than font sizes from a text layer.
+    heading_ratio: float = HEADING_SIZE_RATIO
 
 
 def drop_running_lines(pages: list[PageBox]) -> None:
@@ -84,14 +87,16 @@ def assemble(pages: list[PageBox]) -> list[Line]:
     body_lines = [line for page in pages for line in page.lines]
     if not body_lines and not any(page.tables for page in pages):
         return []
-    sizes = Counter(round(line.size * 2) / 2 for line in body_lines for _ in line.text)
-    body_size = sizes.most_common(1)[0][0] if sizes else 10.0
-    heading_sizes = sorted({s for s in sizes if s >= body_size * HEADING_SIZE_RATIO}, reverse=True)
+    # The body size is the median size per character: most characters of a report are body text.
+    sizes = sorted(round(line.size * 2) / 2 for line in body_lines for _ in line.text)
+    body_size = sizes[len(sizes) // 2] if sizes else 10.0
+    lowest = min((page.heading_ratio for page in pages), default=HEADING_SIZE_RATIO)
+    heading_sizes = sorted({s for s in sizes if s >= body_size * lowest}, reverse=True)
 
-    def level(line: TextLine) -> int | None:
+    def level(line: TextLine, ratio: float) -> int | None:
         size = round(line.size * 2) / 2
-        if size >= body_size * HEADING_SIZE_RATIO:
-            return heading_sizes.index(size) + 1 if size in heading_sizes else 1
+        if size >= body_size * ratio:
+            return heading_sizes.index(size) + 1
         return len(heading_sizes) + 1 if line.bold else None
 
     out: list[Line] = []
@@ -109,7 +114,9 @@ def assemble(pages: list[PageBox]) -> list[Line]:
 
     for page in pages:
         left = _mode([round(line.x0) for line in page.lines]) if page.lines else 0.0
-        right = max((line.x1 for line in page.lines), default=page.width)
+        # The right margin is where most full lines end (a few may run past it: a long word, an OCR box).
+        ends = sorted(line.x1 for line in page.lines)
+        right = ends[int(len(ends) * 0.9)] if ends else page.width
         items: list[TextLine | TableBox] = sorted([*page.lines, *page.tables], key=lambda item: item.top)
         previous_bottom: float | None = None
         for item in items:
@@ -120,16 +127,17 @@ def assemble(pages: list[PageBox]) -> list[Line]:
                 previous_bottom = None
                 continue
             line = item
-            lvl = level(line)
+            lvl = level(line, page.heading_ratio)
             indented = line.x0 - left > 0.8 * line.size
             gap = line.top - previous_bottom if previous_bottom is not None else 0.0
-            joins = (
-                current is not None
-                and lvl == current_level
-                and not indented
-                and current.x1 >= right - 1.5 * current.size  # the line before ran to the right margin
-                and gap < 1.2 * line.size
-            )
+            if current is None or lvl != current_level:
+                joins = False
+            elif lvl is not None:  # a heading wrapped over lines (perhaps centred): only the spacing tells
+                joins = gap < line.size
+            else:
+                # The line before ran (nearly: a full stop may not open a line, so a character or two move
+                # down) to the right margin, and this one is not indented as a paragraph's first line is.
+                joins = not indented and current.x1 >= right - 3 * current.size and gap < 1.2 * line.size
             if not joins:
                 flush()
                 start_page, current_level = line.page, lvl

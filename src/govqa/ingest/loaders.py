@@ -19,7 +19,9 @@ HTML_SUFFIXES = (".html", ".htm")
 WORD_SUFFIXES = (".docx", ".doc", ".wps")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + WORD_SUFFIXES + (".pdf",) + IMAGE_SUFFIXES
-# A UTF-8 file with at most this many bad bytes (per 10,000) is UTF-8 with damage, not another encoding.
+# A UTF-8 file with at most this many bad sequences (or 5 per 10,000 bytes) is UTF-8 with damage, not
+# another encoding: text in GBK fails on nearly every Chinese character.
+MAX_BAD_UTF8 = 8
 MAX_BAD_UTF8_PER_10K = 5
 
 
@@ -111,21 +113,24 @@ def decode_text(path: Path | str, data: bytes) -> tuple[str, list[str]]:
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return _checked(path, data.decode("utf-16", errors="replace"), "UTF-16"), []
+    try:
+        text = data.decode("utf-8-sig")
+        # Valid UTF-8 can still be binary, or UTF-16 (its NUL bytes are valid UTF-8): read on if unreadable.
+        if _mostly_cjk_or_ascii(text):
+            return text, []
+    except UnicodeDecodeError:
+        pass
     if b"\x00" in data[:4096]:
         # UTF-16 without a BOM: ASCII and CJK text put NUL in every other byte of one parity.
         text = _utf16_without_bom(data)
         if text is None:
             raise LoadError(path, "binary file (contains NUL bytes), not a text report")
         return text, []
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        pass
-    bad = _bad_utf8_offsets(data, limit=max(1, MAX_BAD_UTF8_PER_10K * len(data) // 10_000))
+    bad = _bad_utf8_offsets(data, limit=max(MAX_BAD_UTF8, MAX_BAD_UTF8_PER_10K * len(data) // 10_000))
     if bad is not None:
         shown = ", ".join(str(o) for o in bad[:10]) + (" ..." if len(bad) > 10 else "")
         return data.decode("utf-8-sig", errors="replace"), [
-            f"{len(bad)} invalid UTF-8 byte(s) replaced with U+FFFD at byte offset(s) {shown}"
+            f"{len(bad)} invalid UTF-8 sequence(s) replaced with U+FFFD at byte offset(s) {shown}"
         ]
     # GB18030 is a superset of GBK and GB2312: try it before asking a detector, which can
     # mistake short Chinese texts for other legacy encodings.

@@ -15,6 +15,8 @@ from .loaders import LoadError, Source
 
 # Pages whose mean recognition score is below this are reported: their text needs a human look.
 LOW_CONFIDENCE = 0.85
+# A line box this much taller than the body's is a heading (boxes of body lines vary by ~10%).
+OCR_HEADING_RATIO = 1.25
 # Recognised pieces scored below this are noise (stains, stamps, table rules), not text.
 MIN_PIECE_SCORE = 0.5
 
@@ -60,7 +62,8 @@ def ocr_page(image, page: int | None = None) -> OcrPage:
     """Recognise the text of one page image (PIL image); lines come in reading order."""
     import numpy as np
 
-    result, _ = _engine()(np.asarray(image.convert("RGB")))
+    # Scans are upright: the text-direction classifier would only cost time.
+    result, _ = _engine()(np.asarray(image.convert("RGB")), use_cls=False)
     pieces: list[OcrLine] = []
     for box, text, score in result or []:
         score = float(score)
@@ -121,7 +124,7 @@ def load_image(path: Path, data: bytes) -> Source:
         if result.confidence is not None and result.confidence < LOW_CONFIDENCE:
             warnings.append(f"page {number}: low OCR confidence {result.confidence:.2f}; check the text")
         lines = [TextLine(x.text, number, x.x0, x.x1, x.top, x.bottom, x.size) for x in result.lines]
-        pages.append(PageBox(number, float(frame.width), float(frame.height), lines, []))
+        pages.append(PageBox(number, float(frame.width), float(frame.height), lines, [], OCR_HEADING_RATIO))
     lines = assemble(pages)
     if not lines:
         raise LoadError(path, "no text found in the image (OCR recognised nothing)")

@@ -8,6 +8,7 @@ text layer is rendered (pypdfium2) and read by OCR (`ocr`), so a scanned report 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 from pathlib import Path
@@ -19,11 +20,18 @@ from .loaders import LoadError, Source
 MIN_TEXT_CHARS = 10
 # Longer PDFs are rejected rather than tying up a build for hours; GOVQA_MAX_PDF_PAGES raises the limit.
 DEFAULT_MAX_PAGES = 300
+# Noto/Source Han CJK fonts draw these pairs with one glyph, and PDF writers (Chromium's among them) map the
+# glyph back to the lower code point: a Simplified Chinese report's 户 and — come out as 戶 and ―.
+_GLYPH_ALIASES = str.maketrans({"戶": "户", "―": "—", "⸺": "——"})
 _BOLD_FONT = re.compile(r"bold|heavy|black|semibold|demi|粗|黑", re.IGNORECASE)
 
 
 def max_pages() -> int:
     return int(os.environ.get("GOVQA_MAX_PDF_PAGES", DEFAULT_MAX_PAGES))
+
+
+# pdfminer logs every odd font descriptor it meets; the loader reports what matters itself.
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 
 def load_pdf(path: Path, data: bytes) -> Source:
@@ -91,7 +99,7 @@ def _text_page(page, number: int) -> PageBox:
         bold = sum(bool(_BOLD_FONT.search(c["fontname"])) for c in chars) > len(chars) / 2
         lines.append(
             TextLine(
-                raw["text"],
+                raw["text"].translate(_GLYPH_ALIASES),
                 number,
                 raw["x0"],
                 raw["x1"],
@@ -113,7 +121,7 @@ def _fill_spans(rows: list[list[str | None]]) -> list[list[str]]:
             if cell is None:
                 above = filled[r - 1][c] if r and c < len(filled[r - 1]) else ""
                 cell = above
-            cells.append(_cell_text(cell))
+            cells.append(_cell_text(cell).translate(_GLYPH_ALIASES))
         filled.append(cells)
     return filled
 
@@ -130,7 +138,7 @@ def _cell_text(cell: str) -> str:
 
 
 def _scanned_page(page, number: int, warnings: list[str]) -> PageBox:
-    from .ocr import LOW_CONFIDENCE, ocr_page
+    from .ocr import LOW_CONFIDENCE, OCR_HEADING_RATIO, ocr_page
 
     # 200 dpi: small print (10.5 pt) stays legible to the recogniser, and a page stays under 2000 pixels.
     image = page.to_image(resolution=200).original
@@ -150,4 +158,4 @@ def _scanned_page(page, number: int, warnings: list[str]) -> PageBox:
         )
         for line in result.lines
     ]
-    return PageBox(number, float(page.width), float(page.height), lines, [])
+    return PageBox(number, float(page.width), float(page.height), lines, [], OCR_HEADING_RATIO)
