@@ -10,7 +10,7 @@ from pathlib import Path
 from ..records import DocMeta, Document
 from .cleaning import CLEANING_VERSION, Line, clean_lines
 from .loaders import SUPPORTED_SUFFIXES, LoadError, load_source
-from .metadata import SIDECAR_SUFFIX, apply_sidecar, extract_metadata
+from .metadata import SIDECAR_SUFFIX, apply_sidecar, clean_title, extract_metadata
 from .structure import build_paragraphs
 
 
@@ -48,7 +48,7 @@ def load_document(path: Path, root: Path | None = None, warnings: list[str] | No
     try:
         meta = extract_metadata(loaded.text, fallback_title=path.stem)
         # A format that states its title and date (a web page's metadata) beats reading them from the text.
-        stated = {"title": loaded.title, "published": loaded.published}
+        stated = {"title": clean_title(loaded.title) if loaded.title else None, "published": loaded.published}
         meta = apply_sidecar(meta.with_overrides(**{k: v for k, v in stated.items() if v}), path)
     except ValueError as exc:
         raise LoadError(path, str(exc)) from exc

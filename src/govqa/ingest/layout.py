@@ -128,6 +128,14 @@ def assemble(pages: list[PageBox]) -> list[Line]:
                 continue
             line = item
             lvl = level(line, page.heading_ratio)
+            if (
+                lvl is not None
+                and page.heading_ratio > HEADING_SIZE_RATIO
+                and (line.x1 >= right - 3 * line.size or line.text.endswith("。"))
+            ):
+                # OCR boxes grow with tall glyphs (quotes, brackets): a line that fills the measure or
+                # ends a sentence is body text, whatever its box.
+                lvl = None
             indented = line.x0 - left > 0.8 * line.size
             gap = line.top - previous_bottom if previous_bottom is not None else 0.0
             if current is None or lvl != current_level:
