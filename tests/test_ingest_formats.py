@@ -349,3 +349,17 @@ def _text_pdf_bytes(text: str) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+@needs_pdf_renderer
+def test_page_numbers_are_stored_in_the_index(text_pdf, tmp_path, embedder):
+    from govqa.engine import GovQA, build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(text_pdf, corpus / "report.pdf")
+    build(corpus, tmp_path / "index", embedder)
+    stored = GovQA.open(tmp_path / "index", embedder).document("report.pdf")
+    loaded = load_document(corpus / "report.pdf")
+    assert [p.page for p in stored.paragraphs] == [p.page for p in loaded.paragraphs]
+    assert {p.page for p in stored.paragraphs} == {1, 2}

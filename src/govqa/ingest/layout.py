@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .cleaning import Line
+from .structure import heading_level
 
 # Lines in these top and bottom shares of a page are where running headers, footers and page numbers sit.
 MARGIN_BAND = 0.08
@@ -145,7 +146,13 @@ def assemble(pages: list[PageBox]) -> list[Line]:
             else:
                 # The line before ran (nearly: a full stop may not open a line, so a character or two move
                 # down) to the right margin, and this one is not indented as a paragraph's first line is.
-                joins = not indented and current.x1 >= right - 3 * current.size and gap < 1.2 * line.size
+                # A short line led by an outline marker (一、 (一) 1.) opens a section whatever the layout.
+                joins = (
+                    not indented
+                    and current.x1 >= right - 3 * current.size
+                    and gap < 1.2 * line.size
+                    and not (heading_level(line.text) and line.x1 < right - 3 * line.size)
+                )
             if not joins:
                 flush()
                 start_page, current_level = line.page, lvl
