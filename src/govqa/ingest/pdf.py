@@ -39,7 +39,7 @@ def load_pdf(path: Path, data: bytes) -> Source:
     from pdfminer.pdfdocument import PDFPasswordIncorrect
     from pdfplumber.utils.exceptions import PdfminerException
 
-    if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
+    if b"%PDF" not in data[:1024]:  # readers accept junk before the header, as long as it comes early
         raise LoadError(path, "not a PDF file (no %PDF header)")
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
@@ -70,6 +70,8 @@ def load_pdf(path: Path, data: bytes) -> Source:
                 raise
             except Exception as exc:  # one damaged page (bad stream, bad font) should not lose the others
                 warnings.append(f"page {number} could not be read ({_describe(exc)}), skipped")
+            finally:
+                page.close()  # drop the page's parsed objects: a long report would otherwise hold them all
     if scanned:
         warnings.insert(0, f"{len(scanned)} of {count} pages have no text layer and were read by OCR")
     drop_running_lines(pages)
