@@ -183,6 +183,7 @@ def test_scanned_pdf_page_is_read_by_ocr_with_a_page_number(tmp_path):
     image.save(pdf, resolution=150)
     source = load_source(pdf)
     assert any("no text layer" in w and "OCR" in w for w in source.warnings)
+    assert list(source.ocr_confidence) == [1] and source.ocr_confidence[1] > 0.85
     doc = load_document(pdf)
     para = paragraph_with(doc, "加装电梯12台")
     assert para.section_path == ("一、主要工作",) and para.page == 1
@@ -363,3 +364,42 @@ def test_page_numbers_are_stored_in_the_index(text_pdf, tmp_path, embedder):
     loaded = load_document(corpus / "report.pdf")
     assert [p.page for p in stored.paragraphs] == [p.page for p in loaded.paragraphs]
     assert {p.page for p in stored.paragraphs} == {1, 2}
+
+
+def test_layout_rules_on_positioned_lines():
+    """The rules behind PDF and OCR reading, on hand-placed lines (A4 points, 12 pt body text)."""
+    from govqa.ingest.layout import PageBox, TableBox, TextLine, assemble, drop_running_lines
+
+    def line(text, page, top, x0=72.0, x1=520.0, size=12.0, bold=False):
+        return TextLine(text, page, x0, x1, top, top + size, size, bold)
+
+    header = "测试街道2020年工作报告"
+    pages = [
+        PageBox(1, 595, 842, [
+            line(header, 1, 20, x0=200, x1=400, size=9),  # running header
+            line("一、主要工作", 1, 100, x1=200, size=16, bold=True),
+            line("全年完成加装电梯12台,新建睦邻点5个,社区", 1, 130, x0=96),  # first line, indented
+            line("服务更加完善,居民满意度进一步提升,各项", 1, 150),  # runs to the margin at the page end
+            line("- 1 -", 1, 800, x0=280, x1=310, size=9),  # page number
+        ], []),
+        PageBox(2, 595, 842, [
+            line(header, 2, 20, x0=200, x1=400, size=9),
+            line("工作扎实推进。", 2, 100, x1=160),  # the paragraph of page 1 goes on
+            line("- 2 -", 2, 800, x0=280, x1=310, size=9),
+        ], [TableBox([["年份", "金额"], ["2019", "20万元"]], 2, 700)]),
+        PageBox(3, 595, 842, [line(header, 3, 20, x0=200, x1=400, size=9)], [TableBox([["2020", "30万元"]], 3, 60)]),
+    ]  # fmt: skip
+    drop_running_lines(pages)
+    lines = assemble(pages)
+    texts = [x.text for x in lines]
+    assert header not in texts and "- 1 -" not in texts and "- 2 -" not in texts
+    assert lines[0].text == "一、主要工作" and lines[0].heading == 1
+    assert (
+        texts[1]
+        == "全年完成加装电梯12台,新建睦邻点5个,社区服务更加完善,居民满意度进一步提升,各项工作扎实推进。"
+    )
+    assert lines[1].page == 1 and lines[1].heading is None
+    # The table broken by a page break is one table again.
+    cells = [x for x in lines if x.table is not None]
+    assert [c.text for c in cells] == ["年份 |", "金额 |", "2019 |", "20万元 |", "2020 |", "30万元 |"]
+    assert len({c.table for c in cells}) == 1 and [c.page for c in cells][-1] == 3

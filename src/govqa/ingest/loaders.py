@@ -43,6 +43,9 @@ class Source:
     title: str | None = None
     published: str | None = None  # ISO date
     warnings: list[str] = field(default_factory=list)
+    ocr_confidence: dict[int, float] = field(
+        default_factory=dict
+    )  # page -> mean OCR score, pages read by OCR
 
     @property
     def text(self) -> str:

@@ -119,8 +119,11 @@ def load_image(path: Path, data: bytes) -> Source:
         raise LoadError(path, f"not a readable image ({type(exc).__name__}: {exc})") from exc
     pages: list[PageBox] = []
     warnings: list[str] = []
+    confidence: dict[int, float] = {}
     for number, frame in enumerate(frames, start=1):
         result = ocr_page(frame, number)
+        if result.confidence is not None:
+            confidence[number] = result.confidence
         if result.confidence is not None and result.confidence < LOW_CONFIDENCE:
             warnings.append(f"page {number}: low OCR confidence {result.confidence:.2f}; check the text")
         lines = [TextLine(x.text, number, x.x0, x.x1, x.top, x.bottom, x.size) for x in result.lines]
@@ -128,4 +131,4 @@ def load_image(path: Path, data: bytes) -> Source:
     lines = assemble(pages)
     if not lines:
         raise LoadError(path, "no text found in the image (OCR recognised nothing)")
-    return Source(lines, warnings=warnings)
+    return Source(lines, warnings=warnings, ocr_confidence=confidence)

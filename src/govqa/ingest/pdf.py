@@ -57,6 +57,7 @@ def load_pdf(path: Path, data: bytes) -> Source:
                 path, f"{count} pages, over the limit of {max_pages()}; split it or set GOVQA_MAX_PDF_PAGES"
             )
         warnings: list[str] = []
+        confidence: dict[int, float] = {}
         pages: list[PageBox] = []
         scanned: list[int] = []
         for number, page in enumerate(pdf.pages, start=1):
@@ -65,7 +66,7 @@ def load_pdf(path: Path, data: bytes) -> Source:
                     pages.append(_text_page(page, number))
                 else:
                     scanned.append(number)
-                    pages.append(_scanned_page(page, number, warnings))
+                    pages.append(_scanned_page(page, number, warnings, confidence))
             except LoadError:
                 raise
             except Exception as exc:  # one damaged page (bad stream, bad font) should not lose the others
@@ -75,7 +76,7 @@ def load_pdf(path: Path, data: bytes) -> Source:
     if scanned:
         warnings.insert(0, f"{len(scanned)} of {count} pages have no text layer and were read by OCR")
     drop_running_lines(pages)
-    return Source(assemble(pages), warnings=warnings)
+    return Source(assemble(pages), warnings=warnings, ocr_confidence=confidence)
 
 
 def _describe(exc: BaseException) -> str:
@@ -139,13 +140,15 @@ def _cell_text(cell: str) -> str:
     return text
 
 
-def _scanned_page(page, number: int, warnings: list[str]) -> PageBox:
+def _scanned_page(page, number: int, warnings: list[str], confidence: dict[int, float]) -> PageBox:
     from .ocr import LOW_CONFIDENCE, OCR_HEADING_RATIO, ocr_page
 
     # 200 dpi: small print (10.5 pt) stays legible to the recogniser, and a page stays under 2000 pixels.
     image = page.to_image(resolution=200).original
     scale = float(page.width) / image.width
     result = ocr_page(image, number)
+    if result.confidence is not None:
+        confidence[number] = result.confidence
     if result.confidence is not None and result.confidence < LOW_CONFIDENCE:
         warnings.append(f"page {number}: low OCR confidence {result.confidence:.2f}; check the text")
     lines = [
