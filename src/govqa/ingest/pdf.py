@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from .cleaning import normalize_text
 from .layout import PageBox, TableBox, TextLine, assemble, drop_running_lines
 from .loaders import LoadError, Source
 
@@ -21,8 +22,15 @@ MIN_TEXT_CHARS = 10
 # Longer PDFs are rejected rather than tying up a build for hours; GOVQA_MAX_PDF_PAGES raises the limit.
 DEFAULT_MAX_PAGES = 300
 # Noto/Source Han CJK fonts draw these pairs with one glyph, and PDF writers (Chromium's among them) map the
-# glyph back to the lower code point: a Simplified Chinese report's 户 and — come out as 戶 and ―.
+# glyph back to the lower code point: a Simplified Chinese report's 户 and — come out as 戶 (or the radical
+# ⼾, which normalises to 戶) and ―. Applied after normalisation, which maps the radicals.
 _GLYPH_ALIASES = str.maketrans({"戶": "户", "―": "—", "⸺": "——"})
+
+
+def _text_layer(text: str) -> str:
+    return normalize_text(text).translate(_GLYPH_ALIASES)
+
+
 _BOLD_FONT = re.compile(r"bold|heavy|black|semibold|demi|粗|黑", re.IGNORECASE)
 
 
@@ -102,7 +110,7 @@ def _text_page(page, number: int) -> PageBox:
         bold = sum(bool(_BOLD_FONT.search(c["fontname"])) for c in chars) > len(chars) / 2
         lines.append(
             TextLine(
-                raw["text"].translate(_GLYPH_ALIASES),
+                _text_layer(raw["text"]),
                 number,
                 raw["x0"],
                 raw["x1"],
@@ -124,7 +132,7 @@ def _fill_spans(rows: list[list[str | None]]) -> list[list[str]]:
             if cell is None:
                 above = filled[r - 1][c] if r and c < len(filled[r - 1]) else ""
                 cell = above
-            cells.append(_cell_text(cell).translate(_GLYPH_ALIASES))
+            cells.append(_text_layer(_cell_text(cell)))
         filled.append(cells)
     return filled
 
