@@ -51,6 +51,7 @@ class Paragraph:
     char_end: int
     kind: str = "text"  # "text", "heading" or "table" (a rebuilt table row)
     footnotes: tuple[Footnote, ...] = ()
+    page: int | None = None  # 1-based page the paragraph starts on, where the source has pages (PDF)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class Citation:
     quote: str  # verbatim from the cleaned document
     char_start: int  # of the quote in the cleaned document
     char_end: int
+    page: int | None = None  # 第N页 of the source, where it has pages
 
 
 @dataclass(frozen=True)

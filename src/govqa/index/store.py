@@ -59,7 +59,7 @@ from .embedders import Embedder
 from .filtering import MetaMasks
 from .tokenize import Tokenizer, char_unigrams_bigrams, simplified
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: paragraphs.page
 # auto: exact while small, IVF over float16 with probes tuned to the recall target when large (see ann.py).
 FAISS_KINDS = ("auto", "flat", "hnsw", "ivf")
 CURRENT = "CURRENT"
@@ -328,16 +328,16 @@ class Index:
             if row is None:
                 raise KeyError(f"no document {doc_id!r} in the index")
             paras = [
-                Paragraph(n, "", tuple(json.loads(path)), a, b, kind, _footnotes(notes))
-                for n, path, a, b, kind, notes in db.execute(
-                    "SELECT number, section_path, char_start, char_end, kind, footnotes FROM paragraphs "
+                Paragraph(n, "", tuple(json.loads(path)), a, b, kind, _footnotes(notes), page)
+                for n, path, a, b, kind, notes, page in db.execute(
+                    "SELECT number, section_path, char_start, char_end, kind, footnotes, page FROM paragraphs "
                     "WHERE doc_id=? ORDER BY number",
                     (doc_id,),
                 )
             ]
         text = row[1]
         paragraphs = tuple(Paragraph(p.number, text[p.char_start : p.char_end], p.section_path, p.char_start,
-                                     p.char_end, p.kind, p.footnotes) for p in paras)  # fmt: skip
+                                     p.char_end, p.kind, p.footnotes, p.page) for p in paras)  # fmt: skip
         return Document(doc_id, DocMeta(**json.loads(row[0])), text, paragraphs, row[2], row[3])
 
     def doc_ids(self) -> list[str]:
@@ -604,9 +604,9 @@ def _write_generation(
              for d in documents],
         )  # fmt: skip
         db.executemany(
-            "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?)",
             [(d.doc_id, p.number, json.dumps(p.section_path, ensure_ascii=False), p.char_start, p.char_end, p.kind,
-              json.dumps([asdict(f) for f in p.footnotes], ensure_ascii=False))
+              json.dumps([asdict(f) for f in p.footnotes], ensure_ascii=False), p.page)
              for d in documents for p in d.paragraphs],
         )  # fmt: skip
         db.executemany(
@@ -676,7 +676,7 @@ CREATE TABLE documents (doc_id TEXT PRIMARY KEY, meta TEXT NOT NULL, text TEXT N
                         content_hash TEXT NOT NULL, source TEXT NOT NULL);
 CREATE TABLE paragraphs (doc_id TEXT NOT NULL, number INTEGER NOT NULL, section_path TEXT NOT NULL,
                          char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, kind TEXT NOT NULL,
-                         footnotes TEXT NOT NULL, PRIMARY KEY (doc_id, number));
+                         footnotes TEXT NOT NULL, page INTEGER, PRIMARY KEY (doc_id, number));
 CREATE TABLE chunks (vec_id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL,
                      section_path TEXT NOT NULL, para_start INTEGER NOT NULL, para_end INTEGER NOT NULL,
                      char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL,

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import DocMeta, Document
-from .cleaning import CLEANING_VERSION, clean_lines
-from .loaders import SUPPORTED_SUFFIXES, LoadError, read_text
-from .metadata import SIDECAR_SUFFIX, apply_sidecar, extract_metadata
+from .cleaning import CLEANING_VERSION, Line, clean_lines
+from .loaders import SUPPORTED_SUFFIXES, LoadError, load_source
+from .metadata import SIDECAR_SUFFIX, apply_sidecar, clean_title, extract_metadata
 from .structure import build_paragraphs
 
 
@@ -18,41 +18,54 @@ from .structure import build_paragraphs
 class CorpusLoad:
     documents: list[Document] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "<file>: <what was repaired or is doubtful>"
 
 
 def document_from_text(
-    doc_id: str, raw: str, meta: DocMeta | None = None, source: bytes | None = None
+    doc_id: str, raw: str | list[Line], meta: DocMeta | None = None, source: bytes | None = None
 ) -> Document:
-    """Build a Document from text already in memory (also used for external evaluation passages)."""
+    """Build a Document from text (or a loader's lines) already in memory; also used for external
+    evaluation passages."""
     blocks = clean_lines(raw)
     if not blocks:
         raise LoadError(doc_id, "no text left after cleaning")
     text, paragraphs = build_paragraphs(blocks)
-    meta = meta or extract_metadata(raw, fallback_title=doc_id)
+    plain = raw if isinstance(raw, str) else "\n".join(line.text for line in raw)
+    meta = meta or extract_metadata(plain, fallback_title=doc_id)
     digest = hashlib.sha256(
-        (source if source is not None else raw.encode("utf-8")) + CLEANING_VERSION.encode()
+        (source if source is not None else plain.encode("utf-8")) + CLEANING_VERSION.encode()
     )
     return Document(doc_id, meta, text, paragraphs, digest.hexdigest())
 
 
-def load_document(path: Path, root: Path | None = None) -> Document:
-    """Read one report; raise LoadError with the reason if it cannot be used."""
-    raw = read_text(path)
+def load_document(path: Path, root: Path | None = None, warnings: list[str] | None = None) -> Document:
+    """Read one report; raise LoadError with the reason if it cannot be used. What the loader repaired
+    or doubts is appended to `warnings` as "<file>: <warning>"."""
+    loaded = load_source(path)
+    if warnings is not None:
+        warnings.extend(f"{path}: {w}" for w in loaded.warnings)
     doc_id = path.relative_to(root).as_posix() if root else path.name
     try:
-        meta = apply_sidecar(extract_metadata(raw, fallback_title=path.stem), path)
+        meta = extract_metadata(loaded.text, fallback_title=path.stem)
+        # A format that states its title and date (a web page's metadata) beats reading them from the text.
+        stated = {"title": clean_title(loaded.title) if loaded.title else None, "published": loaded.published}
+        meta = apply_sidecar(meta.with_overrides(**{k: v for k, v in stated.items() if v}), path)
     except ValueError as exc:
         raise LoadError(path, str(exc)) from exc
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     source = path.read_bytes() + (sidecar.read_bytes() if sidecar.exists() else b"")
-    doc = document_from_text(doc_id, raw, meta, source)
+    doc = document_from_text(doc_id, loaded.lines, meta, source)
     return Document(doc.doc_id, doc.meta, doc.text, doc.paragraphs, doc.content_hash, str(path))
 
 
 def corpus_files(root: Path) -> Iterator[Path]:
     """Every report file under root, in a stable order; sidecars and hidden files are not reports."""
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
+        # A dangling symlink is no file, but it is a report the user meant to index: load_document says so.
+        dangling = path.is_symlink() and not path.exists()
+        if not (path.is_file() or dangling) or any(
+            part.startswith(".") for part in path.relative_to(root).parts
+        ):
             continue
         if path.name.endswith(SIDECAR_SUFFIX):
             continue
@@ -70,7 +83,7 @@ def load_corpus(root: Path | str) -> CorpusLoad:
             result.errors.append(LoadError(path, f"unsupported file type {path.suffix or '(none)'}, skipped"))
             continue
         try:
-            result.documents.append(load_document(path, root))
+            result.documents.append(load_document(path, root, result.warnings))
         except LoadError as exc:
             result.errors.append(exc)
     return result

@@ -1,11 +1,28 @@
-"""Read a report file of any supported format into plain text, or fail with a reason that names the file."""
+"""Read a report file of any supported format into normalised lines, or fail with a reason that names the file.
+
+Each format has its own module (pdf, word, web, ocr); this one picks the module by suffix, decodes text
+files, and applies the normalisation every format shares (`cleaning.normalize_text`).
+"""
 
 from __future__ import annotations
 
-import io
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".docx", ".pdf")
+from .cleaning import Line, normalize_text, rejoin_wrapped
+
+log = logging.getLogger("govqa.ingest")
+
+TEXT_SUFFIXES = (".txt", ".md")
+HTML_SUFFIXES = (".html", ".htm")
+WORD_SUFFIXES = (".docx", ".doc", ".wps")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + WORD_SUFFIXES + (".pdf",) + IMAGE_SUFFIXES
+# A UTF-8 file with at most this many bad sequences (or 5 per 10,000 bytes) is UTF-8 with damage, not
+# another encoding: text in GBK fails on nearly every Chinese character.
+MAX_BAD_UTF8 = 8
+MAX_BAD_UTF8_PER_10K = 5
 
 
 class LoadError(Exception):
@@ -17,41 +34,107 @@ class LoadError(Exception):
         super().__init__(f"{path}: {reason}")
 
 
+@dataclass
+class Source:
+    """What a loader read: lines in reading order, metadata the format states itself, and warnings
+    (damage that was repaired, OCR pages of low confidence) to show the user."""
+
+    lines: list[Line]
+    title: str | None = None
+    published: str | None = None  # ISO date
+    warnings: list[str] = field(default_factory=list)
+    ocr_confidence: dict[int, float] = field(
+        default_factory=dict
+    )  # page -> mean OCR score, pages read by OCR
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
 def read_text(path: Path) -> str:
-    """Return the text of `path`; raise LoadError for empty, binary or undecodable files."""
+    """Return the normalised text of `path`; raise LoadError for empty, binary or undecodable files."""
+    return load_source(path).text
+
+
+def load_source(path: Path) -> Source:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoadError(
             path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
+    if path.is_symlink() and not path.exists():
+        raise LoadError(path, f"broken symbolic link (its target {path.readlink()} does not exist)")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(path, f"cannot read file: {exc.strerror or exc}") from exc
     if not data.strip():
         raise LoadError(path, "file is empty")
-    if suffix == ".docx":
-        text = _docx_text(path, data)
+    if suffix in WORD_SUFFIXES:
+        from .word import load_word
+
+        source = load_word(path, data)
     elif suffix == ".pdf":
-        text = _pdf_text(path, data)
+        from .pdf import load_pdf
+
+        source = load_pdf(path, data)
+    elif suffix in IMAGE_SUFFIXES:
+        from .ocr import load_image
+
+        source = load_image(path, data)
     else:
-        text = decode_text(path, data)
-        if suffix in (".html", ".htm"):
-            text = _html_text(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
+        text, warnings = decode_text(path, data)
+        if suffix in HTML_SUFFIXES:
+            from .web import load_html
+
+            source = load_html(path, text)
+            source.warnings[:0] = warnings
+        else:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            lines = [Line(normalize_text(t).strip()) for t in text.split("\n")]
+            source = Source(rejoin_wrapped(lines), warnings=warnings)
+    source.lines = [
+        Line(t, line.page, line.heading, line.table)
+        for line in source.lines
+        if (t := normalize_text(line.text).strip())
+    ]
+    if source.title:
+        source.title = normalize_text(source.title).strip() or None
+    if not source.lines:
         raise LoadError(path, "no text found in file")
-    return text
+    for warning in source.warnings:
+        log.warning("%s: %s", path, warning)
+    return source
 
 
-def decode_text(path: Path | str, data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), or GBK/GB18030 and other encodings by detection."""
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise LoadError(path, "binary file (contains NUL bytes), not a text report")
+def decode_text(path: Path | str, data: bytes) -> tuple[str, list[str]]:
+    """Decode UTF-8 (with or without BOM), UTF-16, or GBK/GB18030 and other encodings by detection.
+
+    Returns the text and warnings: a UTF-8 file with a few damaged bytes is decoded with U+FFFD in
+    their place, and the warning gives their byte offsets.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _checked(path, data.decode("utf-16", errors="replace"), "UTF-16"), []
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
+        # Valid UTF-8 can still be binary, or UTF-16 (its NUL bytes are valid UTF-8): read on if unreadable.
+        if _mostly_cjk_or_ascii(text):
+            return text, []
     except UnicodeDecodeError:
         pass
+    if b"\x00" in data[:4096]:
+        # UTF-16 without a BOM: ASCII and CJK text put NUL in every other byte of one parity.
+        text = _utf16_without_bom(data)
+        if text is None:
+            raise LoadError(path, "binary file (contains NUL bytes), not a text report")
+        return text, []
+    bad = _bad_utf8_offsets(data, limit=max(MAX_BAD_UTF8, MAX_BAD_UTF8_PER_10K * len(data) // 10_000))
+    if bad is not None:
+        shown = ", ".join(str(o) for o in bad[:10]) + (" ..." if len(bad) > 10 else "")
+        return data.decode("utf-8-sig", errors="replace"), [
+            f"{len(bad)} invalid UTF-8 sequence(s) replaced with U+FFFD at byte offset(s) {shown}"
+        ]
     # GB18030 is a superset of GBK and GB2312: try it before asking a detector, which can
     # mistake short Chinese texts for other legacy encodings.
     try:
@@ -59,18 +142,44 @@ def decode_text(path: Path | str, data: bytes) -> str:
     except UnicodeDecodeError:
         text = None
     if text is not None and _mostly_cjk_or_ascii(text):
-        return text
+        return text, []
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
         raise LoadError(path, "cannot detect the text encoding (tried UTF-8, GB18030 and a detector)")
-    decoded = str(best)
-    if not _mostly_cjk_or_ascii(decoded):
-        raise LoadError(
-            path, f"decoded as {best.encoding} but the result is not readable text; is it binary?"
-        )
-    return decoded
+    return _checked(path, str(best), best.encoding), []
+
+
+def _checked(path: Path | str, text: str, encoding: str) -> str:
+    if not _mostly_cjk_or_ascii(text):
+        raise LoadError(path, f"decoded as {encoding} but the result is not readable text; is it binary?")
+    return text
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    for codec in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if _mostly_cjk_or_ascii(text):
+            return text
+    return None
+
+
+def _bad_utf8_offsets(data: bytes, limit: int) -> list[int] | None:
+    """Byte offsets of invalid UTF-8 sequences; None if there are more than `limit` (not UTF-8 at all)."""
+    bad: list[int] = []
+    pos = 0
+    while len(bad) <= limit:
+        try:
+            data[pos:].decode("utf-8")
+            return bad
+        except UnicodeDecodeError as exc:
+            bad.append(pos + exc.start)
+            pos += exc.end
+    return None
 
 
 def _mostly_cjk_or_ascii(text: str) -> bool:
@@ -82,46 +191,10 @@ def _mostly_cjk_or_ascii(text: str) -> bool:
         1
         for ch in sample
         if ch.isascii()
-        and (ch.isprintable() or ch in "\n\t")
+        and (ch.isprintable() or ch in "\n\t\r")
         or "\u4e00" <= ch <= "\u9fff"
         or "\u3000" <= ch <= "\u303f"
         or "\uff00" <= ch <= "\uffef"
         or ch in "“”‘’—…·•"
     )
     return good / len(sample) > 0.9
-
-
-def _html_text(html: str) -> str:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "nav", "header", "footer"]):
-        tag.decompose()
-    # Block elements become their own lines so paragraphs survive.
-    return soup.get_text("\n")
-
-
-def _docx_text(path: Path, data: bytes) -> str:
-    import docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx raises several types for a broken zip or XML
-        raise LoadError(path, f"not a readable .docx file ({type(exc).__name__})") from exc
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            # One cell per line, as flattened tables arrive in text reports; cleaning rebuilds rows.
-            lines.extend(f"{cell.text.strip()} |" for cell in row.cells)
-    return "\n".join(lines)
-
-
-def _pdf_text(path: Path, data: bytes) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        return "\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PdfReadError, ValueError, KeyError) as exc:
-        raise LoadError(path, f"not a readable PDF ({exc})") from exc

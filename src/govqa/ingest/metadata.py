@@ -55,7 +55,7 @@ HEADER_LINES = 8  # title, source and date lines sit at the top of every report 
 
 def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
     lines = [line.strip() for line in raw.split("\n") if line.strip()]
-    title = _clean_title(lines[0]) if lines else fallback_title
+    title = clean_title(lines[0]) if lines else fallback_title
     header = "\n".join(lines[:HEADER_LINES])
     published = _published(header)
     doc_type = next((kind for word, kind in DOC_TYPES if word in title), None)
@@ -71,7 +71,7 @@ def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
     )
 
 
-def _clean_title(line: str) -> str:
+def clean_title(line: str) -> str:
     # "安康和美·活力长白行动计划(2021-2023年) 2021-08-31": the date belongs to the header, not the title.
     return _DATE.sub("", line).strip(" |") or line
 

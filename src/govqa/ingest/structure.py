@@ -51,11 +51,16 @@ def build_paragraphs(blocks: list[Block]) -> tuple[str, tuple[Paragraph, ...]]:
         text = block.text
         kind = block.kind
         level = heading_level(text) if kind == "text" else None
+        # A heading without numbering is known only from the layout (font, style); the first one is
+        # the document's title, not a section.
+        styled = level is None and kind == "text" and block.heading is not None and number > 1
+        if styled:
+            level = block.heading
         if level is not None and in_glossary and level > 1:
             level = None  # numbered glossary entries ("1、六乱:...") are entries, not headings
         if level is not None:
             # "(1)劳动就业:高质量就业不多。" is a paragraph led by its title, not a bare heading.
-            bare = (
+            bare = styled or (
                 len(text) <= MAX_BARE_HEADING
                 and "。" not in text.rstrip("。")
                 and not _TITLE_COLON.search(text)
@@ -68,7 +73,9 @@ def build_paragraphs(blocks: list[Block]) -> tuple[str, tuple[Paragraph, ...]]:
                 kind = "heading" if bare else kind
         path = tuple(t for _, t in stack)
         footnotes = _footnotes(text, glossary_numbered, glossary_terms) if not in_glossary else ()
-        paragraphs.append(Paragraph(number, text, path, offset, offset + len(text), kind, footnotes))
+        paragraphs.append(
+            Paragraph(number, text, path, offset, offset + len(text), kind, footnotes, block.page)
+        )
         offset += len(text) + 1
     return "\n".join(b.text for b in blocks), tuple(paragraphs)
 
