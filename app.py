@@ -318,7 +318,8 @@ def hit_label(h: Hit) -> str:
 
 
 def _citation_where(c: Citation) -> str:
-    return f"{c.title} · {path_label(c.section_path[-1:])} · 第{c.paragraph}段"
+    page = f"第{c.page}页 " if c.page else ""
+    return f"{c.title} · {path_label(c.section_path[-1:])} · {page}第{c.paragraph}段"
 
 
 def citation_text(c: Citation) -> str:

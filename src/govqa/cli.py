@@ -231,7 +231,8 @@ def ask(
         return
     click.echo(answer.text)
     for c in answer.citations:
-        click.secho(f"[{c.n}] {c.title} ({c.street or '-'}) · {' > '.join(c.section_path) or '(正文)'} · 第{c.paragraph}段",
+        page = f"第{c.page}页 " if c.page else ""
+        click.secho(f"[{c.n}] {c.title} ({c.street or '-'}) · {' > '.join(c.section_path) or '(正文)'} · {page}第{c.paragraph}段",
                     fg="cyan")  # fmt: skip
         click.echo(f"    “{c.quote}”")
     for sentence in answer.flagged:

@@ -14,6 +14,7 @@ even while builds replace it; `is_stale()` says when a newer one is live and `re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -172,7 +173,19 @@ class GovQA:
         `history`: the conversation so far (earlier Answers or their .turn()), oldest first. A follow-up such as
         "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered."""
         turns = [t.turn() if isinstance(t, Answer) else t for t in history or ()]
-        return self.answerer.answer(check_question(question), filters, history=turns)
+        return self.with_pages(self.answerer.answer(check_question(question), filters, history=turns))
+
+    def with_pages(self, answer: Answer) -> Answer:
+        """The answer with each citation's page (第N页) filled in, where its report has pages (PDF, scans)."""
+        docs: dict[str, Document] = {}
+        cited = []
+        for c in answer.citations:
+            if c.page is None:
+                doc = docs.get(c.doc_id) or docs.setdefault(c.doc_id, self.index.document(c.doc_id))
+                if 1 <= c.paragraph <= len(doc.paragraphs):
+                    c = dataclasses.replace(c, page=doc.paragraph(c.paragraph).page)
+            cited.append(c)
+        return dataclasses.replace(answer, citations=tuple(cited))
 
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)

@@ -45,6 +45,7 @@ class CitationJSON(TypedDict):
     quote: str  # verbatim from the cleaned document: text[char_start:char_end]
     char_start: int
     char_end: int
+    page: int | None  # 第N页 of the source, where it has pages (PDF, scans)
 
 
 class FiltersJSON(TypedDict):
@@ -56,6 +57,8 @@ class FiltersJSON(TypedDict):
 
 class AnswerJSON(TypedDict):
     question: str
+    resolved_question: str  # the standalone question answered (a follow-up completed from the conversation)
+    kind: str  # quantity, definition, list, summary, cross_street, time, yes_no or other
     answer: str  # sentences with [n] marks
     supported: bool  # False: the reports do not support an answer, and `answer` says so
     filters: FiltersJSON  # as applied: given ones plus those the question names
@@ -158,7 +161,8 @@ def citation_json(citation: Citation) -> CitationJSON:
 
 def answer_json(answer: Answer) -> AnswerJSON:
     return {
-        "question": answer.question, "answer": answer.text, "supported": answer.supported,
+        "question": answer.question, "resolved_question": answer.resolved_question or answer.question,
+        "kind": answer.kind, "answer": answer.text, "supported": answer.supported,
         "filters": asdict(answer.filters),  # type: ignore[typeddict-item]
         "citations": [citation_json(c) for c in answer.citations],
         "flagged": list(answer.flagged), "hits": [hit_json(h) for h in answer.hits],

@@ -487,7 +487,7 @@ def answer(
 
         asked = qa.resolve(question, turns)
         try:
-            return LLMAnswerer(qa.retriever, service.llm).answer(asked, filters)
+            return qa.with_pages(LLMAnswerer(qa.retriever, service.llm).answer(asked, filters))
         except LLMError as exc:
             raise HTTPException(502, f"the language model failed: {exc}") from exc
     return qa.ask(question, filters, history=turns)
