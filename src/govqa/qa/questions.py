@@ -236,6 +236,11 @@ def topic_of(question: str, filters: Filters) -> str:
     return text.strip(" ，,的") or focus_text(question, filters)
 
 
+# An elliptic question ("那垃圾分类呢?", "垃圾分类方面呢?") leans on the conversation for its place.
+_ELLIPTIC = re.compile(r"^那|呢\s*[?？]?$")
+_ELLIPTIC_LEAD = re.compile(r"^那(?:么)?[，, ]*")
+
+
 def resolve_follow_up(question: str, previous: str | None, metas: Iterable[DocMeta]) -> Resolution:
     """Complete a follow-up ("那长寿路街道呢?", "具体数字是多少?", "它和塘桥比呢?") from the previous resolved question.
 
@@ -255,10 +260,13 @@ def resolve_follow_up(question: str, previous: str | None, metas: Iterable[DocMe
         rest = rest.replace(word, "")
     mentions_street = bool(now.street)
     pronoun = bool(_PRONOUN.match(_FOLLOW_UP_FILLER.sub("", question)))
-    if len(rest) >= 2 and not pronoun:
-        return Resolution(question, False)  # names its own topic: not a follow-up
-    topic = topic_of(previous, before)
     year = f"{before.year}年" if before.year is not None else ""
+    if len(rest) >= 2 and not pronoun:
+        if now.is_empty() and before.street and _ELLIPTIC.search(question):
+            # "那垃圾分类呢?": a new topic, asked of the street and year the conversation is about.
+            return Resolution(f"{before.street}{year}{_ELLIPTIC_LEAD.sub('', question)}", True)
+        return Resolution(question, False)  # names its own topic and place: not a follow-up
+    topic = topic_of(previous, before)
     if m := _VS.search(question):
         other = infer_filters(m.group(1) + "街道", metas).street or infer_filters(m.group(1), metas).street
         if other and before.street and other != before.street:
