@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..ingest.chunking import ChunkConfig, chunk_document
+from ..ingest.chunking import ChunkConfig
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
 from .backend import MILVUS_DESCRIPTOR
 from .embedders import Embedder
@@ -50,6 +50,7 @@ from .store import (
     _domain_words,
     _old_vectors_by_doc,
     _write_atomic,
+    plan_chunks,
 )
 from .tokenize import STOPWORDS, Tokenizer
 
@@ -254,19 +255,7 @@ def build_milvus_index(
     old_hashes = previous.manifest["documents"] if previous else {}
     report = BuildReport(documents=len(documents), removed=sorted(set(old_hashes) - set(ids)))
 
-    chunks: list[Chunk] = []
-    vectors: list[np.ndarray | None] = []
-    for doc in documents:
-        doc_chunks = chunk_document(doc, chunk_config)
-        old = reuse.get(doc.doc_id)
-        if old is not None and len(old) == len(doc_chunks):
-            report.unchanged.append(doc.doc_id)
-            vectors.extend(old)
-            report.reused += len(doc_chunks)
-        else:
-            (report.changed if doc.doc_id in old_hashes else report.added).append(doc.doc_id)
-            vectors.extend([None] * len(doc_chunks))
-        chunks.extend(doc_chunks)
+    chunks, vectors = plan_chunks(documents, chunk_config, reuse, old_hashes, report)
     metas = {d.doc_id: d.meta for d in documents}
     words = sorted(_domain_words(documents))
 

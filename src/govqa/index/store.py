@@ -478,21 +478,17 @@ def _build_locked(documents: Sequence[Document], index_dir: Path, embedder: Embe
     return report
 
 
-def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, embedder: Embedder,
-                chunk_config: ChunkConfig, faiss_kind: str, progress: Progress | None) -> BuildReport:  # fmt: skip
-    ids = [d.doc_id for d in documents]
-    previous = _reusable(index_dir, embedder, chunk_config)
-    report = BuildReport(documents=len(documents))
-    old_hashes: dict[str, str] = previous.manifest["documents"] if previous else {}
-    report.removed = sorted(set(old_hashes) - set(ids))
-
+def plan_chunks(
+    documents: Sequence[Document],
+    chunk_config: ChunkConfig,
+    reuse: dict[str, list[np.ndarray]],
+    old_hashes: dict[str, str],
+    report: BuildReport,
+) -> tuple[list[Chunk], list[np.ndarray | None]]:
+    """Every document's chunks, and for each its reused vector or None (to embed); the report records which
+    documents were unchanged, changed or added, and warns of outsized ones. Shared by every backend's build."""
     chunks: list[Chunk] = []
     vectors: list[np.ndarray | None] = []
-    reuse = _old_vectors_by_doc(
-        previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
-    )
-    if previous is not None:
-        previous.close()  # its shared lock would keep this build from removing it afterwards
     for doc in documents:
         doc_chunks = chunk_document(doc, chunk_config)
         if len(doc_chunks) > OUTSIZED_CHUNKS:
@@ -511,6 +507,23 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
             (report.changed if doc.doc_id in old_hashes else report.added).append(doc.doc_id)
             vectors.extend([None] * len(doc_chunks))
         chunks.extend(doc_chunks)
+    return chunks, vectors
+
+
+def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, embedder: Embedder,
+                chunk_config: ChunkConfig, faiss_kind: str, progress: Progress | None) -> BuildReport:  # fmt: skip
+    ids = [d.doc_id for d in documents]
+    previous = _reusable(index_dir, embedder, chunk_config)
+    report = BuildReport(documents=len(documents))
+    old_hashes: dict[str, str] = previous.manifest["documents"] if previous else {}
+    report.removed = sorted(set(old_hashes) - set(ids))
+
+    reuse = _old_vectors_by_doc(
+        previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
+    )
+    if previous is not None:
+        previous.close()  # its shared lock would keep this build from removing it afterwards
+    chunks, vectors = plan_chunks(documents, chunk_config, reuse, old_hashes, report)
 
     _check_space(index_dir, documents, len(chunks), embedder.dim)
     todo = [i for i, v in enumerate(vectors) if v is None]
