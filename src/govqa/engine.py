@@ -148,6 +148,7 @@ class GovQA:
         retriever = Retriever(index, self.embedder, self._retrieval)
         answerer = ExtractiveAnswerer(retriever, self._answering)
         self.index, self.retriever, self.answerer = index, retriever, answerer
+        self._pages: dict[str, tuple[int | None, ...]] = {}  # doc id -> page of each paragraph, read once
 
     @classmethod
     def open(cls, index_dir: Path | str = DEFAULT_INDEX, embedder: Embedder | str | None = None,
@@ -177,13 +178,16 @@ class GovQA:
 
     def with_pages(self, answer: Answer) -> Answer:
         """The answer with each citation's page (第N页) filled in, where its report has pages (PDF, scans)."""
-        docs: dict[str, Document] = {}
         cited = []
         for c in answer.citations:
             if c.page is None:
-                doc = docs.get(c.doc_id) or docs.setdefault(c.doc_id, self.index.document(c.doc_id))
-                if 1 <= c.paragraph <= len(doc.paragraphs):
-                    c = dataclasses.replace(c, page=doc.paragraph(c.paragraph).page)
+                pages = self._pages.get(c.doc_id)
+                if pages is None:  # one read per report for the life of this generation, not one per answer
+                    pages = self._pages[c.doc_id] = tuple(
+                        p.page for p in self.index.document(c.doc_id).paragraphs
+                    )
+                if 1 <= c.paragraph <= len(pages):
+                    c = dataclasses.replace(c, page=pages[c.paragraph - 1])
             cited.append(c)
         return dataclasses.replace(answer, citations=tuple(cited))
 
