@@ -28,6 +28,9 @@ from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
 from .questions import (
+    asks_publication_date,
+    asks_quantity,
+    asks_time,
     check_question,
     focus_text,
     named_streets,
@@ -40,11 +43,8 @@ from .questions import (
 from .retrieval import Retriever
 
 NOT_FOUND = "未在报告中找到相关依据。"
+NO_NUMBER = "报告谈到了这一内容，但没有给出具体数字。"
 
-_QUANTITY_QUESTION = re.compile(
-    r"多少|几[个家项次名处条所座万千百]|数量|面积|金额|比例|人数|户数|规模|多大|多长|多高"
-)
-_TIME_QUESTION = re.compile(r"哪一年|何时|什么时候|什么时间|哪年|哪一天|哪天|几月|日期|多久")
 _ASKED_UNIT = re.compile(
     r"(?:多少|几)(家次|人次|平方米|万元|亿元|公里|[个家名人户次项处条所座栋辆块场批期套台张件元万亿台份笔起门间])"
 )
@@ -54,6 +54,43 @@ _QUANTITY = re.compile(
 )
 _DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
 _YEAR = re.compile(r"(19|20)\d\d\s*年")
+# A stated amount: digits with a unit, or Chinese numerals with a measure word (近百栋, 两个, 十五分钟).
+_CHINESE_AMOUNT = re.compile(
+    r"[一二两三四五六七八九十百千万亿半近数]+\s*(?:个|家|项|次|名|处|条|所|座|栋|辆|块|场|批|期|套|台|张|件|元|户|人|幢|棵|位|倍|成|"
+    r"分钟|公里|平方米)"
+)
+# What kind of amount a question asks for, and how a sentence states one of that kind: a question about money
+# is not answered by a length (2.5公里), nor a share by a count. Counts (个/家/户…) stand in for one another.
+_AMOUNT_KINDS = (
+    (re.compile(r"多少(?:万|亿)?元|多少钱|金额|资金|经费|投资|预算|花了多少|花费"),
+     re.compile(r"\d[\d.,]*\s*(?:万|亿)?元")),
+    (re.compile(r"面积|多少平方|多少亩|多少公顷"),
+     re.compile(r"\d[\d.,]*\s*(?:万)?(?:平方米|平米|平方公里|亩|公顷)")),
+    (re.compile(r"比例|比率|百分之|占比|率(?:是|为|有)?多少|率(?:是|为|有)?几"),
+     re.compile(r"\d[\d.,]*\s*[%％]|百分之")),
+    (re.compile(r"多长|多少公里|多少米|长度"), re.compile(r"\d[\d.,]*\s*(?:公里|千米|米)")),
+)  # fmt: skip
+# A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
+_DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
+_BOOK_TITLE = re.compile(r"《([^》]{2,80})》")
+# What a summary question asks for, and the word a section heading for it carries: 主要任务 -> 2020年主要任务.
+_OUTLINE_AIMS = {
+    "主要任务": "任务",
+    "重点任务": "任务",
+    "工作任务": "任务",
+    "工作重点": "重点",
+    "重点工作": "重点",
+    "主要内容": "内容",
+    "工作思路": "思路",
+    "工作回顾": "回顾",
+    "总体目标": "目标",
+    "主要目标": "目标",
+    "发展目标": "目标",
+    "工作目标": "目标",
+    "总体要求": "要求",
+    "主要举措": "举措",
+    "重点项目": "项目",
+}
 _YEAR_NUMBER = re.compile(r"((?:19|20)\d\d)\s*年")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 # Characters of question words and of the report genre: present in every sentence or none, never evidence.
@@ -80,8 +117,10 @@ _COMPARE_WORDS = re.compile(
 # of tests/data/gold.jsonl by `python -m govqa.evaluation.fit` (which prints these lines). A sentence's
 # score is the model's probability that it holds the answer.
 FEATURES = (
-    "word_coverage",  # IDF share of the question's content words in the sentence (title/headings at a discount)
+    "word_coverage",  # IDF share of the question's content words in the sentence
+    "word_context",  # IDF share of those only the report title or the headings above the sentence hold
     "char_coverage",  # IDF share of its content characters: 老人 ~ 老年人, 加梯 ~ 加装电梯, 旧区改造 ~ 旧房改造
+    "char_context",  # IDF share of the characters only the title or headings hold
     "dense",  # the passage's cosine similarity to the question (the embedder's meaning match), centred, x10
     "dense_missing",  # 1 when the dense retriever did not return the passage
     "inverse_rank",  # 1 / the passage's fused rank
@@ -95,22 +134,24 @@ FEATURES = (
     "year_mismatch",  # they name years, none of them the question's (a plan section, asked about a review)
 )
 FITTED_WEIGHTS: tuple[float, ...] = (
-    2.2531,
-    3.0895,
-    1.9155,
-    -0.1335,
-    0.9906,
-    1.077,
-    0.6923,
-    -0.4116,
-    -1.5502,
-    0.951,
-    0.0528,
-    -0.8218,
-    -1.9414,
+    2.3974,
+    0.6292,
+    3.4544,
+    0.115,
+    2.1063,
+    1.2791,
+    0.8695,
+    1.0889,
+    0.5918,
+    -0.1303,
+    -1.7531,
+    1.0894,
+    -0.1583,
+    -0.9488,
+    -2.0384,
 )
-FITTED_BIAS = -5.4293
-FITTED_MIN_EVIDENCE = 0.11
+FITTED_BIAS = -4.4885
+FITTED_MIN_EVIDENCE = 0.08
 
 
 @dataclass(frozen=True)
@@ -123,10 +164,10 @@ class AnswerConfig:
     weights: tuple[float, ...] = FITTED_WEIGHTS
     bias: float = FITTED_BIAS
     dense_centre: float = 0.85  # e5 cosines sit in a narrow band (~0.80-0.95 here)
-    context_weight: float = 0.5  # share of a word's weight when only the title or headings hold it
     max_list_chars: int = (
         320  # an enumeration longer than this keeps whole items (；-pieces) around the best one
     )
+    max_lead_chars: int = 20  # a paragraph's first sentence this short is a topic phrase: quote its body too
     max_outline: int = 12  # headings listed in a summary answer
     min_outline_match: float = 0.3  # IDF share of the question's subject words a section heading must hold
 
@@ -211,6 +252,10 @@ class ExtractiveAnswerer:
             answer = self._definition(question, asked, resolved, hits)
             if answer is not None:
                 return answer
+        if kind == "time" and asks_publication_date(asked):
+            answer = self._publication_date(question, asked, resolved, hits)
+            if answer is not None:
+                return answer
         return self._sentences(question, asked, kind, resolved, hits)
 
     # ------------------------------------------------------------------------------------ sentence answers
@@ -223,9 +268,35 @@ class ExtractiveAnswerer:
         chosen = _distinct(chosen)[: self.config.max_sentences]
         if kind == "list":
             chosen = _distinct([self._enumeration(s) for s in chosen])
+        chosen = _distinct([self._with_body(s) for s in chosen])
         citations = [_cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
+        if kind == "quantity" and not any(_states_amount(question, c.quote) for c in citations):
+            # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
+            text = f"{NO_NUMBER}相关内容：{citations[0].quote.strip()}[1]"
+            return Answer(question, text, citations[:1], False, tuple(hits), filters, (), asked, kind)
         text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, kind)
+
+    def _with_body(self, s: Sentence) -> Sentence:
+        """A paragraph's short lead sentence with the body it heads: 聚力满足养老需求。优化社区养老服务布局,….
+
+        Reports open a paragraph with a topic phrase that works as its heading; alone it answers nothing."""
+        if len(s.text) > self.config.max_lead_chars:
+            return s
+        para = self._document(s.hit.chunk.doc_id).paragraph(s.paragraph)
+        text = para.text
+        a, b = s.start - para.char_start, s.end - para.char_start
+        if text[:a].strip() or not text[b:].strip():
+            return s
+        y = b
+        for x, end in _line_sentences(text):
+            if x >= b and (y == b or end - a <= self.config.max_list_chars):
+                y = end
+            elif x >= b:
+                break
+        if y == b:
+            return s
+        return Sentence(s.hit, text[a:y], s.start, para.char_start + y, s.paragraph, s.score, s.features)
 
     def evidence_score(self, question: str, hits: list[Hit]) -> float:
         """The best sentence's score: what the not-found threshold is compared with."""
@@ -253,8 +324,8 @@ class ExtractiveAnswerer:
         total = sum(weights.values())
         char_weights = {c: self._char_idf.get(c, self._char_idf_unseen) for c in q_chars}
         char_total = sum(char_weights.values()) or 1.0
-        wants_quantity = bool(_QUANTITY_QUESTION.search(question))
-        wants_time = bool(_TIME_QUESTION.search(question))
+        wants_quantity = asks_quantity(question)
+        wants_time = asks_time(question)
         unit = m.group(1) if (m := _ASKED_UNIT.search(question)) else None
         years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}
         cfg = self.config
@@ -267,19 +338,14 @@ class ExtractiveAnswerer:
             context = set(tokenizer.tokens(context_text))
             for a, b, s_tokens in self._chunk_sentences(chunk):
                 stripped = chunk.text[a:b]
-                coverage = (
-                    sum(
-                        w if t in s_tokens else cfg.context_weight * w if t in context else 0.0
-                        for t, w in weights.items()
-                    )
-                    / total
+                coverage = sum(w for t, w in weights.items() if t in s_tokens) / total
+                word_context = (
+                    sum(w for t, w in weights.items() if t not in s_tokens and t in context) / total
                 )
                 chars = set(stripped)
-                char_coverage = (
-                    sum(
-                        w if c in chars else cfg.context_weight * w if c in context_text else 0.0
-                        for c, w in char_weights.items()
-                    )
+                char_coverage = sum(w for c, w in char_weights.items() if c in chars) / char_total
+                char_context = (
+                    sum(w for c, w in char_weights.items() if c not in chars and c in context_text)
                     / char_total
                 )
                 has_number = bool(_QUANTITY.search(stripped))
@@ -287,7 +353,9 @@ class ExtractiveAnswerer:
                 around = {int(y) for y in _YEAR_NUMBER.findall(context_text + stripped)}
                 features = (
                     coverage,
+                    word_context,
                     char_coverage,
+                    char_context,
                     # x10: cosines differ in the second decimal; on this scale the fit need not shrink them away
                     10 * (hit.dense_score - cfg.dense_centre) if hit.dense_score is not None else 0.0,
                     0.0 if hit.dense_score is not None else 1.0,
@@ -410,6 +478,40 @@ class ExtractiveAnswerer:
             question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition"
         )
 
+    # ---------------------------------------------------------------------------------- report dates
+
+    def _publication_date(
+        self, question: str, asked: str, filters: Filters, hits: list[Hit]
+    ) -> Answer | None:
+        """When a report was issued: the dated lines of its front matter (before its first heading), cited.
+
+        The report is the one the question names by its 《title》, else the best hit's among the filtered ones."""
+        metas = self.retriever.index.metas
+        titles = _BOOK_TITLE.findall(asked)
+        named = [d for d, m in metas.items() if any(t in m.title or m.title in t for t in titles)]
+        candidates = named or (sorted(self._docs(filters)) if not filters.is_empty() else [])
+        ranked = [h.chunk.doc_id for h in hits if not candidates or h.chunk.doc_id in candidates]
+        doc_id = ranked[0] if ranked else candidates[0] if len(candidates) == 1 else None
+        if doc_id is None:
+            return None
+        front = []
+        for p in self._document(doc_id).paragraphs[:12]:
+            if p.kind == "heading" or p.section_path:
+                break
+            if _DATE.search(p.text):
+                front.append(p)
+        if not front:
+            return None
+        meta = metas[doc_id]
+        citations = [
+            Citation(
+                n, doc_id, meta.title, meta.street, p.section_path, p.number, p.text, p.char_start, p.char_end
+            )
+            for n, p in enumerate(front[:2], start=1)
+        ]
+        text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
+        return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "time")
+
     def _glossary_entries(self, term: str, docs: set[str]) -> list[GlossaryEntry]:
         """Entries of the reports in `docs` for `term`: the exact term first, then ones that hold it or it holds."""
         term = term.strip("“”\"' ")
@@ -466,7 +568,12 @@ class ExtractiveAnswerer:
             return sum(w for t, w in weights.items() if t in tokens) / total
 
         best: tuple[float, _Outline] | None = None
-        for node in _walk(root):
+        if not weights:
+            # Nothing left but the asking (2020年的主要任务是什么): the section whose heading names it, if any.
+            aimed = _aimed_section(root, asked)
+            if aimed is not None:
+                best = (1.0, aimed)
+        for node in _walk(root) if best is None else ():
             if len(node.children) < 2 or not node.path:
                 continue
             own = match(node.path[-1])
@@ -585,6 +692,14 @@ def replace_score(s: Sentence, score: float) -> Sentence:
     return Sentence(s.hit, s.text, s.start, s.end, s.paragraph, score, s.features)
 
 
+def _states_amount(question: str, text: str) -> bool:
+    """`text` states an amount of the kind `question` asks for (money, area, share, length, else any count)."""
+    for asked, stated in _AMOUNT_KINDS:
+        if asked.search(question):
+            return bool(stated.search(text))
+    return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text))
+
+
 def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
     return Citation(n, hit.chunk.doc_id, hit.meta.title, hit.meta.street, hit.chunk.section_path, paragraph, quote,
                     start, start + len(quote))  # fmt: skip
@@ -616,6 +731,26 @@ def _outline(doc: Document) -> _Outline:
                 parent.children.append(node)
         previous = path
     return root
+
+
+def _aimed_section(root: _Outline, question: str) -> _Outline | None:
+    """The section (with sub-sections) whose heading carries what the question asks for, in the year it names.
+
+    "2020年的主要任务" -> "二、2020年主要任务" rather than the report's whole outline; a heading naming another
+    year (2019年工作回顾) is passed over, and the first fitting section in reading order wins."""
+    keys = {key for aim, key in _OUTLINE_AIMS.items() if aim in question}
+    if not keys:
+        return None
+    years = set(_YEAR_NUMBER.findall(question))
+    fitting = []
+    for node in _walk(root):
+        if not node.path or len(node.children) < 2 or not any(k in node.path[-1] for k in keys):
+            continue
+        named = set(_YEAR_NUMBER.findall(node.path[-1]))
+        if years and named and not years & named:
+            continue
+        fitting.append((not (years & named), node))
+    return min(fitting, key=lambda x: x[0])[1] if fitting else None
 
 
 def _walk(node: _Outline):

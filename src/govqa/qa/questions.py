@@ -195,6 +195,25 @@ def question_kind(question: str, streets: Sequence[str] = ()) -> str:
     return "other"
 
 
+def asks_quantity(question: str) -> bool:
+    """The question asks for a number (多少/几个/面积/比例...), whatever its kind."""
+    return bool(_QUANTITY.search(question))
+
+
+def asks_time(question: str) -> bool:
+    """The question asks for a time (何时/哪一年/什么时候...), whatever its kind."""
+    return bool(_TIME.search(question))
+
+
+_PUBLISHED = re.compile(r"发布|印发|编制|出台|发表|公布|成文|制定|起草")
+_THE_REPORT = re.compile(r"报告|计划|总结|规划|方案|文件|通知|《")
+
+
+def asks_publication_date(question: str) -> bool:
+    """A time question about the report itself: 《…行动计划》是什么时候编制的? / 这份报告是哪一天发布的?"""
+    return asks_time(question) and bool(_PUBLISHED.search(question)) and bool(_THE_REPORT.search(question))
+
+
 def quoted_terms(question: str) -> list[str]:
     """Terms a definition question asks about: quoted ones (“三会”), else the X of 什么是X / X是什么."""
     terms = [m.group(1).strip() for m in _QUOTED.finditer(question)]
