@@ -147,6 +147,9 @@ def test_report_date_is_quoted_from_its_front_matter(qa):
     assert "2021年8月" in named.text and named.citations[0].doc_id == "002_08bf58efbc4c3fde.txt"
     for a in (answer, named):
         assert_verbatim(qa, a)
+    # A date asked of something the report mentions is not the report's own date.
+    other = qa.ask("塘桥街道垃圾分类实施方案是什么时候出台的?")
+    assert all(c.section_path for c in other.citations)  # nothing quoted from the front matter
 
 
 @pytest.mark.parametrize(

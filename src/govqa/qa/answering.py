@@ -9,7 +9,12 @@ so it cannot be unsupported. The shape follows the kind of question (see questio
 * definition: the 名词解释 glossary entry of the term asked about (a quoted term, or one a footnote mark in
   the best sentence points to), quoted with its own citation;
 * summary: the report's outline under the section the question is about: each sub-heading, cited;
-* cross_street: one finding per street from the comparison engine, or "报告中未涉及该主题".
+* cross_street: one finding per street from the comparison engine, or "报告中未涉及该主题";
+* a time question about a report itself (《…》是什么时候编制的?): the dated lines of its front matter.
+
+A paragraph's short lead sentence (聚力满足养老需求。) is quoted with the body it heads. A quantity question
+whose quoted sentences state no amount of the kind asked (money, area, share, length, else any count) is
+answered "the report gives no number", pointing to the nearest sentence, never with an unrelated figure.
 
 When the best evidence is weak the answer says so rather than quoting something near; a street or year
 that no report covers is named in the refusal.
@@ -68,11 +73,19 @@ _AMOUNT_KINDS = (
      re.compile(r"\d[\d.,]*\s*(?:万)?(?:平方米|平米|平方公里|亩|公顷)")),
     (re.compile(r"比例|比率|百分之|占比|率(?:是|为|有)?多少|率(?:是|为|有)?几"),
      re.compile(r"\d[\d.,]*\s*[%％]|百分之")),
-    (re.compile(r"多长|多少公里|多少米|长度"), re.compile(r"\d[\d.,]*\s*(?:公里|千米|米)")),
+    (re.compile(r"多长|多少公里|多少米|长度"), re.compile(r"\d[\d.,]*\s*(?:公里|千米|公尺|米)")),
 )  # fmt: skip
+# The measure word after 多少/几 (多少趟列车 -> 趟); not a particle or noun that may follow (多少的, 几年级).
+_MEASURE_WORD = re.compile(r"(?:多少|几)([^\W\d的是在个年级钱人次岁]{1})")
 # A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
 _DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
 _BOOK_TITLE = re.compile(r"《([^》]{2,80})》")
+# All a question about a report's own date may say besides its street and year: 万里街道2021年工作计划是哪一天发布的?
+_REPORT_DATE_WORDS = re.compile(
+    r"社区代表会议上的|社代会|工作报告|工作计划|工作总结|行动计划|报告|计划|总结|规划|这份|这个|该|本|的|是|在|"
+    r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几月|日期|时间|"
+    r"发布|印发|编制|出台|发表|公布|成文|制定|起草|了|[?？,，。\s]"
+)
 # What a summary question asks for, and the word a section heading for it carries: 主要任务 -> 2020年主要任务.
 _OUTLINE_AIMS = {
     "主要任务": "任务",
@@ -117,10 +130,8 @@ _COMPARE_WORDS = re.compile(
 # of tests/data/gold.jsonl by `python -m govqa.evaluation.fit` (which prints these lines). A sentence's
 # score is the model's probability that it holds the answer.
 FEATURES = (
-    "word_coverage",  # IDF share of the question's content words in the sentence
-    "word_context",  # IDF share of those only the report title or the headings above the sentence hold
+    "word_coverage",  # IDF share of the question's content words in the sentence (title/headings at a discount)
     "char_coverage",  # IDF share of its content characters: 老人 ~ 老年人, 加梯 ~ 加装电梯, 旧区改造 ~ 旧房改造
-    "char_context",  # IDF share of the characters only the title or headings hold
     "dense",  # the passage's cosine similarity to the question (the embedder's meaning match), centred, x10
     "dense_missing",  # 1 when the dense retriever did not return the passage
     "inverse_rank",  # 1 / the passage's fused rank
@@ -134,24 +145,22 @@ FEATURES = (
     "year_mismatch",  # they name years, none of them the question's (a plan section, asked about a review)
 )
 FITTED_WEIGHTS: tuple[float, ...] = (
-    2.3974,
-    0.6292,
-    3.4544,
-    0.115,
-    2.1063,
-    1.2791,
-    0.8695,
-    1.0889,
-    0.5918,
-    -0.1303,
-    -1.7531,
-    1.0894,
-    -0.1583,
-    -0.9488,
-    -2.0384,
+    2.2531,
+    3.0895,
+    1.9155,
+    -0.1335,
+    0.9906,
+    1.077,
+    0.6923,
+    -0.4116,
+    -1.5502,
+    0.951,
+    0.0528,
+    -0.8218,
+    -1.9414,
 )
-FITTED_BIAS = -4.4885
-FITTED_MIN_EVIDENCE = 0.08
+FITTED_BIAS = -5.4293
+FITTED_MIN_EVIDENCE = 0.11
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,7 @@ class AnswerConfig:
     weights: tuple[float, ...] = FITTED_WEIGHTS
     bias: float = FITTED_BIAS
     dense_centre: float = 0.85  # e5 cosines sit in a narrow band (~0.80-0.95 here)
+    context_weight: float = 0.5  # share of a word's weight when only the title or headings hold it
     max_list_chars: int = (
         320  # an enumeration longer than this keeps whole items (；-pieces) around the best one
     )
@@ -338,14 +348,19 @@ class ExtractiveAnswerer:
             context = set(tokenizer.tokens(context_text))
             for a, b, s_tokens in self._chunk_sentences(chunk):
                 stripped = chunk.text[a:b]
-                coverage = sum(w for t, w in weights.items() if t in s_tokens) / total
-                word_context = (
-                    sum(w for t, w in weights.items() if t not in s_tokens and t in context) / total
+                coverage = (
+                    sum(
+                        w if t in s_tokens else cfg.context_weight * w if t in context else 0.0
+                        for t, w in weights.items()
+                    )
+                    / total
                 )
                 chars = set(stripped)
-                char_coverage = sum(w for c, w in char_weights.items() if c in chars) / char_total
-                char_context = (
-                    sum(w for c, w in char_weights.items() if c not in chars and c in context_text)
+                char_coverage = (
+                    sum(
+                        w if c in chars else cfg.context_weight * w if c in context_text else 0.0
+                        for c, w in char_weights.items()
+                    )
                     / char_total
                 )
                 has_number = bool(_QUANTITY.search(stripped))
@@ -353,9 +368,7 @@ class ExtractiveAnswerer:
                 around = {int(y) for y in _YEAR_NUMBER.findall(context_text + stripped)}
                 features = (
                     coverage,
-                    word_context,
                     char_coverage,
-                    char_context,
                     # x10: cosines differ in the second decimal; on this scale the fit need not shrink them away
                     10 * (hit.dense_score - cfg.dense_centre) if hit.dense_score is not None else 0.0,
                     0.0 if hit.dense_score is not None else 1.0,
@@ -489,6 +502,8 @@ class ExtractiveAnswerer:
         metas = self.retriever.index.metas
         titles = _BOOK_TITLE.findall(asked)
         named = [d for d, m in metas.items() if any(t in m.title or m.title in t for t in titles)]
+        if not named and _HAN.search(_REPORT_DATE_WORDS.sub("", focus_text(asked, filters))):
+            return None  # about something else (垃圾分类实施方案是何时出台的?), not the report itself
         candidates = named or (sorted(self._docs(filters)) if not filters.is_empty() else [])
         ranked = [h.chunk.doc_id for h in hits if not candidates or h.chunk.doc_id in candidates]
         doc_id = ranked[0] if ranked else candidates[0] if len(candidates) == 1 else None
@@ -528,9 +543,7 @@ class ExtractiveAnswerer:
             entries = []
             for doc_id in self.retriever.index.metas:
                 for p in self._document(doc_id).paragraphs:
-                    if p.kind == "heading" or not p.section_path:
-                        continue
-                    if not _GLOSSARY_SECTION.search(p.section_path[0]):
+                    if p.kind == "heading" or not in_glossary(p.section_path):
                         continue
                     if m := _GLOSSARY_ENTRY.match(p.text):
                         entries.append(GlossaryEntry(doc_id, m.group(1).strip().strip("“”"), p))
@@ -688,6 +701,11 @@ class ExtractiveAnswerer:
         return Answer(question, text, (), False, tuple(hits), filters, (), asked, kind)
 
 
+def in_glossary(section_path: Sequence[str]) -> bool:
+    """The section path lies in a report's 名词解释 glossary."""
+    return bool(section_path) and bool(_GLOSSARY_SECTION.search(section_path[0]))
+
+
 def replace_score(s: Sentence, score: float) -> Sentence:
     return Sentence(s.hit, s.text, s.start, s.end, s.paragraph, score, s.features)
 
@@ -697,6 +715,10 @@ def _states_amount(question: str, text: str) -> bool:
     for asked, stated in _AMOUNT_KINDS:
         if asked.search(question):
             return bool(stated.search(text))
+    if (m := _MEASURE_WORD.search(question)) and re.search(
+        rf"[\d一二两三四五六七八九十百千万]\s*{m.group(1)}", text
+    ):
+        return True  # the measure word asked for (多少趟 -> 18趟), whatever it is
     return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text))
 
 

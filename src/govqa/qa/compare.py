@@ -36,6 +36,7 @@ import numpy as np
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Chunk, Citation, DocMeta, Filters, Hit
+from .answering import in_glossary
 from .questions import QuestionError, check_k, check_question, place_words
 from .retrieval import Retriever
 
@@ -457,6 +458,8 @@ def _choose(qa: GovQA, query: _Topic, passages: list[Hit]) -> list[_Quote]:
     answerer = qa.answerer
     ranked = [s for s in answerer.rank_sentences(query.text, passages)
               if query.relevance(_clause_tokens(qa, s.text)) >= MIN_TOPIC_COVERAGE]  # fmt: skip
+    # A glossary entry defines the topic; what the street did with it is in the body, if anywhere.
+    ranked = [s for s in ranked if not in_glossary(s.hit.chunk.section_path)] or ranked
     chosen: list[_Quote] = []
     for s in ranked:
         if any(
