@@ -191,6 +191,24 @@ def test_scanned_pdf_page_is_read_by_ocr_with_a_page_number(tmp_path):
 
 
 @needs_ocr
+def test_a_hard_to_read_scan_is_reported_as_low_confidence(tmp_path):
+    pytest.importorskip("rapidocr_onnxruntime")
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    clean = _page_image(["测试街道2020年工作总结", "一、主要工作", "全年完成加装电梯12台。"])
+    blurred = np.asarray(clean.filter(ImageFilter.GaussianBlur(3.0)), dtype=float)
+    noisy = blurred + np.random.default_rng(0).normal(0, 40, blurred.shape)  # a poor photocopy
+    Image.fromarray(np.clip(noisy, 0, 255).astype("uint8")).save(tmp_path / "blurred.png")
+    clean.save(tmp_path / "clean.png")
+    bad = load_source(tmp_path / "blurred.png")
+    assert bad.ocr_confidence[1] < 0.85
+    assert any(w.startswith("page 1: low OCR confidence") for w in bad.warnings)
+    good = load_source(tmp_path / "clean.png")
+    assert good.ocr_confidence[1] >= 0.85 and not any("low OCR confidence" in w for w in good.warnings)
+
+
+@needs_ocr
 def test_image_reports_load_and_an_image_without_text_is_a_clear_error(tmp_path):
     pytest.importorskip("rapidocr_onnxruntime")
     _page_image(["测试街道2020年工作总结", "全年完成加装电梯12台。"]).save(tmp_path / "page.png")
@@ -364,6 +382,17 @@ def test_page_numbers_are_stored_in_the_index(text_pdf, tmp_path, embedder):
     loaded = load_document(corpus / "report.pdf")
     assert [p.page for p in stored.paragraphs] == [p.page for p in loaded.paragraphs]
     assert {p.page for p in stored.paragraphs} == {1, 2}
+    # End to end: an answer from the PDF cites the page its paragraph is on, as the CLI prints it.
+    answer = GovQA.open(tmp_path / "index", embedder).ask("全年完成加装电梯多少台?")
+    cited = next(c for c in answer.citations if "加装电梯12台" in c.quote)
+    assert cited.page == paragraph_with(loaded, "加装电梯12台").page
+    from click.testing import CliRunner
+
+    from govqa.cli import cli
+
+    out = CliRunner().invoke(cli, ["ask", "全年完成加装电梯多少台?", "--index", str(tmp_path / "index")])
+    assert out.exit_code == 0, out.output
+    assert f"第{cited.page}页 第{cited.paragraph}段" in out.output
 
 
 def test_layout_rules_on_positioned_lines():
