@@ -656,9 +656,9 @@ def _write_lexical(gen: Path, documents: Sequence[Document], chunks: list[Chunk]
     words = sorted(_domain_words(documents))
     tokenizer = Tokenizer(words)
     titles = {d.doc_id: d.meta.title for d in documents}
-    texts = [c.search_text(titles[c.doc_id]) for c in chunks]
-    _bm25_of([tokenizer.tokens(t) for t in texts]).save(str(gen / "bm25"), show_progress=False)
-    _bm25_of([tokenizer.bigrams(t) for t in texts]).save(str(gen / "bm25-bigram"), show_progress=False)
+    terms = [tokenizer.terms(c.search_text(titles[c.doc_id])) for c in chunks]
+    _bm25_of([t[0] for t in terms]).save(str(gen / "bm25"), show_progress=False)
+    _bm25_of([t[1] for t in terms]).save(str(gen / "bm25-bigram"), show_progress=False)
     (gen / "words.txt").write_text("\n".join(words), encoding="utf-8")
     return words
 

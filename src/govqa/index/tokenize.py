@@ -1,5 +1,9 @@
 """Text normalisation and the lexical terms BM25 scores: jieba words (search mode) and character bigrams.
 
+Words come from jieba-next, jieba's algorithm and dictionary with the word graph and its best path computed in
+Rust: the same words as jieba (checked on the bundled corpus and a 10k-chunk synthetic one) at about three
+times the speed, which is most of what an index build spends outside the embedder.
+
 Everything that is matched or scored goes through `normalise` first (traditional script to simplified with
 OpenCC, full-width forms folded by NFKC, lower case), so 塘橋街道 finds 塘桥街道. What is quoted to a
 user is never normalised: citations keep the original text.
@@ -15,7 +19,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
-import jieba
+import jieba_next as jieba
 import opencc
 
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")  # drop tokens that are only punctuation or spaces
@@ -35,7 +39,7 @@ QUESTION_WORDS = frozenset(
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _ALNUM_RUN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
-jieba.setLogLevel(logging.WARNING)
+jieba.set_log_level(logging.WARNING)
 
 _converter_lock = threading.Lock()
 
@@ -83,27 +87,49 @@ def char_unigrams_bigrams(text: str) -> list[str]:
     return chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]
 
 
+@lru_cache(maxsize=1)
+def _base_dictionary() -> tuple[dict[str, int], int, dict[str, str]]:
+    """jieba's dictionary with the domain dictionary added: (FREQ, total, tags), loaded once per process.
+
+    Loading takes about a second; a build opens the previous index and writes a new one, and a server reloads,
+    so each Tokenizer starts from a copy instead (tens of milliseconds)."""
+    tokenizer = jieba.Tokenizer()
+    with resources.as_file(resources.files("govqa") / "data" / "userdict.txt") as path:
+        tokenizer.load_userdict(str(path))
+    return tokenizer.FREQ, tokenizer.total, tokenizer.user_word_tag_tab
+
+
 class Tokenizer:
     """A jieba tokenizer of its own (the global one is shared state) with the domain dictionary loaded."""
 
     def __init__(self, extra_words: Iterable[str] = ()):
+        freq, total, tags = _base_dictionary()
         self._jieba = jieba.Tokenizer()
-        with resources.as_file(resources.files("govqa") / "data" / "userdict.txt") as path:
-            self._jieba.load_userdict(str(path))
+        # What initialize() and load_userdict() would have produced, without reading the files again.
+        self._jieba.FREQ, self._jieba.total, self._jieba.user_word_tag_tab = dict(freq), total, dict(tags)
+        self._jieba.initialized = True
         self.extra_words = sorted({w for w in extra_words if w})
         for word in self.extra_words:
             self._jieba.add_word(normalise(word), freq=10)
 
     def tokens(self, text: str) -> list[str]:
         """jieba search-mode words of the normalised text, function words dropped."""
-        return [
-            t
-            for t in self._jieba.cut_for_search(normalise(text))
-            if t.strip() and _KEEP.search(t) and t not in STOPWORDS
-        ]
+        return self._words(normalise(text))
 
     def bigrams(self, text: str) -> list[str]:
         return char_bigrams(normalise(text))
+
+    def terms(self, text: str) -> tuple[list[str], list[str]]:
+        """(tokens, bigrams) of a text, normalised once: what a build indexes for each chunk."""
+        text = normalise(text)
+        return self._words(text), char_bigrams(text)
+
+    def _words(self, normalised: str) -> list[str]:
+        return [
+            t
+            for t in self._jieba.cut_for_search(normalised)
+            if t.strip() and _KEEP.search(t) and t not in STOPWORDS
+        ]
 
     def query_terms(self, query: str) -> tuple[list[str], list[str]]:
         """(words, bigrams) of a query with its question words removed; the whole query if nothing is left."""
