@@ -97,7 +97,8 @@ _SEP = "\x00"
 _forked: Tokenizer | None = None  # the tokenizer forked workers inherit
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
+    """Whether work can go to forked processes, which inherit this one's data instead of receiving copies."""
     return "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -155,7 +156,7 @@ class Tokenizer:
         With `workers` > 1 and at least `min_parallel` texts, segmenting is shared by that many forked
         processes (where fork exists): below that, starting them costs more than it saves."""
         normalised = [normalise(t) for t in texts]  # here: OpenCC's lock must not be copied into a child held
-        if workers < 2 or len(texts) < min_parallel or not _can_fork():
+        if workers < 2 or len(texts) < min_parallel or not can_fork():
             return [self._words(t) for t in normalised], [char_bigrams(t) for t in normalised]
         global _forked
         self._jieba.lcut("预热")  # build the word graph's prefix dictionary once, before the children copy it
