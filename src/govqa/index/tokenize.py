@@ -11,18 +11,21 @@ user is never normalised: citations keep the original text.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import jieba_next as jieba
 import opencc
 
+# Bump when what `Tokenizer.tokens` keeps changes (filters, stop words are hashed already).
+SEGMENTATION_VERSION = 1
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")  # drop tokens that are only punctuation or spaces
 # Function words that match everywhere and only dilute BM25 scores.
 STOPWORDS = frozenset(
@@ -135,6 +138,22 @@ class Tokenizer:
         self.extra_words = sorted({w for w in extra_words if w})
         for word in self.extra_words:
             self._jieba.add_word(normalise(word), freq=10)
+
+    @cached_property
+    def segmentation_key(self) -> str:
+        """Changes whenever the same text might be cut into other words: segmenter, dictionaries, stop words,
+        normalisation. Words stored under an equal key can be reused instead of segmenting again."""
+        digest = hashlib.sha256()
+        userdict = (resources.files("govqa") / "data" / "userdict.txt").read_bytes()
+        parts = [
+            str(SEGMENTATION_VERSION),
+            jieba.__version__,
+            opencc.__version__,
+            unicodedata.unidata_version,
+        ]
+        for part in (*parts, userdict.decode("utf-8"), *sorted(STOPWORDS), "", *self.extra_words):
+            digest.update(part.encode("utf-8") + b"\n")
+        return digest.hexdigest()
 
     def tokens(self, text: str) -> list[str]:
         """jieba search-mode words of the normalised text, function words dropped."""
