@@ -166,19 +166,3 @@ def test_segmenting_on_several_processes_gives_the_same_terms(corpus_texts) -> N
     tokens, bigrams = tokenizer.terms_of_all(texts, workers=2, min_parallel=0)
     assert (tokens, bigrams) == tuple(map(list, zip(*(tokenizer.terms(t) for t in texts), strict=True)))
     assert len(tokens) == len(texts) and any("垃圾分类" in t for t in tokens)
-
-
-def test_bm25_written_beside_a_forked_process_is_the_same(corpus_texts, tmp_path) -> None:
-    from govqa.index.store import _save_bm25_fields
-
-    texts, words = corpus_texts
-    tokens, bigrams = Tokenizer(words).terms_of_all(texts)
-    for parallel in (False, True):
-        (tmp_path / str(parallel)).mkdir()
-        _save_bm25_fields(tmp_path / str(parallel), {"bm25": tokens, "bm25-bigram": bigrams}, parallel)
-    serial = sorted(p.relative_to(tmp_path / "False") for p in (tmp_path / "False").rglob("*") if p.is_file())
-    assert serial and serial == sorted(
-        p.relative_to(tmp_path / "True") for p in (tmp_path / "True").rglob("*") if p.is_file()
-    )
-    for name in serial:
-        assert (tmp_path / "False" / name).read_bytes() == (tmp_path / "True" / name).read_bytes(), name

@@ -29,7 +29,6 @@ import hashlib
 import json
 import logging
 import math
-import multiprocessing
 import os
 import re
 import shutil
@@ -59,7 +58,7 @@ from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Fo
 from .ann import make_vector_index
 from .embedders import Embedder, thread_setting
 from .filtering import MetaMasks
-from .tokenize import PARALLEL_MIN_TEXTS, Tokenizer, can_fork, char_unigrams_bigrams, simplified
+from .tokenize import PARALLEL_MIN_TEXTS, Tokenizer, char_unigrams_bigrams, simplified
 
 FORMAT_VERSION = 2  # 2: paragraphs.page
 # auto: exact while small, IVF over float16 with probes tuned to the recall target when large (see ann.py).
@@ -715,17 +714,19 @@ def _write_lexical(gen: Path, documents: Sequence[Document], chunks: list[Chunk]
             ((i, json.dumps(w, ensure_ascii=False)) for i, w in enumerate(words)),
         )
     db.close()
-    _save_bm25_fields(gen, {"bm25": words, "bm25-bigram": bigrams}, parallel=workers > 1)
+    _bm25_of(words).save(str(gen / "bm25"), show_progress=False)
+    _bm25_of(bigrams).save(str(gen / "bm25-bigram"), show_progress=False)
     (gen / "words.txt").write_text("\n".join(tokenizer.extra_words), encoding="utf-8")
     return tokenizer
 
 
 def _lexical_workers() -> int:
-    """Processes for segmenting and BM25: as many as there are idle cores now, GOVQA_THREADS at most.
+    """Processes for segmenting: as many as there are idle cores now, GOVQA_THREADS at most.
 
     Segmenting is most of a build's time outside the embedder, so it is shared by forked workers when cores are
     free. When other work holds them, forking costs more than it saves (measured on 2 cores both busy with
-    other processes: 6.1 s instead of 4.7 s to segment and index 9,500 chunks), so a busy machine gets one."""
+    other processes: 3.9 s on two processes instead of 3.4 s on one for 9,500 chunks), so a busy machine
+    segments in one."""
     cpus = os.cpu_count() or 1
     limit = min(thread_setting() or cpus, cpus)
     return 1 if limit == 1 else max(1, min(limit, round(_idle_cores(cpus))))
@@ -746,34 +747,6 @@ def _idle_cores(cpus: int, interval: float = 0.1) -> float:
     except (OSError, ValueError, IndexError):
         return float(cpus)
     return cpus * (idle1 - idle0) / max(1, total1 - total0)
-
-
-_forked_fields: dict[str, list[list[str]]] | None = None  # what a forked _save_forked process inherits
-
-
-def _save_bm25_fields(gen: Path, fields: dict[str, list[list[str]]], parallel: bool) -> None:
-    """Each field's BM25 index saved as gen/<name>; with `parallel`, the last one by a forked process in the
-    meantime (it inherits the tokens: nothing is copied between the processes)."""
-    *here, last = fields
-    if not parallel or not here or not can_fork():
-        for name in fields:
-            _bm25_of(fields[name]).save(str(gen / name), show_progress=False)
-        return
-    global _forked_fields
-    _forked_fields = fields
-    try:
-        with multiprocessing.get_context("fork").Pool(1) as pool:
-            forked = pool.apply_async(_save_forked, (gen, last))
-            for name in here:
-                _bm25_of(fields[name]).save(str(gen / name), show_progress=False)
-            forked.get()  # its exception, if it failed
-    finally:
-        _forked_fields = None
-
-
-def _save_forked(gen: Path, name: str) -> None:
-    assert _forked_fields is not None
-    _bm25_of(_forked_fields[name]).save(str(gen / name), show_progress=False)
 
 
 def _load_lexical(gen: Path) -> tuple[bm25s.BM25, bm25s.BM25]:

@@ -98,10 +98,10 @@ PARALLEL_MIN_TEXTS = 2000
 # thousands. No term contains it (terms hold a letter, digit or Han character and come from runs of those).
 _SEP = "\x00"
 _forked: Tokenizer | None = None  # the tokenizer forked workers inherit
+_fork_lock = threading.Lock()
 
 
-def can_fork() -> bool:
-    """Whether work can go to forked processes, which inherit this one's data instead of receiving copies."""
+def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -173,20 +173,24 @@ class Tokenizer:
         """(tokens of each text, bigrams of each text), the same as `terms` text by text.
 
         With `workers` > 1 and at least `min_parallel` texts, segmenting is shared by that many forked
-        processes (where fork exists): below that, starting them costs more than it saves."""
-        normalised = [normalise(t) for t in texts]  # here: OpenCC's lock must not be copied into a child held
-        if workers < 2 or len(texts) < min_parallel or not can_fork():
+        processes (where fork exists): below that, starting them costs more than it saves. The children inherit
+        this tokenizer and run only the segmenter and regular expressions, no lock another thread of this process
+        could hold at the fork (OpenCC's is why normalising stays here)."""
+        normalised = [normalise(t) for t in texts]
+        if workers < 2 or len(texts) < min_parallel or not _can_fork():
             return [self._words(t) for t in normalised], [char_bigrams(t) for t in normalised]
         global _forked
         self._jieba.lcut("预热")  # build the word graph's prefix dictionary once, before the children copy it
         size = -(-len(normalised) // (workers * 4))  # a few shards each, so a slow worker does not hold all
         shards = [normalised[i : i + size] for i in range(0, len(normalised), size)]
-        _forked = self
-        try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                packed = pool.map(_packed_terms, shards)
-        finally:
-            _forked = None
+        with _fork_lock:  # the workers start (fork) inside Pool(): each copies the tokenizer set just before
+            _forked = self
+            try:
+                pool = multiprocessing.get_context("fork").Pool(workers)
+            finally:
+                _forked = None
+        with pool:
+            packed = pool.map(_packed_terms, shards)
         words = [w.split(_SEP) if w else [] for part in packed for w in part[0]]
         bigrams = [b.split(_SEP) if b else [] for part in packed for b in part[1]]
         return words, bigrams
