@@ -120,7 +120,7 @@ def test_incremental_add_change_remove(small_corpus, tmp_path, embedder):
     index_dir = tmp_path / "index"
     counting = CountingEmbedder(embedder)
     first = build(small_corpus, index_dir, counting).report
-    assert first.embedded == first.chunks == counting.passages
+    assert first.embedded == first.chunks == counting.passages == first.segmented
     assert sorted(first.added) == SMALL
 
     # Add a report: only its chunks are embedded.
@@ -131,6 +131,8 @@ def test_incremental_add_change_remove(small_corpus, tmp_path, embedder):
     assert added.added == [TANGQIAO] and sorted(added.unchanged) == SMALL
     assert counting.passages == added.embedded == tangqiao_chunks
     assert added.reused == first.chunks
+    # A new street is a new dictionary word, so every chunk is cut into words again.
+    assert added.segmented == added.chunks
 
     # Change one: only it is embedded again, and search sees the new text.
     path = small_corpus / SMALL[1]
@@ -139,6 +141,9 @@ def test_incremental_add_change_remove(small_corpus, tmp_path, embedder):
     changed = build(small_corpus, index_dir, counting).report
     assert changed.changed == [SMALL[1]] and counting.passages == changed.embedded
     assert changed.embedded <= sum(c.doc_id == SMALL[1] for c in Index.open(index_dir).chunks)
+    # Same dictionary: only the changed report is segmented, the others' stored words are the ones it would cut.
+    assert changed.segmented == sum(c.doc_id == SMALL[1] for c in Index.open(index_dir).chunks)
+    _assert_stored_words_are_fresh(index_dir)
     qa = GovQA.open(index_dir, embedder)
     assert any("987组" in h.chunk.text for h in qa.search("智能快递柜新建了多少组", k=3))
     qa.close()  # an open GovQA keeps its generation on disk until it is closed
@@ -152,6 +157,21 @@ def test_incremental_add_change_remove(small_corpus, tmp_path, embedder):
     assert TANGQIAO not in qa.index.metas
     assert all(h.chunk.doc_id != TANGQIAO for h in qa.search("拆除违章建筑", k=10))
     assert len([p for p in index_dir.iterdir() if p.name.startswith("gen-")]) == 1
+
+
+def _assert_stored_words_are_fresh(index_dir) -> None:
+    import sqlite3
+
+    from govqa.index.tokenize import Tokenizer
+
+    index = Index.open(index_dir)
+    with sqlite3.connect(index.path / "chunks.sqlite") as db:
+        stored = [json.loads(w) for (w,) in db.execute("SELECT words FROM chunk_words ORDER BY vec_id")]
+    db.close()
+    tokenizer = Tokenizer((index.path / "words.txt").read_text(encoding="utf-8").split("\n"))
+    fresh = [tokenizer.tokens(c.search_text(index.metas[c.doc_id].title)) for c in index.chunks]
+    index.close()
+    assert stored == fresh
 
 
 def test_querying_with_another_embedder_is_a_clear_error(corpus_index):

@@ -127,3 +127,42 @@ def _chunk_of(retriever: Retriever, doc_id: str, containing: str = "") -> int:
 
 def test_tokenizer_normalises_before_segmenting() -> None:
     assert Tokenizer().tokens("違章建築") == Tokenizer().tokens("违章建筑")
+
+
+@pytest.fixture(scope="module")
+def corpus_texts() -> tuple[list[str], list[str]]:
+    """The search texts of the bundled corpus's chunks, and its street and glossary words."""
+    from govqa.index.store import _domain_words
+    from govqa.ingest.chunking import chunk_document
+    from govqa.ingest.documents import load_corpus
+    from testpaths import CORPUS
+
+    docs = load_corpus(CORPUS).documents
+    return [c.search_text(d.meta.title) for d in docs for c in chunk_document(d)], sorted(_domain_words(docs))
+
+
+def test_words_are_jiebas_words(corpus_texts) -> None:
+    """jieba-next segments as jieba does, with the same dictionaries: the BM25 index is jieba's."""
+    from importlib import resources
+
+    import jieba
+
+    texts, words = corpus_texts
+    ours = Tokenizer(words)
+    reference = jieba.Tokenizer()
+    with resources.as_file(resources.files("govqa") / "data" / "userdict.txt") as path:
+        reference.load_userdict(str(path))
+    for word in words:
+        reference.add_word(normalise(word), freq=10)
+    for text in texts:
+        text = normalise(text)
+        assert list(ours._jieba.cut_for_search(text)) == list(reference.cut_for_search(text)), text
+        assert list(ours._jieba.cut(text)) == list(reference.cut(text)), text
+
+
+def test_segmenting_on_several_processes_gives_the_same_terms(corpus_texts) -> None:
+    texts, words = corpus_texts
+    tokenizer = Tokenizer(words)
+    tokens, bigrams = tokenizer.terms_of_all(texts, workers=2, min_parallel=0)
+    assert (tokens, bigrams) == tuple(map(list, zip(*(tokenizer.terms(t) for t in texts), strict=True)))
+    assert len(tokens) == len(texts) and any("垃圾分类" in t for t in tokens)
