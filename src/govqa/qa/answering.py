@@ -283,7 +283,7 @@ class ExtractiveAnswerer:
             chosen = _distinct([self._enumeration(s) for s in chosen])
         chosen = _distinct([self._with_body(s) for s in chosen])
         citations = [_cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
-        if kind == "quantity" and not any(_states_amount(question, c.quote) for c in citations):
+        if kind == "quantity" and not any(_states_amount(asked, c.quote) for c in citations):
             # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
             text = f"{NO_NUMBER}相关内容：{citations[0].quote.strip()}[1]"
             return Answer(question, text, citations[:1], False, tuple(hits), filters, (), asked, kind)
