@@ -282,9 +282,10 @@ def gold_scores(documents: list[Document], index_dir: Path, suffix: str, embedde
     qa = GovQA.open(index_dir, embedder)
     stems = {doc_id.rsplit(".", 1)[0] for doc_id in qa.index.doc_ids()}
     gold = [
-        dataclasses.replace(q, doc=q.doc.rsplit(".", 1)[0] + suffix) if q.doc else q
+        dataclasses.replace(q, docs=tuple(d.rsplit(".", 1)[0] + suffix for d in q.docs))
         for q in load_gold(ROOT / "tests" / "data" / "gold.jsonl")
-        if not q.doc or q.doc.rsplit(".", 1)[0] in stems  # a run over some reports asks only about them
+        # a run over some reports asks only about them
+        if all(d.rsplit(".", 1)[0] in stems for d in q.docs)
     ]
     retrieval = score_retrieval(qa.retriever, gold, "hybrid")
     answers, _ = score_answers(qa.answerer, gold)
