@@ -130,6 +130,14 @@ def test_summary_of_a_years_tasks_is_that_sections_outline(qa):
     assert_verbatim(qa, answer)
 
 
+def test_a_year_asked_is_answered_from_that_years_review_not_the_next_years_plan(qa):
+    # 塘桥's 2020 report reviews 2019 (一、2019年工作回顾) and plans 2020 (二、2020年主要任务).
+    answer = qa.ask("塘桥街道2019年在养老服务方面做了哪些事?")
+    assert answer.supported and "生命体征监测仪" in answer.text
+    assert all(c.section_path[0] == "一、2019年工作回顾" for c in answer.citations)
+    assert_verbatim(qa, answer)
+
+
 def test_a_topic_phrase_is_quoted_with_the_body_it_heads(qa):
     # 长寿路's plan opens a paragraph with "聚力满足养老需求。": alone it says nothing of what will be done.
     answer = qa.ask("长寿路街道2019年在满足老年人养老需求方面有哪些打算?")

@@ -275,6 +275,10 @@ class ExtractiveAnswerer:
 
     def _sentences(self, question: str, asked: str, kind: str, filters: Filters, hits: list[Hit]) -> Answer:
         sentences = self.rank_sentences(focus_text(asked, filters), hits, asked)
+        matched, mismatched = FEATURES.index("year_match"), FEATURES.index("year_mismatch")
+        if any(s.features[matched] and s.score >= self.config.min_evidence for s in sentences):
+            # 2019年做了什么 is answered from the review of 2019, not from the same report's plan for 2020.
+            sentences = [s for s in sentences if not s.features[mismatched]]
         if not sentences or sentences[0].score < self.config.min_evidence:
             return self._refusal(question, asked, kind, filters, hits)
         chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
