@@ -254,9 +254,73 @@ def test_docx_styles_numbering_and_tables_in_body_order(tmp_path):
     assert paragraph_with(doc, "继续推进加装电梯。").section_path == ("下一步打算",)
 
 
-def test_legacy_word_without_a_converter_is_a_clear_error(tmp_path):
-    if shutil.which("soffice") or shutil.which("libreoffice"):
-        pytest.skip("LibreOffice is installed: .wps files convert")
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+needs_libreoffice = pytest.mark.skipif(not SOFFICE, reason="needs LibreOffice (libreoffice-writer-nogui, see .ci/run)")
+
+
+def _legacy_doc(tmp_path: Path) -> Path:
+    """A real Word 97-2003 file: a .docx with heading styles and a table, saved as .doc by LibreOffice."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("样例街道2021年工作计划", style="Title")
+    d.add_heading("一、2020年工作回顾", level=1)
+    for _ in range(6):  # antiword refuses a text stream of only a few lines
+        d.add_paragraph("持续推进社区治理创新,完善睦邻点运作,全年新建睦邻点5个,服务居民一万余人次。")
+    table = d.add_table(rows=2, cols=2)
+    for (r, c), value in {(0, 0): "年份", (0, 1): "金额", (1, 0): "2021", (1, 1): "30万元"}.items():
+        table.cell(r, c).text = value
+    d.add_heading("二、2021年主要任务", level=1)
+    d.add_paragraph("继续推进加装电梯,全年完成12台。")
+    d.save(tmp_path / "r.docx")
+    out = tmp_path / "legacy"
+    subprocess.run(
+        [SOFFICE, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless", "--convert-to", "doc",
+         "--outdir", str(out), str(tmp_path / "r.docx")],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    doc = out / "r.doc"
+    assert doc.read_bytes()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: the binary Word format
+    (tmp_path / "r.docx").unlink()
+    return doc
+
+
+def _check_legacy(doc) -> None:
+    assert doc.meta.street == "样例街道" and doc.meta.year_start == 2021
+    assert paragraph_with(doc, "全年新建睦邻点5个").section_path == ("一、2020年工作回顾",)
+    assert paragraph_with(doc, "2021年: 金额 30万元").kind == "table"
+    assert paragraph_with(doc, "全年完成12台").section_path == ("二、2021年主要任务",)
+
+
+@needs_libreoffice
+def test_legacy_doc_and_wps_convert_through_libreoffice(tmp_path):
+    doc_path = _legacy_doc(tmp_path)
+    # Kingsoft WPS Writer's .wps is the same binary Word format under another name.
+    wps_path = doc_path.with_suffix(".wps")
+    wps_path.write_bytes(doc_path.read_bytes())
+    loaded = load_corpus(doc_path.parent)
+    assert not loaded.errors
+    assert sorted(d.doc_id for d in loaded.documents) == ["r.doc", "r.wps"]
+    for doc in loaded.documents:
+        _check_legacy(doc)
+        assert paragraph_with(doc, "样例街道2021年工作计划").number == 1
+
+
+@needs_libreoffice
+@pytest.mark.skipif(not shutil.which("antiword"), reason="needs antiword (see .ci/run)")
+def test_legacy_doc_through_antiword_when_libreoffice_is_absent(tmp_path, monkeypatch):
+    doc_path = _legacy_doc(tmp_path)  # LibreOffice writes the file; antiword alone reads it
+    from govqa.ingest import word
+
+    real_which = shutil.which
+    monkeypatch.setattr(word.shutil, "which", lambda name: None if "office" in name else real_which(name))
+    _check_legacy(load_document(doc_path))
+
+
+def test_legacy_word_without_a_converter_is_a_clear_error(tmp_path, monkeypatch):
+    from govqa.ingest import word
+
+    monkeypatch.setattr(word.shutil, "which", lambda name: None)  # a machine with neither tool
     (tmp_path / "r.wps").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
     with pytest.raises(LoadError, match=r"r\.wps: legacy \.wps files need LibreOffice"):
         read_text(tmp_path / "r.wps")

@@ -202,7 +202,10 @@ def _load_legacy(path: Path, suffix: str) -> Source:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice:
         with tempfile.TemporaryDirectory() as out:
-            _run(path, [soffice, "--headless", "--convert-to", "docx", "--outdir", out, str(path)])
+            # A profile of its own: LibreOffice instances sharing the default one hand the job to the
+            # first and convert nothing, so parallel loads would lose files.
+            profile = f"-env:UserInstallation={(Path(out) / 'profile').as_uri()}"
+            _run(path, [soffice, profile, "--headless", "--convert-to", "docx", "--outdir", out, str(path)])
             converted = Path(out) / (path.stem + ".docx")
             if not converted.exists():
                 raise LoadError(path, "LibreOffice could not convert the file to .docx")
