@@ -12,6 +12,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from govqa.ingest.cleaning import normalize_text
@@ -193,7 +194,6 @@ def test_scanned_pdf_page_is_read_by_ocr_with_a_page_number(tmp_path):
 @needs_ocr
 def test_a_hard_to_read_scan_is_reported_as_low_confidence(tmp_path):
     pytest.importorskip("rapidocr_onnxruntime")
-    import numpy as np
     from PIL import Image, ImageFilter
 
     clean = _page_image(["测试街道2020年工作总结", "一、主要工作", "全年完成加装电梯12台。"])
@@ -255,7 +255,9 @@ def test_docx_styles_numbering_and_tables_in_body_order(tmp_path):
 
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-needs_libreoffice = pytest.mark.skipif(not SOFFICE, reason="needs LibreOffice (libreoffice-writer-nogui, see .ci/run)")
+needs_libreoffice = pytest.mark.skipif(
+    not SOFFICE, reason="needs LibreOffice (libreoffice-writer-nogui, see .ci/run)"
+)
 
 
 def _legacy_doc(tmp_path: Path) -> Path:
@@ -298,8 +300,13 @@ def test_legacy_doc_and_wps_convert_through_libreoffice(tmp_path):
     # Kingsoft WPS Writer's .wps is the same binary Word format under another name.
     wps_path = doc_path.with_suffix(".wps")
     wps_path.write_bytes(doc_path.read_bytes())
+    # Beside them, a .doc of random bytes (LibreOffice would import it as text) and a truncated one.
+    (doc_path.parent / "noise.doc").write_bytes(np.random.default_rng(0).bytes(3000))
+    (doc_path.parent / "cut.doc").write_bytes(doc_path.read_bytes()[:4000])
     loaded = load_corpus(doc_path.parent)
-    assert not loaded.errors
+    reasons = {Path(e.path).name: e.reason for e in loaded.errors}
+    assert "no Word 97-2003 or RTF signature" in reasons.pop("noise.doc")
+    assert "could not convert" in reasons.pop("cut.doc") and not reasons
     assert sorted(d.doc_id for d in loaded.documents) == ["r.doc", "r.wps"]
     for doc in loaded.documents:
         _check_legacy(doc)

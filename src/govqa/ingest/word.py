@@ -18,14 +18,23 @@ from .loaders import LoadError, Source
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 200
 CONVERT_TIMEOUT_S = 120
+_LEGACY_SIGNATURES = (
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    b"{\\rtf",
+)  # OLE2 compound file (Word 97-2003, WPS), RTF
 _HEADING_STYLE = re.compile(r"^(heading|标题)\s*(\d)$", re.IGNORECASE)
 _TITLE_STYLE = re.compile(r"^(title|标题)$", re.IGNORECASE)
 
 
 def load_word(path: Path, data: bytes) -> Source:
     suffix = path.suffix.lower()
-    if suffix == ".docx":
+    if suffix == ".docx" or data.startswith(b"PK\x03\x04"):  # a .docx saved under an old name
         return load_docx(path, data)
+    if not data.startswith(_LEGACY_SIGNATURES):
+        # LibreOffice would import any other bytes as plain text and index the noise.
+        raise LoadError(
+            path, f"not a Word or WPS document (no Word 97-2003 or RTF signature) despite its {suffix}"
+        )
     return _load_legacy(path, suffix)
 
 
