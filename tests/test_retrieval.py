@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from govqa.evaluation.goldset import load_gold, score_retrieval
-from govqa.qa.questions import MAX_QUESTION_CHARS, QuestionError, focus_text, infer_filters
+from govqa.qa.questions import MAX_QUESTION_CHARS, QuestionError, dated_reports, focus_text, infer_filters
 from govqa.qa.retrieval import FEATURES, FUSION_WEIGHTS, _jaccard, _trigrams
 from govqa.records import Filters
 from testpaths import GOLD
@@ -125,7 +125,31 @@ def test_the_fitted_fusion_is_the_default_and_beats_the_baseline_on_the_test_spl
     test = load_gold(GOLD, split="test")
     hybrid = score_retrieval(qa.retriever, test, "hybrid")
     baseline = score_retrieval(qa.retriever, test, "baseline")
-    # Held out from the fit (scripts/fit_fusion.py); measured 0.971 vs baseline 0.912 recall@5. Its MRR@10
-    # (0.860) is below the baseline's (0.872) on this split: README "Retrieval" reports it as a target missed.
-    assert hybrid.recall_at_5 >= baseline.recall_at_5
+    # Held out from the fit (scripts/fit_fusion.py); measured recall@5 0.987 / MRR@10 0.911 against the
+    # baseline's 0.961 / 0.873 (README "Retrieval"); floors leave room for platform noise.
+    assert hybrid.recall_at_5 >= baseline.recall_at_5 and hybrid.mrr_at_10 >= baseline.mrr_at_10
     assert hybrid.recall_at_5 >= 0.95, hybrid.misses
+
+
+WANLI = "004_a21819862bf6781b.txt"
+
+
+@pytest.mark.parametrize(
+    "question, doc_id",
+    [
+        ("万里街道2021年工作计划是何时发布的?", WANLI),
+        ("《安康和美·活力长白行动计划》是什么时候编制的?", "002_08bf58efbc4c3fde.txt"),
+    ],
+)
+def test_a_question_about_a_reports_own_date_ranks_its_front_matter_first(qa, question, doc_id):
+    top = qa.search(question, k=5)[0]
+    assert top.chunk.doc_id == doc_id
+    assert top.chunk.char_start == min(c.char_start for c in qa.index.chunks if c.doc_id == doc_id)
+    assert "2021年" in top.chunk.text  # the date under the title
+
+
+def test_a_date_asked_of_something_a_report_mentions_is_searched_as_usual(qa):
+    question = "万里街道的垃圾分类实施方案是什么时候出台的?"
+    assert dated_reports(question, qa.index.metas, Filters(street="万里街道")) is None
+    first = min((c for c in qa.index.chunks if c.doc_id == WANLI), key=lambda c: c.char_start)
+    assert qa.search(question, k=1)[0].chunk.chunk_id != first.chunk_id

@@ -33,10 +33,10 @@ from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
 from .questions import (
-    asks_publication_date,
     asks_quantity,
     asks_time,
     check_question,
+    dated_reports,
     focus_text,
     named_streets,
     place_words,
@@ -79,13 +79,6 @@ _AMOUNT_KINDS = (
 _MEASURE_WORD = re.compile(r"(?:多少|几)([^\W\d的是在个年级钱人次岁]{1})")
 # A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
 _DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
-_BOOK_TITLE = re.compile(r"《([^》]{2,80})》")
-# All a question about a report's own date may say besides its street and year: 万里街道2021年工作计划是哪一天发布的?
-_REPORT_DATE_WORDS = re.compile(
-    r"社区代表会议上的|社代会|工作报告|工作计划|工作总结|行动计划|报告|计划|总结|规划|这份|这个|该|本|的|是|在|"
-    r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几月|日期|时间|"
-    r"发布|印发|编制|出台|发表|公布|成文|制定|起草|了|[?？,，。\s]"
-)
 # What a summary question asks for, and the word a section heading for it carries: 主要任务 -> 2020年主要任务.
 _OUTLINE_AIMS = {
     "主要任务": "任务",
@@ -265,8 +258,11 @@ class ExtractiveAnswerer:
             answer = self._definition(question, asked, resolved, hits)
             if answer is not None:
                 return answer
-        if kind == "time" and asks_publication_date(asked):
-            answer = self._publication_date(question, asked, resolved, hits)
+        if (
+            kind == "time"
+            and (reports := dated_reports(asked, self.retriever.index.metas, resolved)) is not None
+        ):
+            answer = self._publication_date(question, asked, resolved, hits, reports)
             if answer is not None:
                 return answer
         return self._sentences(question, asked, kind, resolved, hits)
@@ -501,17 +497,12 @@ class ExtractiveAnswerer:
     # ---------------------------------------------------------------------------------- report dates
 
     def _publication_date(
-        self, question: str, asked: str, filters: Filters, hits: list[Hit]
+        self, question: str, asked: str, filters: Filters, hits: list[Hit], candidates: list[str]
     ) -> Answer | None:
         """When a report was issued: the dated lines of its front matter (before its first heading), cited.
 
-        The report is the one the question names by its 《title》, else the best hit's among the filtered ones."""
+        The report is the one the question names (questions.dated_reports), else the best hit's."""
         metas = self.retriever.index.metas
-        titles = _BOOK_TITLE.findall(asked)
-        named = [d for d, m in metas.items() if any(t in m.title or m.title in t for t in titles)]
-        if not named and _HAN.search(_REPORT_DATE_WORDS.sub("", focus_text(asked, filters))):
-            return None  # about something else (垃圾分类实施方案是何时出台的?), not the report itself
-        candidates = named or (sorted(self._docs(filters)) if not filters.is_empty() else [])
         ranked = [h.chunk.doc_id for h in hits if not candidates or h.chunk.doc_id in candidates]
         doc_id = ranked[0] if ranked else candidates[0] if len(candidates) == 1 else None
         if doc_id is None:

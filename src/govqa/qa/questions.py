@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..ingest.metadata import DISTRICTS
@@ -212,6 +212,31 @@ _THE_REPORT = re.compile(r"报告|计划|总结|规划|方案|文件|通知|《"
 def asks_publication_date(question: str) -> bool:
     """A time question about the report itself: 《…行动计划》是什么时候编制的? / 这份报告是哪一天发布的?"""
     return asks_time(question) and bool(_PUBLISHED.search(question)) and bool(_THE_REPORT.search(question))
+
+
+_BOOK_TITLE = re.compile(r"《([^》]{2,80})》")
+# All a question about a report's own date may say besides its street and year: 万里街道2021年工作计划是哪一天发布的?
+_REPORT_DATE_WORDS = re.compile(
+    r"社区代表会议上的|社代会|工作报告|工作计划|工作总结|行动计划|报告|计划|总结|规划|这份|这个|该|本|的|是|在|"
+    r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几月|日期|时间|"
+    r"发布|印发|编制|出台|发表|公布|成文|制定|起草|了|[?？,，。\s]"
+)
+
+
+def dated_reports(question: str, metas: Mapping[str, DocMeta], filters: Filters) -> list[str] | None:
+    """The reports whose own date a question asks for, or None when it asks no such thing.
+
+    A report named by its 《title》, else the ones the filters leave (sorted; empty: any). A date asked of
+    something a report mentions (垃圾分类实施方案是何时出台的?) is not the report's own date: None."""
+    if not asks_publication_date(question):
+        return None
+    titles = _BOOK_TITLE.findall(question)
+    named = [d for d, m in metas.items() if any(t in m.title or m.title in t for t in titles)]
+    if named:
+        return named
+    if re.search(r"[\u4e00-\u9fff]", _REPORT_DATE_WORDS.sub("", focus_text(question, filters))):
+        return None
+    return [] if filters.is_empty() else sorted(d for d, m in metas.items() if filters.matches(m))
 
 
 def quoted_terms(question: str) -> list[str]:

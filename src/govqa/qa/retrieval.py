@@ -19,7 +19,7 @@ from ..index.embedders import Embedder
 from ..index.store import Index
 from ..index.tokenize import char_unigrams_bigrams, simplified
 from ..records import Filters, Hit
-from .questions import check_k, check_question, focus_text, infer_filters, relax
+from .questions import check_k, check_question, dated_reports, focus_text, infer_filters, relax
 
 MODES = ("hybrid", "dense", "bm25", "baseline")
 FUSIONS = ("learned", "rrf", "weighted")
@@ -41,19 +41,31 @@ FEATURES = (
     "word_share_x_lexical_margin",
     "bigram_share_x_dense_margin",
     "bigram_share_x_lexical_margin",
+    "word_norm",  # words BM25 / the most the query's words could score (word_bound): how much it matches
+    "bigram_norm",  # the same for bigrams
+    "dense_gap_x_lexical_weak",  # weak: 1 - the best bigram_norm; a paraphrased question matches little
+    "dense_rr_x_lexical_weak",  # anywhere, and then the dense side deserves more of the say
+    "word_share_x_lexical_weak",
+    "bigram_share_x_lexical_weak",
 )
 FUSION_WEIGHTS = (
-    0.809,
-    3.306,
-    4.892,
-    0.494,
-    -0.036,
-    -0.354,
-    0.105,
-    -0.462,
-    1.275,
-    -1.701,
-    1.425,
+    0.696,
+    2.182,
+    3.669,
+    -0.327,
+    -0.402,
+    0.189,
+    -0.442,
+    -0.771,
+    0.557,
+    -1.446,
+    0.689,
+    1.626,
+    4.152,
+    0.912,
+    1.413,
+    0.469,
+    -0.226,
 )  # fitted on gold dev + longdoc dev + CMRC 2018 trial[:250 q], scripts/fit_fusion.py
 
 
@@ -65,6 +77,11 @@ class Candidates:
     sparse: dict[int, float]  # words + bigram_weight x bigrams
     words: np.ndarray | None = None
     bigrams: np.ndarray | None = None
+    # The most each field could score for this query: the sum over its terms of the best any chunk scores
+    # on that term. A chunk's score over it says how much of the question it matches, which a share of
+    # the best candidate's score cannot tell (a paraphrase matches little everywhere).
+    word_bound: float = 0.0
+    bigram_bound: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,13 +135,18 @@ class Retriever:
         k = check_k(k)
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {MODES}")
-        query, allowed = self.prepare(question, filters, infer)
+        question = simplified(check_question(question))
+        filters = self.resolve_filters(question, filters, infer)
+        query, allowed = self.dense_query(question, filters), self._allowed(filters)
         if allowed is not None and not allowed.any():
             return []
         if mode == "baseline":
             return self._hits(self._baseline(query, allowed), {}, {}, k)
         found = self.candidates(query, allowed, mode)
-        return self._hits(self._fuse(found), found.dense, found.sparse, k)
+        fused = self._fuse(found)
+        if mode == "hybrid":
+            fused = self._front_matter_first(question, filters, fused, allowed)
+        return self._hits(fused, found.dense, found.sparse, k)
 
     def prepare(
         self, question: str, filters: Filters | None = None, infer: bool = True
@@ -133,6 +155,33 @@ class Retriever:
         question = simplified(check_question(question))
         filters = self.resolve_filters(question, filters, infer)
         return self.dense_query(question, filters), self._allowed(filters)
+
+    def _front_matter_first(
+        self, question: str, filters: Filters, fused: list[tuple[int, float]], allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        """A question about a report's own date (万里街道2021年工作计划是何时发布的?) is answered by the dated
+        lines under its title, which share no words or meaning with the question: that report's first chunk
+        goes first. The report is the one the question names, else the best-ranked of those it may mean."""
+        reports = dated_reports(question, self.index.metas, filters)
+        if reports is None or not fused:
+            return fused
+        ranked = [self.index.chunks[i].doc_id for i, _ in fused]
+        doc_id = next((d for d in ranked if not reports or d in reports), reports[0] if reports else None)
+        first = self._first_chunks().get(doc_id)
+        if first is None or (allowed is not None and not allowed[first]):
+            return fused
+        return [(first, fused[0][1]), *((i, score) for i, score in fused if i != first)]
+
+    def _first_chunks(self) -> dict[str, int]:
+        """Each document's first chunk (by position in the document), computed once per index."""
+        firsts = self.index.__dict__.get("_first_chunks")
+        if firsts is None:
+            firsts, starts = {}, {}
+            for i, c in enumerate(self.index.chunks):
+                if c.doc_id not in starts or c.char_start < starts[c.doc_id]:
+                    firsts[c.doc_id], starts[c.doc_id] = i, c.char_start
+            self.index.__dict__["_first_chunks"] = firsts
+        return firsts
 
     def dense_query(self, question: str, filters: Filters | None = None) -> str:
         """The text a question is searched with once its filters are applied (what the embedder reads)."""
@@ -151,9 +200,9 @@ class Retriever:
             words = np.zeros(len(self.index.chunks))
             words[list(sparse)] = list(sparse.values())
             return Candidates(dense, sparse, words, None)
-        words, bigrams = self.lexical_fields(query)
+        words, bigrams, bounds = self._lexical(query)
         sparse = _top(words + self.config.bigram_weight * bigrams, n, allowed)
-        return Candidates(dense, sparse, words, bigrams)
+        return Candidates(dense, sparse, words, bigrams, *bounds)
 
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         if filters.is_empty():
@@ -181,6 +230,10 @@ class Retriever:
 
     def lexical_fields(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """Words BM25 and bigram BM25 of every chunk for the query (question words dropped, if configured)."""
+        words, bigrams, _ = self._lexical(query)
+        return words, bigrams
+
+    def _lexical(self, query: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
         tokenizer = self.index.tokenizer
         if self.config.drop_question_words:
             words, bigrams = tokenizer.query_terms(query)
@@ -188,10 +241,12 @@ class Retriever:
             words, bigrams = tokenizer.tokens(query), tokenizer.bigrams(query)
         n = len(self.index.chunks)
         word_scores = _bm25_scores(self.index.bm25, words, n)
-        bigram_scores = (
-            _bm25_scores(self.index.bigram_bm25, bigrams, n) if self.index.bigram_bm25 else np.zeros(n)
-        )
-        return word_scores, bigram_scores
+        bounds = (_bm25_bound(self.index.bm25, words), 0.0)
+        bigram_scores = np.zeros(n)
+        if self.index.bigram_bm25:
+            bigram_scores = _bm25_scores(self.index.bigram_bm25, bigrams, n)
+            bounds = (bounds[0], _bm25_bound(self.index.bigram_bm25, bigrams))
+        return word_scores, bigram_scores, bounds
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """The lexical score of every chunk: words BM25 + bigram_weight x bigram BM25."""
@@ -297,10 +352,22 @@ def fusion_features(found: Candidates) -> tuple[list[int], np.ndarray]:
     d_rank, l_rank = _ranks(dense), _ranks(sparse)
     dense_rr = np.array([1.0 / d_rank[i] if i in d_rank else 0.0 for i in ids])
     lexical_rr = np.array([1.0 / l_rank[i] if i in l_rank else 0.0 for i in ids])
-    columns = (gap, word_share, bigram_share, dense_rr, lexical_rr, gap * dense_margin, gap * lexical_margin,
-               word_share * dense_margin, word_share * lexical_margin, bigram_share * dense_margin,
-               bigram_share * lexical_margin)  # fmt: skip
-    return ids, np.column_stack(columns)
+    word_norm = words / found.word_bound if found.word_bound else np.zeros(len(ids))
+    bigram_norm = bigrams / found.bigram_bound if found.bigram_bound else np.zeros(len(ids))
+    lexical_weak = 1.0 - float(bigram_norm.max(initial=0.0))  # little of the question matched anywhere
+    columns = {
+        "dense_gap": gap, "word_share": word_share, "bigram_share": bigram_share, "dense_rr": dense_rr,
+        "lexical_rr": lexical_rr, "dense_gap_x_dense_margin": gap * dense_margin,
+        "dense_gap_x_lexical_margin": gap * lexical_margin, "word_share_x_dense_margin": word_share * dense_margin,
+        "word_share_x_lexical_margin": word_share * lexical_margin,
+        "bigram_share_x_dense_margin": bigram_share * dense_margin,
+        "bigram_share_x_lexical_margin": bigram_share * lexical_margin,
+        "word_norm": word_norm, "bigram_norm": bigram_norm,
+        "dense_gap_x_lexical_weak": gap * lexical_weak, "dense_rr_x_lexical_weak": dense_rr * lexical_weak,
+        "word_share_x_lexical_weak": word_share * lexical_weak,
+        "bigram_share_x_lexical_weak": bigram_share * lexical_weak,
+    }  # fmt: skip
+    return ids, np.column_stack([columns[name] for name in FEATURES])
 
 
 def rank_documents(hits: Sequence[Hit], summed: bool = False) -> list[tuple[tuple[str, ...], float]]:
@@ -328,6 +395,19 @@ def _bm25_scores(bm25, tokens: list[str], n: int) -> np.ndarray:
     vocab = bm25.vocab_dict
     known = [t for t in tokens if t in vocab]
     return np.asarray(bm25.get_scores(known), dtype=np.float64) if known else np.zeros(n)
+
+
+def _bm25_bound(bm25, tokens: list[str]) -> float:
+    """The sum over the query's terms (repeats counted, as get_scores does) of the best score any chunk
+    gets on that term: what a chunk matching every term as well as the best one does would score."""
+    vocab, matrix = bm25.vocab_dict, bm25.scores
+    data, indptr = matrix["data"], matrix["indptr"]
+    total = 0.0
+    for t in tokens:
+        j = vocab.get(t)
+        if j is not None and indptr[j + 1] > indptr[j]:
+            total += float(data[indptr[j] : indptr[j + 1]].max())
+    return total
 
 
 def _top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
