@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from govqa.engine import GovQA, build
 from govqa.evaluation.goldset import load_gold, score_answers
 from govqa.ingest.loaders import read_text
-from govqa.qa.answering import NOT_FOUND
+from govqa.qa.answering import FEATURES, NOT_FOUND, _states_amount
 from govqa.qa.questions import QuestionError
 from testpaths import CORPUS, GOLD
 
@@ -171,6 +172,46 @@ def test_a_number_the_report_does_not_give_is_not_guessed(qa, question):
     answer = qa.ask(question)
     assert not answer.supported and answer.text.startswith("报告谈到了这一内容，但没有给出具体数字")
     assert_verbatim(qa, answer)  # what it points to is still quoted and cited
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "states"),
+    [
+        ("加国政府通过多少经费来挹注此计划?", "通过4亿5000万加元挹注", True),
+        ("他的任期是多长?", "任期五年", True),  # 多长 asks a length or a duration
+        ("大学入学率是多少?", "入学率约为八成", True),
+        ("枪管长度大约是多少?", "枪管长度由14 英吋到30 英吋不等", True),
+        ("它生活在水深多少的海域?", "水深0至12公尺", True),
+        ("文件大小是多大?", "约300MB", True),
+        ("项目投资多少万元?", "建成2.5公里夜跑环道", False),  # a length, not the money asked
+        ("养护院设置了多少张床位?", "完善“15分钟养老服务圈”", False),  # a policy's name, not a count
+        ("计划新增多少个停车位?", "推进真华路295弄小区停放管理", False),  # an address
+        ("2019年有多少人参加?", "2019年启动", False),  # a year is when, not how many
+        ("有多少人参加?", "2019年共有1200人参加", True),
+    ],
+)
+def test_what_counts_as_stating_the_amount_asked(question, text, states):
+    assert _states_amount(question, text) is states
+
+
+def test_a_sentence_opening_on_a_pronoun_is_about_what_the_one_before_named(tmp_path, embedder):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "note.txt").write_text(
+        "化学品说明\n氢化锂是锂的氢化物。它是无色晶体，通常带有杂质而呈灰色。铝箔常用于包装食品。\n",
+        encoding="utf-8",
+    )
+    build(tmp_path / "corpus", tmp_path / "index", embedder)
+    qa = GovQA.open(tmp_path / "index", embedder)
+    question = "氢化锂有着怎样的外观?"
+    sentences = {s.text: s for s in qa.answerer.candidates(question, qa.search(question, k=3), question)}
+    coverage = FEATURES.index("word_coverage")
+    pronoun, plain = (
+        next(v for k, v in sentences.items() if k.startswith("它是无色晶体")),
+        next(v for k, v in sentences.items() if k.startswith("铝箔")),
+    )
+    assert (
+        pronoun.features[coverage] > 0 and plain.features[coverage] == 0
+    )  # 氢化锂, from the sentence before
 
 
 def test_list_answer_keeps_the_whole_enumeration(qa):

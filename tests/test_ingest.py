@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from govqa.ingest.chunking import ChunkConfig, chunk_document
+from govqa.ingest.chunking import ChunkConfig, chunk_document, split_sentences
 from govqa.ingest.cleaning import split_tables
 from govqa.ingest.documents import load_corpus, load_document
 from govqa.ingest.loaders import LoadError, read_text
@@ -280,3 +280,16 @@ def test_a_bare_heading_joins_the_text_under_it(docs):
     chunk = next(c for c in chunk_document(doc) if heading.number in c.paragraphs)
     assert chunk.para_end > heading.number
     assert "实施道路清扫保洁" in chunk.text
+
+
+def test_a_stop_inside_a_closed_quotation_does_not_end_the_sentence():
+    text = "曾起草告示称「金钱鼠尾，乃新朝之雅政；峨冠博带，实亡国之陋规」，百姓大哗。次年去职。"
+    assert split_sentences(text) == [
+        "曾起草告示称「金钱鼠尾，乃新朝之雅政；峨冠博带，实亡国之陋规」，百姓大哗。",
+        "次年去职。",
+    ]
+    # A stop just before the closing mark ends the sentence with it; enumerations still split at ；.
+    assert split_sentences("他说：「今天很好。」明天更好。") == ["他说：「今天很好。」", "明天更好。"]
+    assert split_sentences("一是“三会”制度；二是公开。") == ["一是“三会”制度；", "二是公开。"]
+    # A mark never closed is no quotation: the text splits as if it were not there.
+    assert split_sentences("未闭合「引号；后面。") == ["未闭合「引号；", "后面。"]

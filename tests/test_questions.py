@@ -28,6 +28,13 @@ METAS = [
         ("环上理发展共同体是什么时候成立的?", "time"),
         ("塘桥街道是否完成了老旧小区雨污水分类改造?", "yes_no"),
         ("长宁区第一条沿街店招全部登记备案的马路是哪条?", "other"),
+        ("“三张清单”的定义是什么?", "definition"),
+        ("阿阇黎的意思是什么?", "definition"),
+        # Not quantities: 那几年 (a few), 科罗拉多大学 (多大 inside a name), 数量为什么 (a why question).
+        ("他成立之初的那几年做了什么?", "list"),
+        ("他从科罗拉多大学获得了什么学位?", "other"),
+        ("雉的数量为什么变少?", "other"),
+        ("新增睦邻点的数量?", "quantity"),
     ],
 )
 def test_question_kind(question, kind):
@@ -50,6 +57,8 @@ def test_quoted_terms():
     assert quoted_terms("塘桥报告里说的“三会”是哪三个会?") == ["三会"]
     assert quoted_terms("什么是两网融合?") == ["两网融合"]
     assert quoted_terms("五件套是什么?") == ["五件套"]
+    assert quoted_terms("三张清单是指什么?") == ["三张清单"]
+    assert quoted_terms("胜任力的定义是什么?") == ["胜任力"]
 
 
 @pytest.mark.parametrize(

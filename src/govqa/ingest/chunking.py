@@ -12,6 +12,9 @@ from ..records import Chunk, Document, Footnote, Paragraph
 
 # Report prose uses both full-width and ASCII punctuation; a closing quote stays with its sentence.
 _SENTENCE_END = re.compile(r"[。！？；!?;][”’」』]?")
+_QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", "‘": "’"}
+_QUOTE_OPEN = re.compile("[「『“‘]")
+_MAX_QUOTE = 200  # a longer "quotation" is more likely an unclosed mark than one quoted sentence
 _CLAUSE_END = re.compile(r"[，,、：:][”’」』]?")
 
 
@@ -36,15 +39,31 @@ class _Piece:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence; the last one may lack a terminator."""
+    """(start, end) of each sentence; the last one may lack a terminator.
+
+    A stop inside a quotation that closes on the same line is not a sentence end: 告示称「金钱鼠尾，乃新朝之
+    雅政；峨冠博带，实亡国之陋规」 is one sentence, and a quote is never cut in half."""
     spans: list[tuple[int, int]] = []
     start = 0
+    quoted = _quoted_ranges(text)
     for m in _SENTENCE_END.finditer(text):
+        if any(a < m.start() and m.end() <= b for a, b in quoted):
+            continue
         spans.append((start, m.end()))
         start = m.end()
     if start < len(text):
         spans.append((start, len(text)))
     return spans
+
+
+def _quoted_ranges(text: str) -> list[tuple[int, int]]:
+    """(opening, closing) positions of each quotation that closes within _MAX_QUOTE characters."""
+    ranges = []
+    for m in _QUOTE_OPEN.finditer(text):
+        close = text.find(_QUOTE_PAIRS[m.group()], m.end(), m.end() + _MAX_QUOTE)
+        if close != -1:
+            ranges.append((m.start(), close))
+    return ranges
 
 
 def split_sentences(text: str) -> list[str]:

@@ -152,8 +152,10 @@ _TIME = re.compile(
     r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是"
 )
 _QUANTITY = re.compile(
-    r"多少|几[个家项次名处条所座万千百台套户人天年批场件门块栋辆张份间]|数量|面积|金额|比例|比率|[占达]比|人数|户数|规模|"
-    r"多大|多长|多高|多远|百分之|[率额]是?多"
+    # Not 那几年/好几个 (a few, not a question), 科罗拉多大学, or 数量为什么变少.
+    r"多少|(?<![那这前近头后好])几[个家项次名处条所座万千百台套户人天年批场件门块栋辆张份间]|"
+    r"数量(?:是|为(?!什么)|有|达|[?？]?$)|面积|金额|比例|比率|[占达]比|人数|户数|规模|"
+    r"多大(?!学)|多长|多高|多远|百分之|[率额]是?多"
 )
 _YES_NO = re.compile(r"是否|有没有|有无|是不是|能否|可否|会不会|吗[?？]?$")
 _LIST = re.compile(
@@ -181,7 +183,7 @@ def question_kind(question: str, streets: Sequence[str] = ()) -> str:
     if (
         _WHAT_IS.search(q)
         or (_QUOTED.search(q) and _DEFINITION.search(q))
-        or re.search(r"(?:指什么|指哪|是什么意思|什么意思|含义|具体指|是指)", q)
+        or re.search(r"(?:指什么|指哪|是什么意思|什么意思|含义|具体指|是指|的定义|的概念|的意思)", q)
     ):
         return "definition"
     if _TIME.search(q):
@@ -244,8 +246,10 @@ def quoted_terms(question: str) -> list[str]:
     terms = [m.group(1).strip() for m in _QUOTED.finditer(question)]
     if not terms and (m := _WHAT_IS.search(question)):
         terms = [m.group(1)]
+    if not terms and (m := re.search(r"([^\s，,。、的]{2,12}?)的(?:定义|含义|意思|概念|解释)", question)):
+        terms = [m.group(1)]  # 胜任力的定义是什么 asks about 胜任力, not about 定义
     if not terms and (
-        m := re.search(r"([^\s，,。、的]{2,12}?)(?:是什么意思|是什么|指什么|指的是|具体指|的含义)", question)
+        m := re.search(r"([^\s，,。、的]{2,12}?)(?:是什么意思|是什么|是指什么|是指|指什么|指的是|具体指|的含义)", question)
     ):
         terms = [m.group(1)]
     return [t for t in terms if len(t) >= 2]
