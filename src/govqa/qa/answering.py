@@ -61,7 +61,8 @@ _COUNT = (
 _COUNTED = re.compile(_COUNT + ")")  # a count or an amount of what reports count
 # ... or of any measure: 0至12公尺, 14英吋, 300MB, 八成 (a feature of the sentence model, and for 多少/多大 asked bare)
 _QUANTITY = re.compile(
-    _COUNT + r"|公尺|公分|厘米|毫米|千米|英[尺寸吋里]|公斤|千克|克|吨|岁|℃|°|度|颗|只|头|匹|本|部|首|篇|届|周|分钟|秒|成|"
+    _COUNT
+    + r"|公尺|公分|厘米|毫米|千米|英[尺寸吋里]|公斤|千克|克|吨|岁|℃|°|度|颗|只|头|匹|本|部|首|篇|届|周|分钟|秒|成|"
     r"[美港加欧日澳]元|英?镑|越南盾|cm|mm|km|kg|m²|MB|GB|KB)"
 )
 _DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
@@ -400,7 +401,11 @@ class ExtractiveAnswerer:
                     0.0 if hit.dense_score is not None else 1.0,
                     1.0 / hit.rank if hit.rank else 0.0,
                     1.0 / hit.bm25_rank if hit.bm25_rank else 0.0,
-                    float(wants_quantity and unit is not None and bool(re.search(rf"[\d二两三四五六七八九十百千万]\s*{unit}", stripped))),
+                    float(
+                        wants_quantity
+                        and unit is not None
+                        and bool(re.search(rf"[\d二两三四五六七八九十百千万]\s*{unit}", stripped))
+                    ),
                     float(wants_quantity and has_number),
                     float(wants_quantity and not has_number),
                     (1.0 if _DAY_OR_MONTH.search(stripped) else 0.5 if _YEAR.search(stripped) else 0.0)
@@ -740,7 +745,9 @@ def _states_amount(question: str, text: str) -> bool:
     m = _MEASURE_WORD.search(question)
     if m and re.search(rf"[\d一二两三四五六七八九十百千万]\s*{m.group(1)}", text):
         return True  # the measure word asked for (多少趟 -> 18趟), whatever it is
-    if m:  # 多少张床位 is not answered by 15分钟养老服务圈: only counts stand in for the word asked (栋 for 幢)
+    if (
+        m
+    ):  # 多少张床位 is not answered by 15分钟养老服务圈: only counts stand in for the word asked (栋 for 幢)
         return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
     return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
 

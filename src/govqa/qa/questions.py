@@ -249,7 +249,10 @@ def quoted_terms(question: str) -> list[str]:
     if not terms and (m := re.search(r"([^\s，,。、的]{2,12}?)的(?:定义|含义|意思|概念|解释)", question)):
         terms = [m.group(1)]  # 胜任力的定义是什么 asks about 胜任力, not about 定义
     if not terms and (
-        m := re.search(r"([^\s，,。、的]{2,12}?)(?:是什么意思|是什么|是指什么|是指|指什么|指的是|具体指|的含义)", question)
+        m := re.search(
+            r"([^\s，,。、的]{2,12}?)(?:是什么意思|是什么|是指什么|是指|指什么|指的是|具体指|的含义)",
+            question,
+        )
     ):
         terms = [m.group(1)]
     return [t for t in terms if len(t) >= 2]
