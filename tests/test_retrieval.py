@@ -153,3 +153,19 @@ def test_a_date_asked_of_something_a_report_mentions_is_searched_as_usual(qa):
     assert dated_reports(question, qa.index.metas, Filters(street="万里街道")) is None
     first = min((c for c in qa.index.chunks if c.doc_id == WANLI), key=lambda c: c.char_start)
     assert qa.search(question, k=1)[0].chunk.chunk_id != first.chunk_id
+
+
+def test_fusion_sees_how_much_of_the_question_a_chunk_matches(qa):
+    """word_norm/bigram_norm: a chunk's BM25 over the most the query's terms could score anywhere."""
+    r = qa.retriever
+
+    def best_norm(question: str) -> float:
+        query, allowed = r.prepare(question)
+        found = r.candidates(query, allowed)
+        return max(found.bigrams[i] / found.bigram_bound for i in found.sparse)
+
+    worded = best_norm("长寿路街道2018年拆除了多少套群租房?")  # its words are the report's: 拆除群租房1580套
+    paraphrased = best_norm(
+        "2018年长寿路街道处理老百姓写信和上门反映诉求的情况怎么样?"
+    )  # the report says 来信来访
+    assert 0 < paraphrased < 0.3 < worded <= 1.0
