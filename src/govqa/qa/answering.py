@@ -67,12 +67,13 @@ _QUANTITY = re.compile(
 )
 _DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
 _YEAR = re.compile(r"(19|20)\d\d\s*年")
-# A stated amount: digits with a unit, or Chinese numerals with a measure word (近百栋, 两个, 十五分钟).
 # The sentence model's has_number / no_number features: any measure but minutes and seconds, because
 # "15分钟生活圈/养老服务圈" is a policy's name in reports, not an amount (it "answered" 多少张床位). CMRC 2018
 # trial[250:] answer hit 0.839 with these units, 0.836 with only the counts the model was fitted with.
-_ANAPHOR = re.compile(r"\s*(?:它|牠|其|该|本|此|他|她|这)")
 _HAS_NUMBER = re.compile(_QUANTITY.pattern.replace("|分钟|秒", ""))
+# A sentence that opens on a pronoun (它是无色晶体, 本站共两层) is about what the sentence before it named.
+_ANAPHOR = re.compile(r"\s*(?:它|牠|其|该|本|此|他|她|这)")
+# A stated amount: digits with a unit, or Chinese numerals with a measure word (近百栋, 两个, 十五分钟).
 _CHINESE_AMOUNT = re.compile(
     r"[一二两三四五六七八九十百千万亿半近数]+\s*(?:个|家|项|次|名|处|条|所|座|栋|辆|块|场|批|期|套|台|张|件|元|户|人|幢|棵|位|倍|成|"
     r"分钟|公里|平方米)"
@@ -370,7 +371,6 @@ class ExtractiveAnswerer:
             previous: tuple[str, set[str]] = ("", set())
             for a, b, s_tokens in self._chunk_sentences(chunk):
                 stripped = chunk.text[a:b]
-                # 它是无色晶体 / 本站共两层: a sentence that opens on a pronoun is about what the one before named.
                 context, context_chars = heading_tokens, context_text
                 if _ANAPHOR.match(stripped):
                     context, context_chars = heading_tokens | previous[1], context_text + previous[0]
@@ -745,9 +745,9 @@ def _states_amount(question: str, text: str) -> bool:
     m = _MEASURE_WORD.search(question)
     if m and re.search(rf"[\d一二两三四五六七八九十百千万]\s*{m.group(1)}", text):
         return True  # the measure word asked for (多少趟 -> 18趟), whatever it is
-    if (
-        m
-    ):  # 多少张床位 is not answered by 15分钟养老服务圈: only counts stand in for the word asked (栋 for 幢)
+    if m:
+        # Only another count stands in for the measure word asked (近百栋 for 多少幢): 多少张床位 is not
+        # answered by 15分钟养老服务圈.
         return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
     return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
 
