@@ -188,6 +188,11 @@ def test_a_number_the_report_does_not_give_is_not_guessed(qa, question):
         ("计划新增多少个停车位?", "推进真华路295弄小区停放管理", False),  # an address
         ("2019年有多少人参加?", "2019年启动", False),  # a year is when, not how many
         ("有多少人参加?", "2019年共有1200人参加", True),
+        ("男女生比例是多少?", "比例约为1：7", True),  # a ratio is a share
+        ("首集收视率是多少?", "首集收视率为7.07", True),
+        ("被拥立时多大?", "年仅两岁的其子", True),
+        ("他一生发表了多少论文?", "一生只发表了三篇学术论文", True),
+        ("有多少病人在首个小时内死亡?", "一半以上病人在首个小时内死亡", True),
     ],
 )
 def test_what_counts_as_stating_the_amount_asked(question, text, states):

@@ -35,6 +35,7 @@ METAS = [
         ("他从科罗拉多大学获得了什么学位?", "other"),
         ("雉的数量为什么变少?", "other"),
         ("新增睦邻点的数量?", "quantity"),
+        ("这款列车被配属予哪几个铁道?", "other"),  # which ones, not how many
     ],
 )
 def test_question_kind(question, kind):

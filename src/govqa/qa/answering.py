@@ -76,7 +76,7 @@ _ANAPHOR = re.compile(r"\s*(?:它|牠|其|该|本|此|他|她|这)")
 # A stated amount: digits with a unit, or Chinese numerals with a measure word (近百栋, 两个, 十五分钟).
 _CHINESE_AMOUNT = re.compile(
     r"[一二两三四五六七八九十百千万亿半近数]+\s*(?:个|家|项|次|名|处|条|所|座|栋|辆|块|场|批|期|套|台|张|件|元|户|人|幢|棵|位|倍|成|"
-    r"分钟|公里|平方米)"
+    r"分钟|公里|平方米|岁|篇|本|部|首|只|头|匹|颗|届|层|枚|艘|架|列|份|笔|起|间|门|段|章|卷|集|轮|支|队|组|对|双|株|尾|种|类)|[一二三四五六七八九十百\d]+\s*分之\s*[一二三四五六七八九十\d]+|一半|半数|过半|大半"
 )
 # What kind of amount a question asks for, and how a sentence states one of that kind: a question about money
 # is not answered by a length (2.5公里), nor a share by a count. Counts (个/家/户…) stand in for one another.
@@ -87,7 +87,7 @@ _AMOUNT_KINDS = (
     (re.compile(r"面积|多少平方|多少亩|多少公顷"),
      re.compile(r"\d[\d.,]*\s*(?:万)?(?:平方米|平米|平方公里|平方千米|平方公尺|亩|公顷|m²|km²)")),
     (re.compile(r"比例|比率|百分之|占比|率(?:是|为|有)?多少|率(?:是|为|有)?几"),
-     re.compile(r"\d[\d.,]*\s*[%％]|百分之|[一二三四五六七八九十\d]\s*成")),
+     re.compile(r"\d[\d.,]*\s*[%％]|百分之|[一二三四五六七八九十\d]\s*成|\d\s*[:：]\s*\d|率[为是达约]*\s*\d")),
     # 多长 asks a length or a duration (任期多长 -> 五年).
     (re.compile(r"多长|多少公里|多少米|长度"),
      re.compile(_NUMERAL + r"(?:公里|千米|公尺|米|公分|厘米|毫米|英[尺寸吋里]|cm|mm|km|年|个月|天|小时|分钟|周)")),
