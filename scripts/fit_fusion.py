@@ -3,6 +3,7 @@
     python scripts/fit_fusion.py                 # measure, fit, print the weights and held-out figures
     python scripts/fit_fusion.py --write         # ... and write the weights into retrieval.FUSION_WEIGHTS
     python scripts/fit_fusion.py --chunk-sizes 300,500,800   # lexical-only comparison of chunk sizes
+    python scripts/fit_fusion.py --words-only --write        # the model for one words field (Milvus)
 
 Fitted on (dev data only):
   * the gold set's dev split (tests/data/gold.jsonl) over the bundled reports;
@@ -40,7 +41,15 @@ from govqa.index.embedders import load_embedder
 from govqa.index.store import Index
 from govqa.ingest.chunking import ChunkConfig
 from govqa.qa import retrieval
-from govqa.qa.retrieval import FEATURES, RetrievalConfig, Retriever, fusion_features, rank_documents
+from govqa.qa.retrieval import (
+    FEATURES,
+    Candidates,
+    RetrievalConfig,
+    Retriever,
+    fusion_features,
+    rank_documents,
+    words_only,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "eval"
@@ -88,6 +97,17 @@ def _external_set(name: str, retriever: Retriever, evalset: EvalSet) -> Set:
     return Set(name, retriever, qs, passage_level=True)
 
 
+def candidates(s: Set, q: Question, mode: str = "hybrid") -> Candidates:
+    """The question's candidates; with WORDS_ONLY, as a backend with one words field (Milvus) sees them."""
+    found = s.retriever.candidates(q.query, q.allowed, mode)
+    if WORDS_ONLY and found.sparse:
+        found = words_only(found, q.allowed, s.retriever.config.candidates)
+    return found
+
+
+WORDS_ONLY = False  # --words-only
+
+
 def ranks(s: Set, mode: str, config: RetrievalConfig | None = None) -> list[int | None]:
     """Rank of the first relevant chunk (gold sets) or passage (external sets), per question."""
     r = s.retriever if config is None else Retriever(s.retriever.index, s.retriever.embedder, config)
@@ -99,7 +119,7 @@ def ranks(s: Set, mode: str, config: RetrievalConfig | None = None) -> list[int 
         if mode == "baseline":
             hits = r._hits(r._baseline(q.query, q.allowed), {}, {}, 30)
         else:
-            found = r.candidates(q.query, q.allowed, mode)
+            found = candidates(Set(s.name, r, [], s.passage_level), q, mode)
             hits = r._hits(r._fuse(found), found.dense, found.sparse, 30)
         if s.passage_level:
             gold_hit = [
@@ -128,7 +148,7 @@ def training_data(sets: list[Set]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         for q in s.questions:
             if q.allowed is not None and not q.allowed.any():
                 continue
-            found = s.retriever.candidates(q.query, q.allowed)
+            found = candidates(s, q)
             if not found.dense or not found.sparse:
                 continue
             ids, x = fusion_features(found)
@@ -165,19 +185,20 @@ def fit(x: np.ndarray, rel: np.ndarray, valid: np.ndarray, weight: np.ndarray, l
     return w
 
 
-def write_weights(w: np.ndarray, where: str) -> None:
+def write_weights(w: np.ndarray, where: str, name: str = "FUSION_WEIGHTS") -> None:
     path = Path(retrieval.__file__)
     text = path.read_text(encoding="utf-8")
     values = ", ".join(f"{v:.3f}" for v in w)
     new, n = re.subn(
-        r"FUSION_WEIGHTS = \([^)]*\)[^\n]*\n",
-        f"FUSION_WEIGHTS = ({values})  # fitted on {where}\n",
+        rf"^{name} = \([^)]*\)[^\n]*\n",
+        f"{name} = ({values})  # fitted on {where}\n",
         text,
+        flags=re.MULTILINE,
     )
     if n != 1:
-        raise SystemExit(f"cannot find FUSION_WEIGHTS in {path}")
+        raise SystemExit(f"cannot find {name} in {path}")
     path.write_text(new, encoding="utf-8")
-    print(f"wrote FUSION_WEIGHTS to {path}")
+    print(f"wrote {name} to {path}")
 
 
 class _NoVectors:
@@ -226,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-lexical", action="store_true", help="skip the lexical comparison")
     parser.add_argument("--cmrc-questions", type=int, default=500, help="held-out CMRC dev subset (0: all)")
     parser.add_argument("--drcd-questions", type=int, default=400, help="held-out DRCD dev subset (0: all)")
+    parser.add_argument("--words-only", action="store_true",
+                        help="fit the model for a backend with one words field (Milvus): WORDS_ONLY_FUSION_WEIGHTS")  # fmt: skip
     args = parser.parse_args(argv)
+    global WORDS_ONLY
+    WORDS_ONLY = args.words_only
     started = time.perf_counter()
     gold_dev, gold_test = (load_gold(ROOT / "tests/data/gold.jsonl", split) for split in ("dev", "test"))
     long_dev, long_test = (load_gold(ROOT / "tests/data/longdoc.jsonl", split) for split in ("dev", "test"))
@@ -258,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     x, rel, valid, weight = training_data(fit_sets)
     w = fit(x, rel, valid, weight)
     print("fitted weights:", dict(zip(FEATURES, np.round(w, 3).tolist(), strict=True)))
-    fitted = RetrievalConfig(fusion_weights=tuple(float(v) for v in w))
+    fitted = RetrievalConfig(
+        **{"words_only_weights" if WORDS_ONLY else "fusion_weights": tuple(float(v) for v in w)}
+    )
 
     report = [_gold_set("gold test", corpus, gold_test), _gold_set("longdoc test", corpus, long_test)]
     cleanup = [trial_cache]
@@ -280,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         cache.close()
     if args.write:
         write_weights(
-            w, f"gold dev + longdoc dev + CMRC 2018 trial[:{args.trial_questions} q], scripts/fit_fusion.py"
+            w,
+            f"gold dev + longdoc dev + CMRC 2018 trial[:{args.trial_questions} q], scripts/fit_fusion.py"
+            + (" --words-only" if WORDS_ONLY else ""),
+            "WORDS_ONLY_FUSION_WEIGHTS" if WORDS_ONLY else "FUSION_WEIGHTS",
         )
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0

@@ -68,6 +68,29 @@ FUSION_WEIGHTS = (
     -0.226,
 )  # fitted on gold dev + longdoc dev + CMRC 2018 trial[:250 q], scripts/fit_fusion.py
 
+# The same model for a backend whose lexical side is one words field scored elsewhere (Milvus): no bigram
+# features, and the best words score stands in for the words bound. Fitted by `scripts/fit_fusion.py
+# --words-only` on the same dev data, with the local index's candidates reduced to that form.
+WORDS_ONLY_FUSION_WEIGHTS = (
+    1.442,
+    4.850,
+    0.000,
+    -0.050,
+    -0.986,
+    -0.011,
+    -0.396,
+    -1.284,
+    1.898,
+    0.000,
+    0.000,
+    4.850,
+    0.000,
+    0.000,
+    0.000,
+    0.000,
+    0.000,
+)  # fitted on gold dev + longdoc dev + CMRC 2018 trial[:250 q], scripts/fit_fusion.py --words-only
+
 
 @dataclass
 class Candidates:
@@ -88,6 +111,7 @@ class Candidates:
 class RetrievalConfig:
     fusion: str = "learned"
     fusion_weights: tuple[float, ...] = FUSION_WEIGHTS
+    words_only_weights: tuple[float, ...] = WORDS_ONLY_FUSION_WEIGHTS  # when there is no bigram field
     rrf_k: int = 60
     dense_weight: float = 0.5  # for fusion="weighted": share of the min-max normalised dense score
     candidates: int = 50  # taken from each retriever before fusion
@@ -145,7 +169,7 @@ class Retriever:
         found = self.candidates(query, allowed, mode)
         fused = self._fuse(found)
         if mode == "hybrid":
-            fused = self._front_matter_first(question, filters, fused, allowed)
+            fused = self._front_matter_first(question, filters, fused)
         return self._hits(fused, found.dense, found.sparse, k)
 
     def prepare(
@@ -157,31 +181,23 @@ class Retriever:
         return self.dense_query(question, filters), self._allowed(filters)
 
     def _front_matter_first(
-        self, question: str, filters: Filters, fused: list[tuple[int, float]], allowed: np.ndarray | None
+        self, question: str, filters: Filters, fused: list[tuple[int, float]]
     ) -> list[tuple[int, float]]:
         """A question about a report's own date (万里街道2021年工作计划是何时发布的?) is answered by the dated
         lines under its title, which share no words or meaning with the question: that report's first chunk
-        goes first. The report is the one the question names, else the best-ranked of those it may mean."""
+        goes first when it is among the candidates. The report is the one the question names, else the
+        best-ranked of those it may mean."""
         reports = dated_reports(question, self.index.metas, filters)
         if reports is None or not fused:
             return fused
-        ranked = [self.index.chunks[i].doc_id for i, _ in fused]
-        doc_id = next((d for d in ranked if not reports or d in reports), reports[0] if reports else None)
-        first = self._first_chunks().get(doc_id)
-        if first is None or (allowed is not None and not allowed[first]):
+        chunks = self.index.chunks
+        doc_id = next(
+            (chunks[i].doc_id for i, _ in fused if not reports or chunks[i].doc_id in reports), None
+        )
+        first = next((i for i, _ in fused if chunks[i].chunk_id == f"{doc_id}#0"), None)  # see chunking
+        if first is None:
             return fused
         return [(first, fused[0][1]), *((i, score) for i, score in fused if i != first)]
-
-    def _first_chunks(self) -> dict[str, int]:
-        """Each document's first chunk (by position in the document), computed once per index."""
-        firsts = self.index.__dict__.get("_first_chunks")
-        if firsts is None:
-            firsts, starts = {}, {}
-            for i, c in enumerate(self.index.chunks):
-                if c.doc_id not in starts or c.char_start < starts[c.doc_id]:
-                    firsts[c.doc_id], starts[c.doc_id] = i, c.char_start
-            self.index.__dict__["_first_chunks"] = firsts
-        return firsts
 
     def dense_query(self, question: str, filters: Filters | None = None) -> str:
         """The text a question is searched with once its filters are applied (what the embedder reads)."""
@@ -195,11 +211,12 @@ class Retriever:
             return Candidates(dense, {})
         if self.backend is not None:
             # Milvus scores one BM25 field (words) on its side: it stands in for the words field, and the
-            # bigram field is absent (its fusion features are 0).
+            # bigram field is absent (its fusion features are 0). Milvus does not expose the per-term maxima
+            # a bound needs, so its best score stands in for the bound (word_norm = word_share).
             sparse = self.backend.lexical_top(query, n, allowed)
             words = np.zeros(len(self.index.chunks))
             words[list(sparse)] = list(sparse.values())
-            return Candidates(dense, sparse, words, None)
+            return words_only(Candidates(dense, sparse, words))
         words, bigrams, bounds = self._lexical(query)
         sparse = _top(words + self.config.bigram_weight * bigrams, n, allowed)
         return Candidates(dense, sparse, words, bigrams, *bounds)
@@ -266,7 +283,10 @@ class Retriever:
             return sorted(only.items(), key=lambda kv: -kv[1])
         if self.config.fusion == "learned":
             ids, x = fusion_features(found)
-            logits = x @ np.asarray(self.config.fusion_weights)
+            weights = (
+                self.config.fusion_weights if found.bigrams is not None else self.config.words_only_weights
+            )
+            logits = x @ np.asarray(weights)
             p = np.exp(logits - logits.max())
             p /= p.sum()  # a share of belief among the candidates: a document's chunks can be summed
             fused = dict(zip(ids, p.tolist(), strict=True))
@@ -333,6 +353,14 @@ class Retriever:
 _TRIGRAM_CACHE = 20_000  # chunks whose trigram sets are kept per index
 
 
+def words_only(found: Candidates, allowed: np.ndarray | None = None, n: int | None = None) -> Candidates:
+    """The candidates as a backend with one words field sees them (Milvus): lexical candidates by words alone
+    (re-ranked here when n is given), no bigram field, and the best words score as the words bound."""
+    sparse = found.sparse if n is None else _top(found.words, n, allowed)
+    bound = max(sparse.values(), default=0.0)
+    return Candidates(found.dense, sparse, found.words, None, bound, 0.0)
+
+
 def fusion_features(found: Candidates) -> tuple[list[int], np.ndarray]:
     """Candidate positions (union of both retrievers) and their fusion features, one row each (FEATURES)."""
     dense, sparse = found.dense, found.sparse
@@ -354,7 +382,8 @@ def fusion_features(found: Candidates) -> tuple[list[int], np.ndarray]:
     lexical_rr = np.array([1.0 / l_rank[i] if i in l_rank else 0.0 for i in ids])
     word_norm = words / found.word_bound if found.word_bound else np.zeros(len(ids))
     bigram_norm = bigrams / found.bigram_bound if found.bigram_bound else np.zeros(len(ids))
-    lexical_weak = 1.0 - float(bigram_norm.max(initial=0.0))  # little of the question matched anywhere
+    # Little of the question matched anywhere (by the words field where there are no bigrams: Milvus).
+    lexical_weak = 1.0 - float((bigram_norm if found.bigrams is not None else word_norm).max(initial=0.0))
     columns = {
         "dense_gap": gap, "word_share": word_share, "bigram_share": bigram_share, "dense_rr": dense_rr,
         "lexical_rr": lexical_rr, "dense_gap_x_dense_margin": gap * dense_margin,
