@@ -200,3 +200,12 @@ def test_approximate_vector_indexes(small_corpus, tmp_path, embedder, kind):
     assert json.loads((qa.index.path / "manifest.json").read_text())["faiss"] == kind
     hits = qa.search("万里街道计划建设哪些美好生活单元?", k=3, mode="dense")
     assert hits and hits[0].chunk.doc_id == "004_a21819862bf6781b.txt"
+
+
+def test_bm25_postings_are_memory_mapped_not_copied(qa):
+    """Serving memory must not grow with the whole collection's postings: a query reads its terms' columns."""
+    import numpy as np
+
+    for bm25 in (qa.index.bm25, qa.index.bigram_bm25):
+        assert isinstance(bm25.scores["data"], np.memmap) and isinstance(bm25.scores["indices"], np.memmap)
+    assert "全年拆除违章建筑点位32个" in qa.search("塘桥街道2019年拆除了多少违章建筑?", k=1)[0].chunk.text

@@ -118,6 +118,18 @@ def _rss_mb() -> tuple[float, float]:
     return fields.get("VmRSS", float("nan")), fields.get("VmHWM", float("nan"))
 
 
+def _rss_parts_mb() -> tuple[float, float]:
+    """(anonymous, file-backed) resident memory: the postings are memory-mapped, so the pages of them that
+    queries touched count as resident too, but as page cache the kernel can drop and share, not as memory
+    the process holds."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields.get("RssAnon", float("nan")), fields.get("RssFile", float("nan"))
+
+
 def serve(index_dir: Path, embedder_spec: str, repeat: int, sample: int) -> dict:
     """In a fresh process: open the index, time queries, measure memory and ANN recall."""
     from ..engine import GovQA
@@ -153,6 +165,7 @@ def serve(index_dir: Path, embedder_spec: str, repeat: int, sample: int) -> dict
         latency[name] = {"p50": percentile_ms(times, 50), "p95": percentile_ms(times, 95), "n": len(times)}
     out["hybrid_latency_ms"] = latency
     out["rss_mb"], out["peak_rss_mb"] = _rss_mb()
+    out["rss_anon_mb"], out["rss_file_mb"] = _rss_parts_mb()
 
     index = qa.index
     vectors = index.stored_vectors()
@@ -260,7 +273,9 @@ def report(out: dict) -> str:
             )
         lines += [
             f"  on disk    {b['index_bytes'] / 1e6:,.0f} MB",
-            f"  serving    RSS {v['rss_mb']:,.0f} MB (peak {v['peak_rss_mb']:,.0f} MB), opened in {v['open_s']:.1f} s",
+            f"  serving    RSS {v['rss_mb']:,.0f} MB (peak {v['peak_rss_mb']:,.0f} MB; "
+            f"{v.get('rss_anon_mb', float('nan')):,.0f} MB anonymous, {v.get('rss_file_mb', float('nan')):,.0f} MB "
+            f"mapped files), opened in {v['open_s']:.1f} s",
             "  hybrid     " + ", ".join(f"{k} p50 {x['p50']:.1f} / p95 {x['p95']:.1f} ms" for k, x in lat.items()),
             f"  ANN        {v['ann']['kind']} recall@10 {v['ann']['recall_at_10']:.3f} vs exact "
             f"({v['ann']['queries']} queries{', nprobe ' + str(v['ann']['nprobe']) if v['ann']['nprobe'] else ''})",

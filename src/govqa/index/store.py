@@ -755,8 +755,10 @@ def _load_lexical(gen: Path) -> tuple[bm25s.BM25, bm25s.BM25]:
             f"index in {gen} predates bigram BM25 (search text version {SEARCH_TEXT_VERSION}); "
             "rebuild with: govqa index"
         )
-    words = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
-    bigrams = bm25s.BM25.load(str(gen / "bm25-bigram"), show_progress=False)
+    # Memory-mapped: a query reads only its terms' postings, so serving memory does not grow with the
+    # postings of the whole collection (the bigram field is most of the index at scale).
+    words = bm25s.BM25.load(str(gen / "bm25"), show_progress=False, mmap=True)
+    bigrams = bm25s.BM25.load(str(gen / "bm25-bigram"), show_progress=False, mmap=True)
     return words, bigrams
 
 
