@@ -159,9 +159,7 @@ class Retriever:
         k = check_k(k)
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {MODES}")
-        question = simplified(check_question(question))
-        filters = self.resolve_filters(question, filters, infer)
-        query, allowed = self.dense_query(question, filters), self._allowed(filters)
+        question, filters, query, allowed = self._prepared(question, filters, infer)
         if allowed is not None and not allowed.any():
             return []
         if mode == "baseline":
@@ -176,9 +174,15 @@ class Retriever:
         self, question: str, filters: Filters | None = None, infer: bool = True
     ) -> tuple[str, np.ndarray | None]:
         """The query text a question is searched with and the chunks its filters allow (None: all)."""
+        return self._prepared(question, filters, infer)[2:]
+
+    def _prepared(
+        self, question: str, filters: Filters | None, infer: bool
+    ) -> tuple[str, Filters, str, np.ndarray | None]:
+        """The question in simplified script, its resolved filters, its query text and allowed chunks."""
         question = simplified(check_question(question))
-        filters = self.resolve_filters(question, filters, infer)
-        return self.dense_query(question, filters), self._allowed(filters)
+        resolved = self.resolve_filters(question, filters, infer)
+        return question, resolved, self.dense_query(question, resolved), self._allowed(resolved)
 
     def _front_matter_first(
         self, question: str, filters: Filters, fused: list[tuple[int, float]]
