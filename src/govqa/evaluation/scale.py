@@ -108,26 +108,26 @@ def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _rss_mb() -> tuple[float, float]:
-    """(current, peak) resident memory of this process, from /proc."""
+def _status_mb(*keys: str) -> tuple[float, ...]:
+    """Memory figures of this process from /proc/self/status, in MB (nan where the kernel gives none)."""
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in keys:
             fields[key] = int(value.split()[0]) / 1024
-    return fields.get("VmRSS", float("nan")), fields.get("VmHWM", float("nan"))
+    return tuple(fields.get(k, float("nan")) for k in keys)
+
+
+def _rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process."""
+    return _status_mb("VmRSS", "VmHWM")
 
 
 def _rss_parts_mb() -> tuple[float, float]:
     """(anonymous, file-backed) resident memory: the postings are memory-mapped, so the pages of them that
     queries touched count as resident too, but as page cache the kernel can drop and share, not as memory
     the process holds."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("RssAnon", "RssFile"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields.get("RssAnon", float("nan")), fields.get("RssFile", float("nan"))
+    return _status_mb("RssAnon", "RssFile")
 
 
 def serve(index_dir: Path, embedder_spec: str, repeat: int, sample: int) -> dict:
