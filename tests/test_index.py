@@ -85,11 +85,11 @@ def test_crash_mid_build_leaves_the_previous_index_loadable(small_corpus, tmp_pa
     before = Index.open(index_dir)
     shutil.copy(CORPUS / TANGQIAO, small_corpus / TANGQIAO)
 
-    def crash(*args, **kwargs):
-        (args[0] / "chunks.sqlite").write_bytes(b"half a database")
+    def crash(writer, *args, **kwargs):
+        (writer.gen / "chunks.sqlite").write_bytes(b"half a database")
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(store, "_write_generation", crash)
+    monkeypatch.setattr(store._GenerationWriter, "finish", crash)
     with pytest.raises(KeyboardInterrupt):
         build(small_corpus, index_dir, embedder)
     after = Index.open(index_dir)
@@ -209,3 +209,36 @@ def test_bm25_postings_are_memory_mapped_not_copied(qa):
     for bm25 in (qa.index.bm25, qa.index.bigram_bm25):
         assert isinstance(bm25.scores["data"], np.memmap) and isinstance(bm25.scores["indices"], np.memmap)
     assert "全年拆除违章建筑点位32个" in qa.search("塘桥街道2019年拆除了多少违章建筑?", k=1)[0].chunk.text
+
+
+def test_chunks_are_read_when_asked_for_and_kept(corpus_index, embedder):
+    from govqa.qa.retrieval import Retriever
+
+    index = Index.open(corpus_index)
+    cached = index.chunks._cache  # what a server holds in memory
+    assert len(index.chunks) > 500 and not cached  # opening reads no chunk text
+    retriever = Retriever(index, embedder)
+    hits = retriever.search("加装电梯", k=3)
+    assert 0 < len(cached) < len(index.chunks) // 2  # the candidates of one query, not the collection
+    again = retriever.search("加装电梯", k=3)
+    assert all(a.chunk is b.chunk for a, b in zip(again, hits, strict=True))  # the same objects
+    assert index.chunks[-1] is index.chunks[len(index.chunks) - 1]
+    assert [c.chunk_id for c in index.chunks[:3]] == [c.chunk_id for c in list(index.chunks)[:3]]
+    assert len(cached) == len(index.chunks)  # iterating reads them all
+    with pytest.raises(IndexError):
+        index.chunks[len(index.chunks)]
+
+
+def test_chunks_stay_readable_after_a_build_removes_their_generation(small_corpus, tmp_path):
+    from govqa.evaluation.scale import HashingEmbedder
+
+    index_dir = tmp_path / "index"
+    build(small_corpus, index_dir, HashingEmbedder())
+    old = Index.open(index_dir)
+    expected = old.chunks[0].text  # read through the same connection before
+    old.close()  # no longer held: the next build may delete the generation
+    (small_corpus / SMALL[0]).unlink()
+    build(small_corpus, index_dir, HashingEmbedder())
+    assert not old.path.exists()
+    assert old.chunks[0].text == expected
+    assert old.chunks[len(old.chunks) - 1].text  # never read before the removal

@@ -79,21 +79,28 @@ class HashingEmbedder:
 
 
 class TimedEmbedder:
-    """Counts the seconds spent embedding, so a build's time splits into model and everything else."""
+    """Counts the time spent embedding, so a build's time splits into model and everything else.
+
+    `seconds` is wall time inside the embedder; `cpu_seconds` the CPU time of the calling thread there. A build
+    segments the next words in other processes while it embeds, so the wall time includes waiting for the
+    cores they hold; for a single-threaded embedder (the hashing stand-in) the thread's CPU time is what the
+    model itself costs."""
 
     def __init__(self, inner: Embedder):
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def embed_queries(self, texts):
         return self.inner.embed_queries(texts)
 
     def embed_passages(self, texts, progress=None):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         try:
             return self.inner.embed_passages(texts, progress)
         finally:
             self.seconds += time.perf_counter() - t
+            self.cpu_seconds += time.thread_time() - c
 
 
 def _embedder(spec: str) -> Embedder:
@@ -169,13 +176,20 @@ def serve(index_dir: Path, embedder_spec: str, repeat: int, sample: int) -> dict
 
     index = qa.index
     vectors = index.stored_vectors()
-    queries = np.vstack(
-        [embedder.embed_queries(list(QUERIES)), sample_queries(vectors, max(0, sample - len(QUERIES)))]
-    )
-    truth = exact_top(vectors, queries, 10)
-    _, found = index.vectors.search(queries.astype(np.float32), 10)
-    out["ann"] = {"kind": type(index.vectors).__name__, "recall_at_10": recall_at(found, truth, vectors, queries),
-                  "nprobe": int(getattr(index.vectors, "nprobe", 0)) or None, "queries": len(queries)}  # fmt: skip
+    # Apart and together: the benchmark's questions, and points between stored passages (seed 1: not the
+    # points the build tuned on). Questions are the harder kind for IVF (see index/ann.py).
+    questions = embedder.embed_queries(list(QUERIES)).astype(np.float32)
+    between = sample_queries(vectors, max(0, sample - len(QUERIES)), seed=1)
+    recall = {}
+    for name, queries in (("questions", questions), ("between_passages", between)):
+        _, found = index.vectors.search(queries, 10)
+        recall[name] = recall_at(found, exact_top(vectors, queries, 10), vectors, queries)
+    n_q, n_b = len(questions), len(between)
+    out["ann"] = {"kind": type(index.vectors).__name__,
+                  "recall_at_10": (recall["questions"] * n_q + recall["between_passages"] * n_b) / (n_q + n_b),
+                  "recall_at_10_questions": recall["questions"],
+                  "recall_at_10_between_passages": recall["between_passages"],
+                  "nprobe": int(getattr(index.vectors, "nprobe", 0)) or None, "queries": n_q + n_b}  # fmt: skip
     return out
 
 
@@ -208,13 +222,16 @@ def run_size(chunks: int, corpus: Path, embedder_spec: str, work: Path, repeat: 
     t = time.perf_counter()
     report = build_index(loaded.documents, index_dir, embedder, faiss_kind="auto")
     build_s = time.perf_counter() - t
-    other_s = build_s - embedder.seconds
+    # The model's cost is its CPU time (see TimedEmbedder); the rest of the build's wall time is the system's.
+    other_s = build_s - embedder.cpu_seconds
     out["build"] = {
         "documents": report.documents, "chunks": report.chunks, "embedder": embedder.name,
-        "ingest_s": ingest_s, "embedding_s": embedder.seconds, "index_other_s": other_s,
-        "embedding_chunks_per_s": report.chunks / embedder.seconds if embedder.seconds else None,
+        "ingest_s": ingest_s, "build_s": build_s, "embedding_s": embedder.cpu_seconds,
+        "embedding_wall_s": embedder.seconds, "index_other_s": other_s,
+        "embedding_chunks_per_s": report.chunks / embedder.cpu_seconds if embedder.cpu_seconds else None,
         "non_embedding_chunks_per_s": report.chunks / (ingest_s + other_s),
         "index_only_chunks_per_s": report.chunks / other_s if other_s else None,
+        "all_in_chunks_per_s": report.chunks / (ingest_s + build_s),
         "index_bytes": _dir_size(index_dir),
     }  # fmt: skip
     shutil.rmtree(folder, ignore_errors=True)
@@ -278,7 +295,9 @@ def report(out: dict) -> str:
             f"mapped files), opened in {v['open_s']:.1f} s",
             "  hybrid     " + ", ".join(f"{k} p50 {x['p50']:.1f} / p95 {x['p95']:.1f} ms" for k, x in lat.items()),
             f"  ANN        {v['ann']['kind']} recall@10 {v['ann']['recall_at_10']:.3f} vs exact "
-            f"({v['ann']['queries']} queries{', nprobe ' + str(v['ann']['nprobe']) if v['ann']['nprobe'] else ''})",
+            f"(questions {v['ann']['recall_at_10_questions']:.3f}, between passages "
+            f"{v['ann']['recall_at_10_between_passages']:.3f}; {v['ann']['queries']} queries"
+            f"{', nprobe ' + str(v['ann']['nprobe']) if v['ann']['nprobe'] else ''})",
         ]  # fmt: skip
     return "\n".join(lines)
 

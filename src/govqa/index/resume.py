@@ -33,6 +33,8 @@ class ResumableEmbedder:
         self.batch = batch or self.BATCH
         self.embedded = 0  # passages this instance sent to the model
         self.resumed = 0  # passages found in batches saved by an earlier, interrupted run
+        self._earlier: dict[bytes, np.ndarray] | None = None  # what earlier runs saved, not yet used
+        self._written: int | None = None  # batch files in the folder, counted once
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed_queries(texts)
@@ -41,26 +43,29 @@ class ResumableEmbedder:
         return hashlib.blake2b(f"{self.name}\0{text}".encode(), digest_size=16).digest()
 
     def _saved(self, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
-        found: dict[bytes, np.ndarray] = {}
-        if not self.folder.is_dir():
-            return found
-        for path in sorted(self.folder.glob("batch-*.npz")):
-            try:
-                with np.load(path) as data:
-                    keys, vectors = data["keys"], data["vectors"]
-            except (OSError, ValueError, KeyError):
-                continue  # unreadable: its passages are simply embedded again
-            if vectors.shape[1:] != (self.dim,):
-                continue
-            for key, vec in zip((row.tobytes() for row in keys), vectors, strict=True):
-                if key in wanted:
-                    found[key] = vec
-        return found
+        """The saved vectors of `wanted` passages. The folder is read once per instance: a build asks batch by
+        batch, and rereading every saved batch for each would grow with the square of the corpus."""
+        if self._earlier is None:
+            self._earlier = {}
+            for path in sorted(self.folder.glob("batch-*.npz")) if self.folder.is_dir() else ():
+                try:
+                    with np.load(path) as data:
+                        keys, vectors = data["keys"], data["vectors"]
+                except (OSError, ValueError, KeyError):
+                    continue  # unreadable: its passages are simply embedded again
+                if vectors.shape[1:] != (self.dim,):
+                    continue
+                for key, vec in zip((row.tobytes() for row in keys), vectors, strict=True):
+                    self._earlier[key] = vec
+        # Taken out as they are used: what stays held is only what the build has yet to reach.
+        return {key: self._earlier.pop(key) for key in wanted if key in self._earlier}
 
     def _save(self, keys: list[bytes], vectors: np.ndarray) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        n = len(list(self.folder.glob("batch-*.npz")))
-        final = self.folder / f"batch-{os.getpid()}-{n:07d}.npz"
+        if self._written is None:
+            self._written = len(list(self.folder.glob("batch-*.npz")))
+        final = self.folder / f"batch-{os.getpid()}-{self._written:07d}.npz"
+        self._written += 1
         tmp = final.with_suffix(".tmp")
         with tmp.open("wb") as f:
             # Keys as raw bytes: a NumPy "S" string would drop a digest's trailing zero bytes.

@@ -33,10 +33,11 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -55,10 +56,11 @@ except ImportError:  # Windows: no flock; see the module doc
 from .. import __version__
 from ..ingest.chunking import ChunkConfig, chunk_document
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
-from .ann import make_vector_index
+from .ann import EXACT_MAX, make_vector_index, query_pieces
 from .embedders import Embedder, thread_setting
 from .filtering import MetaMasks
-from .tokenize import PARALLEL_MIN_TEXTS, Tokenizer, char_unigrams_bigrams, simplified
+from .postings import PostingsWriter
+from .tokenize import PARALLEL_MIN_TEXTS, Segmenting, Tokenizer, char_unigrams_bigrams, simplified
 
 FORMAT_VERSION = 2  # 2: paragraphs.page
 # auto: exact while small, IVF over float16 with probes tuned to the recall target when large (see ann.py).
@@ -69,6 +71,8 @@ _GEN_NAME = re.compile(r"gen-[0-9A-Za-z._-]{1,200}")
 # A report that yields more chunks than this is probably not one report (a dump, a whole year's gazette):
 # embedding it takes long (about 10 chunks/s on 2 cores), so the build says so before it starts.
 OUTSIZED_CHUNKS = 2000
+# Chunks per build batch: what a build holds in memory at once, besides what grows by a number per chunk.
+BUILD_BATCH_CHUNKS = 20_000
 log = logging.getLogger("govqa")
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 
@@ -193,11 +197,13 @@ def _hold_generation(index_dir: Path) -> tuple[Path, object]:
 
 
 class Index:
-    """A loaded index. Chunks and document metadata live in memory; document texts are read on demand."""
+    """A loaded index. Document metadata lives in memory; chunks are read on demand and kept once read
+    (see _StoredChunks), document texts are read on demand."""
 
-    def __init__(self, gen: Path, manifest: dict, chunks: list[Chunk], metas: dict[str, DocMeta],
+    def __init__(self, gen: Path, manifest: dict, chunks: Sequence[Chunk], metas: dict[str, DocMeta],
                  vectors: faiss.Index, bm25: bm25s.BM25, tokenizer: Tokenizer,
-                 bigram_bm25: bm25s.BM25 | None = None):  # fmt: skip
+                 bigram_bm25: bm25s.BM25 | None = None,
+                 chunk_docs: Iterable[str] | None = None):  # fmt: skip
         self.path = gen
         self.manifest = manifest
         self.chunks = chunks
@@ -209,7 +215,8 @@ class Index:
         # Filters become masks by two array look-ups (doc -> allowed, chunk -> doc), no per-query string work.
         self._doc_ids = sorted(metas)
         position = {d: i for i, d in enumerate(self._doc_ids)}
-        self._chunk_doc = np.fromiter((position[c.doc_id] for c in chunks), dtype=np.int32, count=len(chunks))
+        docs = chunk_docs if chunk_docs is not None else (c.doc_id for c in chunks)
+        self._chunk_doc = np.fromiter((position[d] for d in docs), dtype=np.int32, count=len(chunks))
         self._hold = None  # the shared lock that keeps builds from deleting this generation
         self._release = None
 
@@ -302,10 +309,8 @@ class Index:
                     row[0]: DocMeta(**json.loads(row[1]))
                     for row in db.execute("SELECT doc_id, meta FROM documents")
                 }
-                chunks = [
-                    _chunk_from_row(row)
-                    for row in db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks ORDER BY vec_id")
-                ]
+                chunk_docs = [row[0] for row in db.execute("SELECT doc_id FROM chunks ORDER BY vec_id")]
+            chunks = _StoredChunks(gen / "chunks.sqlite", len(chunk_docs))
             vectors = faiss.read_index(str(gen / "vectors.faiss"))
             bm25, bigram_bm25 = _load_lexical(gen)
         except (sqlite3.DatabaseError, RuntimeError, ValueError, OSError) as exc:
@@ -313,7 +318,7 @@ class Index:
                 f"index in {gen} cannot be read ({exc}); rebuild with: govqa index"
             ) from exc
         words = (gen / "words.txt").read_text(encoding="utf-8").split("\n")
-        return cls(gen, manifest, chunks, metas, vectors, bm25, Tokenizer(words), bigram_bm25)
+        return cls(gen, manifest, chunks, metas, vectors, bm25, Tokenizer(words), bigram_bm25, chunk_docs)
 
     def check_embedder(self, embedder: Embedder) -> None:
         if embedder.name != self.embedder_name:
@@ -366,6 +371,62 @@ class Index:
 _CHUNK_COLUMNS = "chunk_id, doc_id, section_path, para_start, para_end, char_start, char_end, text, footnotes"
 
 
+class _StoredChunks(Sequence[Chunk]):
+    """index.chunks: read from the generation's SQLite when first asked for, then kept.
+
+    Memory grows with the chunks a server has returned, not with the collection (the texts and objects of a
+    million chunks are gigabytes). A position always yields the same Chunk object (compare.py keys caches on
+    it); iterating reads them all. The connection stays open, so reads go on after a build has replaced and
+    removed this generation (an open file outlives its name), as the rest of a loaded index does."""
+
+    def __init__(self, path: Path, count: int):
+        self._db = _connect(path)
+        self._lock = threading.Lock()  # one connection, shared by a server's threads
+        self._count = count
+        self._cache: dict[int, Chunk] = {}
+        self._complete = False
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            positions = range(*i.indices(self._count))
+            self.fetch(positions)
+            return [self._cache[j] for j in positions]
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError(i)
+        chunk = self._cache.get(i)
+        if chunk is None:
+            self.fetch([i])
+            chunk = self._cache[i]
+        return chunk
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if not self._complete:
+            with self._lock:
+                rows = self._db.execute(f"SELECT vec_id, {_CHUNK_COLUMNS} FROM chunks ORDER BY vec_id")
+                for row in rows:
+                    self._cache.setdefault(row[0], _chunk_from_row(row[1:]))
+            self._complete = True
+        return (self._cache[i] for i in range(self._count))
+
+    def fetch(self, positions: Iterable[int]) -> None:
+        """Read the chunks at `positions` not read yet, in a few queries."""
+        missing = sorted({int(i) for i in positions} - self._cache.keys())
+        with self._lock:
+            for start in range(0, len(missing), 500):
+                part = missing[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT vec_id, {_CHUNK_COLUMNS} FROM chunks WHERE vec_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+                for row in rows:
+                    self._cache.setdefault(row[0], _chunk_from_row(row[1:]))
+
+
 def _chunk_from_row(row: tuple) -> Chunk:
     chunk_id, doc_id, path, p0, p1, c0, c1, text, notes = row
     return Chunk(chunk_id, doc_id, tuple(json.loads(path)), p0, p1, c0, c1, text, _footnotes(notes))
@@ -380,9 +441,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _make_faiss(vectors: np.ndarray, kind: str) -> faiss.Index:
+def _make_faiss(vectors: np.ndarray, kind: str, probes: np.ndarray | None = None) -> faiss.Index:
     if kind == "auto":
-        return make_vector_index(vectors)
+        return make_vector_index(vectors, probes=probes)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # in memory: FAISS reads a plain array
     n, dim = vectors.shape
     if kind == "flat" or (kind == "ivf" and n < 1000):
         index = faiss.IndexFlatIP(dim)  # exact; IVF needs enough points to train its centroids
@@ -514,6 +576,9 @@ def plan_chunks(
 
 def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, embedder: Embedder,
                 chunk_config: ChunkConfig, faiss_kind: str, progress: Progress | None) -> BuildReport:  # fmt: skip
+    """Chunk, embed and write `documents` BUILD_BATCH_CHUNKS at a time: memory holds one batch's texts, words
+    and vectors, plus what grows by a number per chunk (vocabularies, vectors on disk), never every chunk's
+    tokens at once (which outgrew 24 GB at a million chunks)."""
     ids = [d.doc_id for d in documents]
     previous = _reusable(index_dir, embedder, chunk_config)
     report = BuildReport(documents=len(documents))
@@ -526,30 +591,40 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
     stored_words = _old_words_by_doc(previous, set(reuse))
     if previous is not None:
         previous.close()  # its shared lock would keep this build from removing it afterwards
-    chunks, vectors = plan_chunks(documents, chunk_config, reuse, old_hashes, report)
+    # Chunking is cheap (~150k chunks/s); doing it once ahead gives the sizes the progress and disk check need.
+    sizes = [len(chunk_document(d, chunk_config)) for d in documents]
+    total = sum(sizes)
+    to_embed = sum(n for d, n in zip(documents, sizes, strict=True) if len(reuse.get(d.doc_id, ())) != n)
+    _check_space(index_dir, documents, total, embedder.dim)
+    done = 0
 
-    _check_space(index_dir, documents, len(chunks), embedder.dim)
-    todo = [i for i, v in enumerate(vectors) if v is None]
-    if todo:
-        done = 0
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, to_embed)
 
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, len(todo))
-
-        titles = {d.doc_id: d.meta.title for d in documents}
-        texts = [passage_text(chunks[i], titles[chunks[i].doc_id]) for i in todo]
-        fresh = embedder.embed_passages(texts, progress=advance)
-        for i, vec in zip(todo, fresh, strict=True):
-            vectors[i] = vec
-    elif progress:
+    if progress and not to_embed:
         progress(0, 0)
-    report.embedded = len(todo)
-    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, embedder.dim), np.float32)
-
-    tokenizer = _write_generation(staging, documents, chunks, matrix, faiss_kind, stored_words, report)
+    writer = _GenerationWriter(staging, documents, total, embedder.dim, stored_words, report)
+    try:
+        start = 0
+        for stop in _batch_ends(sizes, BUILD_BATCH_CHUNKS):
+            batch = documents[start:stop]
+            chunks, vectors = plan_chunks(batch, chunk_config, reuse, old_hashes, report)
+            with writer.segment(batch, chunks) as words:  # segmenting in other processes meanwhile
+                todo = [i for i, v in enumerate(vectors) if v is None]
+                if todo:
+                    titles = {d.doc_id: d.meta.title for d in batch}
+                    texts = [passage_text(chunks[i], titles[chunks[i].doc_id]) for i in todo]
+                    for i, vec in zip(todo, embedder.embed_passages(texts, progress=advance), strict=True):
+                        vectors[i] = vec
+                report.embedded += len(todo)
+                writer.add(batch, chunks, vectors, words)
+            start = stop
+        tokenizer = writer.finish(faiss_kind, embedder)
+    finally:
+        writer.discard_scratch()
     manifest = {
         "format_version": FORMAT_VERSION,
         "govqa_version": __version__,
@@ -560,7 +635,7 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
         "faiss": faiss_kind,
         "counts": {
             "documents": len(documents),
-            "chunks": len(chunks),
+            "chunks": total,
             "extra_words": len(tokenizer.extra_words),
         },
         "segmentation_key": tokenizer.segmentation_key,
@@ -569,8 +644,20 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
     }
     _write_atomic(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     _fsync_tree(staging)
-    report.chunks = len(chunks)
+    report.chunks = total
     return report
+
+
+def _batch_ends(sizes: Sequence[int], per_batch: int) -> Iterator[int]:
+    """Ends of consecutive runs of whole documents holding about `per_batch` chunks each."""
+    held = 0
+    for i, n in enumerate(sizes):
+        held += n
+        if held >= per_batch:
+            yield i + 1
+            held = 0
+    if held or not sizes:
+        yield len(sizes)
 
 
 def _check_space(index_dir: Path, documents: Sequence[Document], n_chunks: int, dim: int) -> None:
@@ -639,34 +726,6 @@ def _old_words_by_doc(previous: Index | None, doc_ids: set[str]) -> _StoredWords
     return _StoredWords(previous.manifest.get("segmentation_key"), by_doc)
 
 
-def _write_generation(gen: Path, documents: Sequence[Document], chunks: list[Chunk], matrix: np.ndarray,
-                      faiss_kind: str, stored: _StoredWords, report: BuildReport) -> Tokenizer:  # fmt: skip
-    with sqlite3.connect(gen / "chunks.sqlite") as db:
-        db.executescript(_SCHEMA)
-        db.executemany(
-            "INSERT INTO documents VALUES (?,?,?,?,?)",
-            [(d.doc_id, json.dumps(asdict(d.meta), ensure_ascii=False), d.text, d.content_hash, d.source_path)
-             for d in documents],
-        )  # fmt: skip
-        db.executemany(
-            "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?)",
-            [(d.doc_id, p.number, json.dumps(p.section_path, ensure_ascii=False), p.char_start, p.char_end, p.kind,
-              json.dumps([asdict(f) for f in p.footnotes], ensure_ascii=False), p.page)
-             for d in documents for p in d.paragraphs],
-        )  # fmt: skip
-        db.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [(i, c.chunk_id, c.doc_id, json.dumps(c.section_path, ensure_ascii=False), c.para_start, c.para_end,
-              c.char_start, c.char_end, c.text, json.dumps([asdict(f) for f in c.footnotes], ensure_ascii=False),
-              matrix[i].tobytes())
-             for i, c in enumerate(chunks)],
-        )  # fmt: skip
-    db.close()
-    faiss.write_index(_make_faiss(matrix, faiss_kind), str(gen / "vectors.faiss"))
-
-    return _write_lexical(gen, documents, chunks, stored, report)
-
-
 def passage_text(chunk: Chunk, title: str | None) -> str:
     """What the embedder reads for a chunk: its search text (title and headings first), in simplified script."""
     return simplified(chunk.search_text(title))
@@ -679,45 +738,132 @@ def _bm25_of(corpus_tokens: list[list[str]]) -> bm25s.BM25:
     return bm25
 
 
-def _write_lexical(gen: Path, documents: Sequence[Document], chunks: list[Chunk], stored: _StoredWords,
-                   report: BuildReport) -> Tokenizer:  # fmt: skip
-    """BM25 over two fields of each chunk's search text: jieba words and character bigrams.
+@dataclass
+class _BatchWords:
+    """A batch's words: reused ones in place, the rest being segmented by `job`."""
 
-    Words reward whole terms; bigrams keep recall where the question and the text are segmented
-    differently (广西 / 广西壮族自治区, overlapping compounds). The words of each chunk are stored too, so the
-    next build segments only new and changed documents, as long as the dictionaries stay the same.
-    Returns the tokenizer (its extra words are the corpus's street and glossary names).
-    """
-    tokenizer = Tokenizer(sorted(_domain_words(documents)))
-    titles = {d.doc_id: d.meta.title for d in documents}
-    texts = [c.search_text(titles[c.doc_id]) for c in chunks]
-    words: list[list[str] | None] = [None] * len(chunks)
-    if stored.key == tokenizer.segmentation_key:
+    texts: list[str]
+    words: list[list[str] | None]
+    todo: list[int]
+    job: Segmenting
+
+    def result(self, tokenizer: Tokenizer) -> tuple[list[list[str]], list[list[str]]]:
+        """(words, bigrams) of every chunk of the batch, once the segmenting is done."""
+        fresh_words, fresh_bigrams = self.job.result()
+        words, bigrams = list(self.words), [None] * len(self.texts)
+        for i, w, b in zip(self.todo, fresh_words, fresh_bigrams, strict=True):
+            words[i], bigrams[i] = w, b
+        done = [
+            b if b is not None else tokenizer.bigrams(t) for b, t in zip(bigrams, self.texts, strict=True)
+        ]
+        return words, done  # type: ignore[return-value]
+
+    def __enter__(self) -> _BatchWords:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.job.close()
+
+
+class _GenerationWriter:
+    """Writes one generation batch by batch: SQLite rows, vectors, and both BM25 fields' postings.
+
+    BM25 words and bigrams of each chunk's search text: words reward whole terms; bigrams keep recall where
+    the question and the text are segmented differently (广西 / 广西壮族自治区, overlapping compounds). The words
+    of each chunk are stored too, so the next build segments only new and changed documents, as long as the
+    dictionaries stay the same. Vectors wait in a scratch file until the FAISS index is made from all of them."""
+
+    def __init__(self, gen: Path, documents: Sequence[Document], total: int, dim: int, stored: _StoredWords,
+                 report: BuildReport):  # fmt: skip
+        self.gen = gen
+        self.report = report
+        # Its extra words are the corpus's street and glossary names: known before any chunk is cut.
+        self.tokenizer = Tokenizer(sorted(_domain_words(documents)))
+        self.stored = stored if stored.key == self.tokenizer.segmentation_key else _StoredWords()
+        self.db = sqlite3.connect(gen / "chunks.sqlite")
+        # A crash discards the whole staging folder, so the database needs no journal of its own; the
+        # finished generation is fsynced before it goes live.
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        self.vectors = (
+            np.lib.format.open_memmap(gen / ".vectors.npy", "w+", np.float32, (total, dim))
+            if total
+            else np.zeros((0, dim), np.float32)
+        )
+        self.words = PostingsWriter(gen / ".spill-words")
+        self.bigrams = PostingsWriter(gen / ".spill-bigrams")
+        self.position = 0
+        self._every = max(1, total // 200)
+        self.samples: list[str] = []  # chunk texts spread over the corpus, for tuning the vector index
+
+    def segment(self, documents: Sequence[Document], chunks: list[Chunk]) -> _BatchWords:
+        """Start cutting the batch's chunks into words (those the previous build stored are reused)."""
+        titles = {d.doc_id: d.meta.title for d in documents}
+        texts = [c.search_text(titles[c.doc_id]) for c in chunks]
+        words: list[list[str] | None] = [None] * len(chunks)
         per_doc = Counter(c.doc_id for c in chunks)
         seen: Counter[str] = Counter()
         for i, chunk in enumerate(chunks):
-            old = stored.by_doc.get(chunk.doc_id)
+            old = self.stored.by_doc.get(chunk.doc_id)
             if old is not None and len(old) == per_doc[chunk.doc_id]:  # the same chunks as last time
                 words[i] = old[seen[chunk.doc_id]]
                 seen[chunk.doc_id] += 1
-    todo = [i for i, w in enumerate(words) if w is None]
-    workers = _lexical_workers() if len(todo) >= PARALLEL_MIN_TEXTS else 1
-    fresh_words, fresh_bigrams = tokenizer.terms_of_all([texts[i] for i in todo], workers)
-    bigrams: list[list[str] | None] = [None] * len(chunks)
-    for i, w, b in zip(todo, fresh_words, fresh_bigrams, strict=True):
-        words[i], bigrams[i] = w, b
-    bigrams = [b if b is not None else tokenizer.bigrams(t) for b, t in zip(bigrams, texts, strict=True)]
-    report.segmented = len(todo)
-    with sqlite3.connect(gen / "chunks.sqlite") as db:
-        db.executemany(
+        todo = [i for i, w in enumerate(words) if w is None]
+        workers = _lexical_workers() if len(todo) >= PARALLEL_MIN_TEXTS else 1
+        job = self.tokenizer.start_terms_of_all([texts[i] for i in todo], workers)
+        return _BatchWords(texts, words, todo, job)
+
+    def add(self, documents: Sequence[Document], chunks: list[Chunk], vectors: list[np.ndarray | None],
+            words: _BatchWords) -> None:  # fmt: skip
+        first = self.position
+        if chunks:
+            self.vectors[first : first + len(chunks)] = np.vstack(vectors)
+        self.db.executemany(
+            "INSERT INTO documents VALUES (?,?,?,?,?)",
+            [(d.doc_id, json.dumps(asdict(d.meta), ensure_ascii=False), d.text, d.content_hash, d.source_path)
+             for d in documents],
+        )  # fmt: skip
+        self.db.executemany(
+            "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?)",
+            [(d.doc_id, p.number, json.dumps(p.section_path, ensure_ascii=False), p.char_start, p.char_end, p.kind,
+              json.dumps([asdict(f) for f in p.footnotes], ensure_ascii=False), p.page)
+             for d in documents for p in d.paragraphs],
+        )  # fmt: skip
+        self.db.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(first + i, c.chunk_id, c.doc_id, json.dumps(c.section_path, ensure_ascii=False), c.para_start,
+              c.para_end, c.char_start, c.char_end, c.text,
+              json.dumps([asdict(f) for f in c.footnotes], ensure_ascii=False), self.vectors[first + i].tobytes())
+             for i, c in enumerate(chunks)],
+        )  # fmt: skip
+        all_words, bigrams = words.result(self.tokenizer)
+        self.report.segmented += len(words.todo)
+        self.db.executemany(
             "INSERT INTO chunk_words VALUES (?,?)",
-            ((i, json.dumps(w, ensure_ascii=False)) for i, w in enumerate(words)),
+            ((first + i, json.dumps(w, ensure_ascii=False)) for i, w in enumerate(all_words)),
         )
-    db.close()
-    _bm25_of(words).save(str(gen / "bm25"), show_progress=False)
-    _bm25_of(bigrams).save(str(gen / "bm25-bigram"), show_progress=False)
-    (gen / "words.txt").write_text("\n".join(tokenizer.extra_words), encoding="utf-8")
-    return tokenizer
+        self.db.commit()
+        self.words.add(all_words)
+        self.bigrams.add(bigrams)
+        self.samples += [c.text for i, c in enumerate(chunks) if (first + i) % self._every == 0]
+        self.position += len(chunks)
+
+    def finish(self, faiss_kind: str, embedder: Embedder) -> Tokenizer:
+        self.db.close()
+        self.words.save(self.gen / "bm25")
+        self.bigrams.save(self.gen / "bm25-bigram")
+        probes = None
+        if faiss_kind == "auto" and len(self.vectors) > EXACT_MAX:  # an IVF index, tuned for questions too
+            probes = embedder.embed_queries(query_pieces(self.samples))
+        faiss.write_index(_make_faiss(self.vectors, faiss_kind, probes), str(self.gen / "vectors.faiss"))
+        (self.gen / "words.txt").write_text("\n".join(self.tokenizer.extra_words), encoding="utf-8")
+        return self.tokenizer
+
+    def discard_scratch(self) -> None:
+        self.db.close()
+        del self.vectors  # unmapped before its file goes
+        (self.gen / ".vectors.npy").unlink(missing_ok=True)
+        self.words.discard()
+        self.bigrams.discard()
 
 
 def _lexical_workers() -> int:

@@ -173,12 +173,21 @@ class Tokenizer:
         """(tokens of each text, bigrams of each text), the same as `terms` text by text.
 
         With `workers` > 1 and at least `min_parallel` texts, segmenting is shared by that many forked
-        processes (where fork exists): below that, starting them costs more than it saves. The children inherit
-        this tokenizer and run only the segmenter and regular expressions, no lock another thread of this process
-        could hold at the fork (OpenCC's is why normalising stays here)."""
+        processes (where fork exists): below that, starting them costs more than it saves."""
+        with self.start_terms_of_all(texts, workers, min_parallel) as job:
+            return job.result()
+
+    def start_terms_of_all(
+        self, texts: Sequence[str], workers: int = 1, min_parallel: int = PARALLEL_MIN_TEXTS
+    ) -> Segmenting:
+        """`terms_of_all` started in forked workers, returning at once: the caller works on (a build writes
+        rows and embeds) while they segment, and collects with `.result()`.
+
+        The children inherit this tokenizer and run only the segmenter and regular expressions, no lock
+        another thread of this process could hold at the fork (OpenCC's is why normalising stays here)."""
         normalised = [normalise(t) for t in texts]
         if workers < 2 or len(texts) < min_parallel or not _can_fork():
-            return [self._words(t) for t in normalised], [char_bigrams(t) for t in normalised]
+            return Segmenting(self, normalised)
         global _forked
         self._jieba.lcut("预热")  # build the word graph's prefix dictionary once, before the children copy it
         size = -(-len(normalised) // (workers * 4))  # a few shards each, so a slow worker does not hold all
@@ -189,11 +198,7 @@ class Tokenizer:
                 pool = multiprocessing.get_context("fork").Pool(workers)
             finally:
                 _forked = None
-        with pool:
-            packed = pool.map(_packed_terms, shards)
-        words = [w.split(_SEP) if w else [] for part in packed for w in part[0]]
-        bigrams = [b.split(_SEP) if b else [] for part in packed for b in part[1]]
-        return words, bigrams
+        return Segmenting(self, normalised, pool, pool.map_async(_packed_terms, shards))
 
     def _words(self, normalised: str) -> list[str]:
         return [
@@ -209,3 +214,32 @@ class Tokenizer:
         if not _KEEP.search(stripped):
             stripped = text
         return self.tokens(stripped), char_bigrams(stripped)
+
+
+class Segmenting:
+    """Segmentation under way (see Tokenizer.start_terms_of_all); a context manager that stops its workers."""
+
+    def __init__(self, tokenizer: Tokenizer, normalised: list[str], pool=None, pending=None):
+        self._tokenizer, self._normalised, self._pool, self._pending = tokenizer, normalised, pool, pending
+
+    def result(self) -> tuple[list[list[str]], list[list[str]]]:
+        if self._pending is None:  # no workers: segment here, now
+            words = [self._tokenizer._words(t) for t in self._normalised]
+            return words, [char_bigrams(t) for t in self._normalised]
+        packed = self._pending.get()
+        self.close()
+        words = [w.split(_SEP) if w else [] for part in packed for w in part[0]]
+        bigrams = [b.split(_SEP) if b else [] for part in packed for b in part[1]]
+        return words, bigrams
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> Segmenting:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
