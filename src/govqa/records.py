@@ -109,9 +109,9 @@ class Filters:
         return not any((self.street, self.district, self.year, self.doc_type))
 
     def matches(self, meta: DocMeta) -> bool:
-        if self.street and not _same_place(self.street, meta.street):
+        if self.street and not same_place(self.street, meta.street):
             return False
-        if self.district and not _same_place(self.district, meta.district):
+        if self.district and not same_place(self.district, meta.district):
             return False
         if self.year is not None and not meta.covers(self.year):
             return False
@@ -120,7 +120,7 @@ class Filters:
         return True
 
 
-def _same_place(wanted: str, actual: str | None) -> bool:
+def same_place(wanted: str, actual: str | None) -> bool:
     """塘桥 matches 塘桥街道; 浦东 matches 浦东新区."""
     if not actual:
         return False

@@ -178,6 +178,11 @@ FITTED_BIAS = -5.4293
 FITTED_MIN_EVIDENCE = 0.11
 
 
+# Character IDF is estimated from at most this many chunks, spread over the index: exact for corpora up to this
+# size, and a large index need not read every chunk (and keep it in memory) to answer its first question.
+CHAR_IDF_SAMPLE = 20_000
+
+
 @dataclass(frozen=True)
 class AnswerConfig:
     k: int = 6  # hits read for candidate sentences
@@ -235,7 +240,10 @@ class ExtractiveAnswerer:
         self._idf_unseen = max(self._idf.values(), default=1.0)
         self._place_words = place_words(index.metas.values())
         self._place_chars = frozenset("".join(self._place_words)) | {"街", "道", "区", "镇"}
-        self._char_idf = _char_idf(c.text for c in index.chunks)
+        sample = _spread(len(index.chunks), CHAR_IDF_SAMPLE)
+        for start in range(0, len(sample), 1000):
+            index.chunks.fetch(sample[start : start + 1000])  # read a thousand at a time, not one by one
+        self._char_idf = _char_idf(index.chunks[i].text for i in sample)
         self._char_idf_unseen = max(self._char_idf.values(), default=1.0)
         self._documents: dict[str, Document] = {}
         self._glossary: list[GlossaryEntry] | None = None
@@ -755,6 +763,11 @@ def _states_amount(question: str, text: str) -> bool:
 def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
     return Citation(n, hit.chunk.doc_id, hit.meta.title, hit.meta.street, hit.chunk.section_path, paragraph, quote,
                     start, start + len(quote))  # fmt: skip
+
+
+def _spread(n: int, most: int) -> range:
+    """At most `most` positions spread evenly over range(n) (all of them when n is small)."""
+    return range(0, n, max(1, -(-n // most)))
 
 
 def _char_idf(texts) -> dict[str, float]:

@@ -7,6 +7,7 @@ the others in every evaluation, so a change that falls below it shows at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -195,6 +196,7 @@ class Retriever:
         if reports is None or not fused:
             return fused
         chunks = self.index.chunks
+        chunks.fetch(i for i, _ in fused)
         doc_id = next(
             (chunks[i].doc_id for i, _ in fused if not reports or chunks[i].doc_id in reports), None
         )
@@ -242,7 +244,7 @@ class Retriever:
         params = None
         if allowed is not None:
             selector, count = allowed_selector(allowed)
-            params = _search_params(self.index.vectors, selector)
+            params = _search_params(self.index.vectors, selector, count)
             n = min(n, count)
         if n < 1:
             return {}
@@ -312,6 +314,7 @@ class Retriever:
     ) -> list[Hit]:
         """The top k distinct chunks. A near-copy of a kept chunk from another document is not a hit of its
         own but is listed in the kept hit's `also_in` (all candidates are scanned for copies)."""
+        self.index.chunks.fetch(i for i, _ in fused)  # every candidate is read below: in one look-up
         dense_rank = _ranks(dense)
         sparse_rank = _ranks(sparse)
         kept: list[
@@ -444,10 +447,14 @@ def _bm25_bound(bm25, tokens: list[str]) -> float:
 
 
 def _top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-    if allowed is not None:
-        scores = np.where(allowed, scores, 0.0)
     if n <= 0 or len(scores) == 0:
         return {}
+    if allowed is not None:
+        # Selected among the allowed chunks only: a filter makes the selection cheaper, not dearer
+        # (a year of a city's reports: 100k of 1M chunks).
+        ids = np.flatnonzero(allowed)
+        part = scores[ids]
+        return {int(ids[j]): float(part[j]) for j in top_n(part, n) if part[j] > 0}
     return {int(i): float(scores[i]) for i in top_n(scores, n) if scores[i] > 0}
 
 
@@ -455,11 +462,18 @@ def _ranks(scores: dict[int, float]) -> dict[int, int]:
     return {i: r for r, i in enumerate(sorted(scores, key=lambda i: -scores[i]), start=1)}
 
 
-def _search_params(index: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
+def _search_params(index: faiss.Index, selector: faiss.IDSelector, allowed: int) -> faiss.SearchParameters:
     if isinstance(index, faiss.IndexHNSW):
         return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
     if isinstance(index, faiss.IndexIVF):
-        return faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+        # The probed lists hold about nprobe/nlist of the allowed chunks, so a selective filter leaves few of
+        # them in the usual probes (a street at 1M chunks: recall@10 0.29 at 32 probes). More lists are probed
+        # as the filter narrows: by the square root of the share it removes. Measured at 926,699 chunks and
+        # 4,096 lists against 0.925 unfiltered: a year (11% kept) 0.905 without it, 0.965 with it (768 probes),
+        # 0.99 probing in full proportion (9x, twice the time); a street (1 in 2,250) 1.0, all lists, 3 ms.
+        widen = math.sqrt(index.ntotal / max(1, allowed))
+        nprobe = min(index.nlist, math.ceil(index.nprobe * widen))
+        return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
     return faiss.SearchParameters(sel=selector)
 
 
