@@ -222,3 +222,9 @@ def test_st_folder_without_model_is_embedder_error(offline: None, tmp_path: Path
 )
 def test_family_instructions(spec: str, expected: tuple[str, str]) -> None:
     assert _family_prompts(spec) == expected
+
+
+def test_st_batches_for_its_device(minilm: SentenceTransformerEmbedder) -> None:
+    # On a CPU a larger batch only pads more; on a GPU 256 (measured on an H200, docs/bench_gpu.json).
+    assert str(minilm._model.device) == "cpu" and minilm.batch_size == SentenceTransformerEmbedder.BATCH_SIZE
+    assert SentenceTransformerEmbedder.GPU_BATCH_SIZE > SentenceTransformerEmbedder.BATCH_SIZE

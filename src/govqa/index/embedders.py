@@ -256,7 +256,10 @@ def _offline() -> bool:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model already on disk: a local folder or a Hub id in the HF cache."""
 
-    BATCH_SIZE = 32
+    BATCH_SIZE = 32  # on a CPU: larger batches only pad more
+    # On a GPU small batches leave it idle: MiniLM-L6 on an H200 embedded 670 passages/s in batches of 32,
+    # 2,053 in 128, 2,291 in 256, 2,379 in 512 (16-core CPU: 86); 256 keeps progress moving.
+    GPU_BATCH_SIZE = 256
 
     def __init__(self, model: str, device: str | None = None) -> None:
         spec = model.strip()
@@ -299,6 +302,8 @@ class SentenceTransformerEmbedder:
             )
         self.dim: int = int(dim)
         self.query_prompt, self.passage_prompt = self._prompts(spec)
+        on_gpu = str(self._model.device).startswith("cuda")
+        self.batch_size = self.GPU_BATCH_SIZE if on_gpu else self.BATCH_SIZE
 
     def _prompts(self, spec: str) -> tuple[str, str]:
         prompts = self._model.prompts
@@ -315,7 +320,7 @@ class SentenceTransformerEmbedder:
         vecs = encode(
             list(texts),
             prompt=self.query_prompt if query else self.passage_prompt,
-            batch_size=self.BATCH_SIZE,
+            batch_size=self.batch_size,
             show_progress_bar=False,
             normalize_embeddings=True,
             convert_to_numpy=True,
@@ -333,8 +338,8 @@ class SentenceTransformerEmbedder:
         texts = list(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         # Encode in slices of one batch so progress moves as batches finish.
-        for start in range(0, len(texts), self.BATCH_SIZE):
-            part = texts[start : start + self.BATCH_SIZE]
+        for start in range(0, len(texts), self.batch_size):
+            part = texts[start : start + self.batch_size]
             out[start : start + len(part)] = self._encode(part, False)
             if progress is not None:
                 progress(len(part))
