@@ -211,9 +211,11 @@ def test_bm25_postings_are_memory_mapped_not_copied(qa):
     assert "全年拆除违章建筑点位32个" in qa.search("塘桥街道2019年拆除了多少违章建筑?", k=1)[0].chunk.text
 
 
-def test_chunks_are_read_when_asked_for_and_kept(corpus_index, embedder):
+def test_chunks_are_read_when_asked_for_and_kept(corpus_index, embedder, monkeypatch):
     from govqa.qa.retrieval import Retriever
 
+    assert isinstance(Index.open(corpus_index).chunks, list)  # a small index is read whole at once
+    monkeypatch.setattr(store, "EAGER_CHUNKS", 100)  # as a large one is not
     index = Index.open(corpus_index)
     cached = index.chunks._cache  # what a server holds in memory
     assert len(index.chunks) > 500 and not cached  # opening reads no chunk text
@@ -229,11 +231,12 @@ def test_chunks_are_read_when_asked_for_and_kept(corpus_index, embedder):
         index.chunks[len(index.chunks)]
 
 
-def test_chunks_stay_readable_after_a_build_removes_their_generation(small_corpus, tmp_path):
+def test_chunks_stay_readable_after_a_build_removes_their_generation(small_corpus, tmp_path, monkeypatch):
     from govqa.evaluation.scale import HashingEmbedder
 
     index_dir = tmp_path / "index"
     build(small_corpus, index_dir, HashingEmbedder())
+    monkeypatch.setattr(store, "EAGER_CHUNKS", 0)
     old = Index.open(index_dir)
     expected = old.chunks[0].text  # read through the same connection before
     old.close()  # no longer held: the next build may delete the generation

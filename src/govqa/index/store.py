@@ -73,6 +73,8 @@ _GEN_NAME = re.compile(r"gen-[0-9A-Za-z._-]{1,200}")
 OUTSIZED_CHUNKS = 2000
 # Chunks per build batch: what a build holds in memory at once, besides what grows by a number per chunk.
 BUILD_BATCH_CHUNKS = 20_000
+# Up to this many chunks an opened index reads them all at once (~100 MB at 100k); above, on demand.
+EAGER_CHUNKS = 100_000
 log = logging.getLogger("govqa")
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 
@@ -310,7 +312,11 @@ class Index:
                     for row in db.execute("SELECT doc_id, meta FROM documents")
                 }
                 chunk_docs = [row[0] for row in db.execute("SELECT doc_id FROM chunks ORDER BY vec_id")]
-            chunks = _StoredChunks(gen / "chunks.sqlite", len(chunk_docs))
+            chunks: Sequence[Chunk] = _StoredChunks(gen / "chunks.sqlite", len(chunk_docs))
+            if len(chunks) <= EAGER_CHUNKS:
+                # Read whole while that is cheap: queries then never wait on SQLite (a filtered query's new
+                # candidates cost ~1 ms a query at 10k chunks) nor on a Python-level look-up per chunk.
+                chunks = _LoadedChunks(chunks)
             vectors = faiss.read_index(str(gen / "vectors.faiss"))
             bm25, bigram_bm25 = _load_lexical(gen)
         except (sqlite3.DatabaseError, RuntimeError, ValueError, OSError) as exc:
@@ -415,7 +421,10 @@ class _StoredChunks(Sequence[Chunk]):
 
     def fetch(self, positions: Iterable[int]) -> None:
         """Read the chunks at `positions` not read yet, in a few queries."""
-        missing = sorted({int(i) for i in positions} - self._cache.keys())
+        if self._complete:
+            return
+        cache = self._cache
+        missing = sorted({i for i in map(int, positions) if i not in cache})
         with self._lock:
             for start in range(0, len(missing), 500):
                 part = missing[start : start + 500]
@@ -425,6 +434,13 @@ class _StoredChunks(Sequence[Chunk]):
                 )
                 for row in rows:
                     self._cache.setdefault(row[0], _chunk_from_row(row[1:]))
+
+
+class _LoadedChunks(list):
+    """index.chunks of an index read whole at open: a list, with _StoredChunks's `fetch` (nothing to do)."""
+
+    def fetch(self, positions: Iterable[int]) -> None:
+        pass
 
 
 def _chunk_from_row(row: tuple) -> Chunk:
