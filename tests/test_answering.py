@@ -300,3 +300,20 @@ def test_answer_quality_floors_on_the_gold_set(qa):
     assert scores.answer_hit >= 0.75
     assert scores.citation_precision >= 0.8
     assert scores.no_answer_accuracy >= 0.85
+
+
+def test_why_and_how_questions_quote_the_sentence_after_the_best_one(qa):
+    """A reason or a manner seldom ends with its first sentence: the same passage is quoted one sentence on."""
+    plain = qa.ask("长寿路街道健全矛盾纠纷预警机制的情况")
+    why = qa.ask("长寿路街道为什么要健全矛盾纠纷预警机制?")
+    first = plain.citations[0].quote
+    assert first == "深化“法律顾问进社区”,发挥人民调解优势,健全矛盾纠纷预警、排查调处机制。"
+    assert (
+        why.citations[0].quote
+        == first + "做好禁毒、安置帮扶、社区矫正、防范邪教等工作及各类特殊对象的管理、教育和帮扶。"
+    )
+    assert why.citations[0].quote in read_text(
+        CORPUS / why.citations[0].doc_id
+    )  # one verbatim span, one citation
+    how = qa.ask("塘桥街道怎样推进美丽家园建设?")
+    assert how.citations[0].quote.count("。") >= 2

@@ -10,12 +10,14 @@ backends return `{position: score}` and `index.chunks[position]` is the chunk.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..records import Filters
+from ..records import Chunk, Filters
 
 MILVUS_DESCRIPTOR = "milvus.json"  # in an index folder: this index lives in Milvus (see index/milvus.py)
 
@@ -36,6 +38,68 @@ class SearchBackend(Protocol):
 
     def lexical_top(self, text: str, n: int, where: Selection | None) -> dict[int, float]:
         """The n best BM25 matches of `text` (scores > 0), restricted to `where`."""
+
+
+class LazyChunks(Sequence[Chunk]):
+    """index.chunks read from the store when first asked for, then kept (both backends' chunks).
+
+    Memory grows with the chunks a server has returned, not with the collection (the texts and objects of a
+    million chunks are gigabytes). A position always yields the same Chunk object (compare.py keys caches on
+    it); iterating reads them all once. Subclasses say how to read some positions and how to read all."""
+
+    def __init__(self, count: int):
+        self._count = count
+        self._cache: dict[int, Chunk] = {}
+        self._complete = False
+        self._lock = threading.Lock()  # reads may share one connection between a server's threads
+
+    def _read(self, positions: list[int]) -> Iterable[tuple[int, Chunk]]:
+        raise NotImplementedError
+
+    def _read_all(self) -> Iterable[tuple[int, Chunk]]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            positions = range(*i.indices(self._count))
+            self.fetch(positions)
+            return [self._cache[j] for j in positions]
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError(i)
+        chunk = self._cache.get(i)
+        if chunk is None:
+            self.fetch([i])
+            chunk = self._cache[i]
+        return chunk
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if not self._complete:
+            with self._lock:
+                for i, chunk in self._read_all():
+                    self._cache.setdefault(i, chunk)
+            self._complete = True
+        return (self._cache[i] for i in range(self._count))
+
+    def fetch(self, positions: Iterable[int]) -> None:
+        """Read the chunks at `positions` not read yet, together."""
+        if self._complete:
+            return
+        cache = self._cache
+        missing = sorted({i for i in map(int, positions) if i not in cache})
+        if missing:
+            with self._lock:
+                for i, chunk in self._read(missing):
+                    cache.setdefault(i, chunk)
+
+    def remember(self, chunks: Iterable[tuple[int, Chunk]]) -> None:
+        """Keep chunks read by other means (a search that returned them)."""
+        for i, chunk in chunks:
+            self._cache.setdefault(i, chunk)
 
 
 def open_index(index_dir: Path | str):

@@ -27,7 +27,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -37,7 +37,7 @@ import numpy as np
 from .. import __version__
 from ..ingest.chunking import ChunkConfig
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
-from .backend import MILVUS_DESCRIPTOR
+from .backend import MILVUS_DESCRIPTOR, LazyChunks
 from .embedders import Embedder
 from .store import (
     BuildReport,
@@ -379,49 +379,22 @@ def _chunk_from_row(row: dict) -> Chunk:
                  tuple(Footnote(**f) for f in json.loads(row["footnotes"])))  # fmt: skip
 
 
-class _Chunks(Sequence[Chunk]):
-    """index.chunks for Milvus: fetched on demand and kept, so a position always yields the same Chunk object
-    (compare.py keys its caches on that); iterating fetches the whole collection once."""
+class _Chunks(LazyChunks):
+    """index.chunks for Milvus, fetched from the chunks collection on demand (see LazyChunks)."""
 
     def __init__(self, index: MilvusIndex, count: int):
+        super().__init__(count)
         self._index = index
-        self._count = count
-        self._cache: dict[int, Chunk] = {}
-        self._complete = False
 
-    def __len__(self) -> int:
-        return self._count
+    def _read(self, positions: list[int]) -> Iterator[tuple[int, Chunk]]:
+        rows = self._index.client.get(
+            self._index.chunks_collection, ids=positions, output_fields=_CHUNK_FIELDS
+        )
+        return ((row["id"], _chunk_from_row(row)) for row in rows)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._count))]
-        if i < 0:
-            i += self._count
-        if not 0 <= i < self._count:
-            raise IndexError(i)
-        if i not in self._cache:
-            self.fetch([i])
-        return self._cache[i]
-
-    def __iter__(self) -> Iterator[Chunk]:
-        if not self._complete:
-            for row in self._index._query_all(self._index.chunks_collection, "id >= 0", _CHUNK_FIELDS):
-                self._cache.setdefault(row["id"], _chunk_from_row(row))
-            self._complete = True
-        return (self._cache[i] for i in range(self._count))
-
-    def fetch(self, ids: Iterable[int]) -> None:
-        missing = [i for i in ids if i not in self._cache]
-        if missing:
-            for row in self._index.client.get(
-                self._index.chunks_collection, ids=missing, output_fields=_CHUNK_FIELDS
-            ):
-                self._cache.setdefault(row["id"], _chunk_from_row(row))
-
-    def remember(self, rows: Iterable[dict]) -> None:
-        for row in rows:
-            if row["id"] not in self._cache and "chunk_id" in row:
-                self._cache[row["id"]] = _chunk_from_row(row)
+    def _read_all(self) -> Iterator[tuple[int, Chunk]]:
+        rows = self._index._query_all(self._index.chunks_collection, "id >= 0", _CHUNK_FIELDS)
+        return ((row["id"], _chunk_from_row(row)) for row in rows)
 
 
 class MilvusIndex:
@@ -588,7 +561,8 @@ class MilvusIndex:
         except MilvusException as exc:
             raise MilvusUnavailableError(f"Milvus search failed at {self.uri}: {exc}") from exc
         rows = [{"id": hit["id"], "distance": hit["distance"], **hit.get("entity", {})} for hit in result[0]]
-        self.chunks.remember(rows)  # the hits' chunks come with the search: no second round trip for them
+        # The hits' chunks come with the search: no second round trip for them.
+        self.chunks.remember((row["id"], _chunk_from_row(row)) for row in rows if "chunk_id" in row)
         return rows
 
 

@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import sqlite3
-import threading
 import time
 import weakref
 from collections import Counter
@@ -57,6 +56,7 @@ from .. import __version__
 from ..ingest.chunking import ChunkConfig, chunk_document
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
 from .ann import EXACT_MAX, make_vector_index, query_pieces
+from .backend import LazyChunks
 from .embedders import Embedder, thread_setting
 from .filtering import MetaMasks
 from .postings import PostingsWriter
@@ -377,63 +377,28 @@ class Index:
 _CHUNK_COLUMNS = "chunk_id, doc_id, section_path, para_start, para_end, char_start, char_end, text, footnotes"
 
 
-class _StoredChunks(Sequence[Chunk]):
-    """index.chunks: read from the generation's SQLite when first asked for, then kept.
+class _StoredChunks(LazyChunks):
+    """index.chunks of a large local index, read from the generation's SQLite on demand (see LazyChunks).
 
-    Memory grows with the chunks a server has returned, not with the collection (the texts and objects of a
-    million chunks are gigabytes). A position always yields the same Chunk object (compare.py keys caches on
-    it); iterating reads them all. The connection stays open, so reads go on after a build has replaced and
-    removed this generation (an open file outlives its name), as the rest of a loaded index does."""
+    The connection stays open, so reads go on after a build has replaced and removed this generation (an open
+    file outlives its name), as the rest of a loaded index does."""
 
     def __init__(self, path: Path, count: int):
+        super().__init__(count)
         self._db = _connect(path)
-        self._lock = threading.Lock()  # one connection, shared by a server's threads
-        self._count = count
-        self._cache: dict[int, Chunk] = {}
-        self._complete = False
 
-    def __len__(self) -> int:
-        return self._count
+    def _read(self, positions: list[int]) -> Iterator[tuple[int, Chunk]]:
+        for start in range(0, len(positions), 500):
+            part = positions[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT vec_id, {_CHUNK_COLUMNS} FROM chunks WHERE vec_id IN ({','.join('?' * len(part))})",
+                part,
+            )
+            yield from ((row[0], _chunk_from_row(row[1:])) for row in rows)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            positions = range(*i.indices(self._count))
-            self.fetch(positions)
-            return [self._cache[j] for j in positions]
-        if i < 0:
-            i += self._count
-        if not 0 <= i < self._count:
-            raise IndexError(i)
-        chunk = self._cache.get(i)
-        if chunk is None:
-            self.fetch([i])
-            chunk = self._cache[i]
-        return chunk
-
-    def __iter__(self) -> Iterator[Chunk]:
-        if not self._complete:
-            with self._lock:
-                rows = self._db.execute(f"SELECT vec_id, {_CHUNK_COLUMNS} FROM chunks ORDER BY vec_id")
-                for row in rows:
-                    self._cache.setdefault(row[0], _chunk_from_row(row[1:]))
-            self._complete = True
-        return (self._cache[i] for i in range(self._count))
-
-    def fetch(self, positions: Iterable[int]) -> None:
-        """Read the chunks at `positions` not read yet, in a few queries."""
-        if self._complete:
-            return
-        cache = self._cache
-        missing = sorted({i for i in map(int, positions) if i not in cache})
-        with self._lock:
-            for start in range(0, len(missing), 500):
-                part = missing[start : start + 500]
-                rows = self._db.execute(
-                    f"SELECT vec_id, {_CHUNK_COLUMNS} FROM chunks WHERE vec_id IN ({','.join('?' * len(part))})",
-                    part,
-                )
-                for row in rows:
-                    self._cache.setdefault(row[0], _chunk_from_row(row[1:]))
+    def _read_all(self) -> Iterator[tuple[int, Chunk]]:
+        rows = self._db.execute(f"SELECT vec_id, {_CHUNK_COLUMNS} FROM chunks ORDER BY vec_id")
+        return ((row[0], _chunk_from_row(row[1:])) for row in rows)
 
 
 class _LoadedChunks(list):

@@ -33,6 +33,7 @@ from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
 from .questions import (
+    asks_explanation,
     asks_quantity,
     asks_time,
     check_question,
@@ -309,6 +310,10 @@ class ExtractiveAnswerer:
         if kind == "list":
             chosen = _distinct([self._enumeration(s) for s in chosen])
         chosen = _distinct([self._with_body(s) for s in chosen])
+        if kind in ("definition", "other", "list") and asks_explanation(asked):
+            # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
+            # 症状包括…): the best sentence is quoted with the one after it.
+            chosen = _distinct([self._with_next(chosen[0]), *chosen[1:]])
         citations = [_cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
         if kind == "quantity" and not any(_states_amount(asked, c.quote) for c in citations):
             # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
@@ -336,6 +341,17 @@ class ExtractiveAnswerer:
                 break
         if y == b:
             return s
+        return Sentence(s.hit, text[a:y], s.start, para.char_start + y, s.paragraph, s.score, s.features)
+
+    def _with_next(self, s: Sentence) -> Sentence:
+        """The sentence and the one after it in its paragraph, within max_list_chars."""
+        para = self._document(s.hit.chunk.doc_id).paragraph(s.paragraph)
+        text = para.text
+        a, b = s.start - para.char_start, s.end - para.char_start
+        nxt = next(((x, y) for x, y in _line_sentences(text) if x >= b), None)
+        if nxt is None or nxt[1] - a > self.config.max_list_chars or is_heading_line(text[nxt[0] : nxt[1]]):
+            return s
+        y = nxt[1]
         return Sentence(s.hit, text[a:y], s.start, para.char_start + y, s.paragraph, s.score, s.features)
 
     def evidence_score(self, question: str, hits: list[Hit]) -> float:

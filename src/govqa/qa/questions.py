@@ -202,6 +202,16 @@ def asks_quantity(question: str) -> bool:
     return bool(_QUANTITY.search(question))
 
 
+_EXPLANATION = re.compile(
+    r"为什么|为何|原因|怎么|如何|怎样|什么是|是什么|指什么|特征|症状|特点|作用|功效|影响|意义|背景|经过|过程|情节"
+)
+
+
+def asks_explanation(question: str) -> bool:
+    """The question asks why, how, what something is or what it is like: answers that run over sentences."""
+    return bool(_EXPLANATION.search(question))
+
+
 def asks_time(question: str) -> bool:
     """The question asks for a time (何时/哪一年/什么时候...), whatever its kind."""
     return bool(_TIME.search(question))
