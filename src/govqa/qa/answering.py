@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from ..index.tokenize import simplified
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
@@ -310,7 +311,7 @@ class ExtractiveAnswerer:
         if kind == "list":
             chosen = _distinct([self._enumeration(s) for s in chosen])
         chosen = _distinct([self._with_body(s) for s in chosen])
-        if kind in ("definition", "other", "list") and asks_explanation(asked):
+        if kind in ("definition", "other", "list") and asks_explanation(simplified(asked)):  # 為什麼 too
             # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
             # 症状包括…): the best sentence is quoted with the one after it.
             chosen = _distinct([self._with_next(chosen[0]), *chosen[1:]])
