@@ -3,7 +3,6 @@
     python scripts/fit_fusion.py                 # measure, fit, print the weights and held-out figures
     python scripts/fit_fusion.py --write         # ... and write the weights into retrieval.FUSION_WEIGHTS
     python scripts/fit_fusion.py --chunk-sizes 300,500,800   # lexical-only comparison of chunk sizes
-    python scripts/fit_fusion.py --words-only --write        # the model for one words field (Milvus)
 
 Fitted on (dev data only):
   * the gold set's dev split (tests/data/gold.jsonl) over the bundled reports;
@@ -48,7 +47,6 @@ from govqa.qa.retrieval import (
     Retriever,
     fusion_features,
     rank_documents,
-    words_only,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,14 +96,7 @@ def _external_set(name: str, retriever: Retriever, evalset: EvalSet) -> Set:
 
 
 def candidates(s: Set, q: Question, mode: str = "hybrid") -> Candidates:
-    """The question's candidates; with WORDS_ONLY, as a backend with one words field (Milvus) sees them."""
-    found = s.retriever.candidates(q.query, q.allowed, mode)
-    if WORDS_ONLY and found.sparse:
-        found = words_only(found, q.allowed, s.retriever.config.candidates)
-    return found
-
-
-WORDS_ONLY = False  # --words-only
+    return s.retriever.candidates(q.query, q.allowed, mode)
 
 
 def ranks(s: Set, mode: str, config: RetrievalConfig | None = None) -> list[int | None]:
@@ -185,7 +176,8 @@ def fit(x: np.ndarray, rel: np.ndarray, valid: np.ndarray, weight: np.ndarray, l
     return w
 
 
-def write_weights(w: np.ndarray, where: str, name: str = "FUSION_WEIGHTS") -> None:
+def write_weights(w: np.ndarray, where: str) -> None:
+    name = "FUSION_WEIGHTS"
     path = Path(retrieval.__file__)
     text = path.read_text(encoding="utf-8")
     values = ", ".join(f"{v:.3f}" for v in w)
@@ -247,11 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-lexical", action="store_true", help="skip the lexical comparison")
     parser.add_argument("--cmrc-questions", type=int, default=500, help="held-out CMRC dev subset (0: all)")
     parser.add_argument("--drcd-questions", type=int, default=400, help="held-out DRCD dev subset (0: all)")
-    parser.add_argument("--words-only", action="store_true",
-                        help="fit the model for a backend with one words field (Milvus): WORDS_ONLY_FUSION_WEIGHTS")  # fmt: skip
     args = parser.parse_args(argv)
-    global WORDS_ONLY
-    WORDS_ONLY = args.words_only
     started = time.perf_counter()
     gold_dev, gold_test = (load_gold(ROOT / "tests/data/gold.jsonl", split) for split in ("dev", "test"))
     long_dev, long_test = (load_gold(ROOT / "tests/data/longdoc.jsonl", split) for split in ("dev", "test"))
@@ -283,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     x, rel, valid, weight = training_data(fit_sets)
     w = fit(x, rel, valid, weight)
     print("fitted weights:", dict(zip(FEATURES, np.round(w, 3).tolist(), strict=True)))
-    fitted = RetrievalConfig(
-        **{"words_only_weights" if WORDS_ONLY else "fusion_weights": tuple(float(v) for v in w)}
-    )
+    fitted = RetrievalConfig(fusion_weights=tuple(float(v) for v in w))
 
     report = [_gold_set("gold test", corpus, gold_test), _gold_set("longdoc test", corpus, long_test)]
     cleanup = [trial_cache]
@@ -308,9 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         write_weights(
             w,
-            f"gold dev + longdoc dev + CMRC 2018 trial[:{args.trial_questions} q], scripts/fit_fusion.py"
-            + (" --words-only" if WORDS_ONLY else ""),
-            "WORDS_ONLY_FUSION_WEIGHTS" if WORDS_ONLY else "FUSION_WEIGHTS",
+            f"gold dev + longdoc dev + CMRC 2018 trial[:{args.trial_questions} q], scripts/fit_fusion.py",
         )
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0

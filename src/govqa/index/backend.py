@@ -1,7 +1,7 @@
 """What a retriever needs from an index, so that one Retriever serves every storage backend.
 
 The local index (store.Index: FAISS + bm25s + SQLite in a folder) is searched by the Retriever itself. A backend
-that searches on its own side (Milvus) implements `SearchBackend` as well, and the Retriever hands it the three
+that searches on its own side (Milvus) implements `SearchBackend` as well, and the Retriever hands it the
 look-ups that touch the stored data; fusion, de-duplication, hits, answers and comparison stay shared.
 
 Chunks are addressed everywhere by their integer position (the FAISS row, the Milvus primary key), so both
@@ -36,8 +36,19 @@ class SearchBackend(Protocol):
     def dense_top(self, query: np.ndarray, n: int, where: Selection | None) -> dict[int, float]:
         """The n chunks nearest to the unit query vector (inner product), restricted to `where`."""
 
-    def lexical_top(self, text: str, n: int, where: Selection | None) -> dict[int, float]:
-        """The n best BM25 matches of `text` (scores > 0), restricted to `where`."""
+    # The lexical look-ups take terms the local tokenizer made (Tokenizer.query_terms) and a field,
+    # "words" or "bigrams", scored by BM25 as the local index scores it.
+
+    def lexical_top(
+        self, field: str, terms: Sequence[str], n: int, where: Selection | None
+    ) -> dict[int, float]:
+        """The n best BM25 matches of the terms in the field (scores > 0), restricted to `where`."""
+
+    def lexical_scores(self, field: str, terms: Sequence[str], positions: Sequence[int]) -> dict[int, float]:
+        """The field's BM25 score of each of these chunks for the terms (chunks scoring 0 may be left out)."""
+
+    def term_maxima(self, field: str, terms: Sequence[str]) -> dict[str, float]:
+        """Each distinct term's best BM25 score of any chunk in the field (0: no chunk has it)."""
 
 
 class LazyChunks(Sequence[Chunk]):

@@ -7,8 +7,12 @@ One build is one *generation*: two collections named ``<name>__<stamp>_chunks`` 
 
 - ``_chunks``: one row per chunk, primary key = the chunk's position (as in the local FAISS index); its text,
   offsets, section path and footnotes; the document's street/district/years/type copied onto it so a metadata
-  filter is a Milvus filter expression; the dense vector; and a sparse vector that Milvus's own BM25 function
-  fills from the chunk's search text with a jieba analyzer (the lexical side is Milvus full-text search).
+  filter is a Milvus filter expression; the dense vector; and two BM25 fields, words and Han bigrams, that
+  Milvus's own BM25 function scores (the lexical side is Milvus full-text search). Their terms are the ones
+  the local index makes (govqa's tokenizer), handed to Milvus as ASCII tokens (`encode_terms`): the same
+  terms give the same scores on both backends and let a query ask Milvus for one term's best score, which
+  the fusion needs (how much of a question a chunk matches) and which a server-side jieba analyzer, cutting
+  every query again, cannot give.
 - ``_store``: documents (metadata, cleaned text, paragraphs), the manifest, the extra jieba words and each
   BM25 token's document frequency (the answerer weighs question words by IDF), as JSON strings cut into pieces
   that fit a VARCHAR.
@@ -50,11 +54,12 @@ from .store import (
     _domain_words,
     _old_vectors_by_doc,
     _write_atomic,
+    passage_text,
     plan_chunks,
 )
-from .tokenize import STOPWORDS, Tokenizer
+from .tokenize import Tokenizer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: words and bigram BM25 fields over encoded terms (1: one jieba-analyzed field)
 DEFAULT_COLLECTION = "govqa"
 TOKEN_ENV = "GOVQA_MILVUS_TOKEN"
 TIMEOUT_ENV = "GOVQA_MILVUS_TIMEOUT"  # seconds to wait for the server to answer the first time
@@ -67,8 +72,9 @@ BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 _PIECE_CHARS = 15_000  # a VARCHAR holds 65,535 bytes; a character is at most 4
 _VARCHAR = 65_535
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,150}$")
-# The local tokenizer drops punctuation tokens; Milvus's jieba keeps them, so they are stop words here.
-_PUNCTUATION = tuple("，。、；：？！“”‘’（）《》【】—…·,.;:?!\"'()[]<>-/%")
+# The lexical fields: terms as Milvus stores them (encoded text) -> the sparse vector its BM25 function fills.
+LEXICAL_FIELDS = {"words": "words_bm25", "bigrams": "bigrams_bm25"}
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class MilvusUnavailableError(IndexUnavailableError):
@@ -89,24 +95,23 @@ def _client(uri: str):
         ) from exc
 
 
-def analyzer_params(words: Sequence[str]) -> dict:
-    """jieba in search mode with the corpus's own names kept whole: the server-side twin of tokenize.Tokenizer.
+def encode_term(term: str) -> str:
+    """A term as one token of Milvus's standard analyzer: its UTF-8 bytes as a base-36 number after a letter.
 
-    Milvus standalone/cluster (2.5+) and Milvus Lite both read this form; Lite ignores the filters it lacks
-    (lowercase, cnalphanumonly) and lowercases on its own, and the stop list covers punctuation for it.
+    Every analyzer keeps a run of ASCII letters and digits whole, so Milvus counts exactly govqa's terms
+    (a jieba analyzer on the server would cut a query's words again, and its dictionary and normalisation
+    would drift from the local index's). The mapping is one-to-one: UTF-8 has no leading zero byte.
     """
-    from importlib import resources
+    n = int.from_bytes(term.encode("utf-8"), "big")
+    digits = []
+    while n:
+        n, d = divmod(n, 36)
+        digits.append(_DIGITS[d])
+    return "t" + "".join(reversed(digits))
 
-    userdict = (resources.files("govqa") / "data" / "userdict.txt").read_text(encoding="utf-8")
-    dict_words = sorted({line.split()[0] for line in userdict.splitlines() if line.strip()} | set(words))
-    return {
-        "tokenizer": {"type": "jieba", "mode": "search", "dict": ["_default_", *dict_words]},
-        "filter": [
-            "lowercase",
-            "cnalphanumonly",
-            {"type": "stop", "stop_words": sorted(STOPWORDS | set(_PUNCTUATION))},
-        ],
-    }
+
+def encode_terms(terms: Sequence[str]) -> str:
+    return " ".join(encode_term(t) for t in terms)
 
 
 def _pieces(text: str) -> list[str]:
@@ -126,7 +131,7 @@ def bm25_idf(df: int, n: int) -> float:
 # ---------------------------------------------------------------------------------------------- build
 
 
-def _schemas(client, dim: int, words: Sequence[str], n_chunks: int):
+def _schemas(client, dim: int, n_chunks: int):
     from pymilvus import DataType, Function, FunctionType
 
     chunks = client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -137,20 +142,22 @@ def _schemas(client, dim: int, words: Sequence[str], n_chunks: int):
         chunks.add_field(name, DataType.INT64)
     for name in ("section_path", "text", "footnotes"):
         chunks.add_field(name, DataType.VARCHAR, max_length=_VARCHAR)
-    chunks.add_field("search_text", DataType.VARCHAR, max_length=_VARCHAR, enable_analyzer=True,
-                     analyzer_params=analyzer_params(words))  # fmt: skip
     chunks.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    chunks.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    chunks.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                 input_field_names=["search_text"], output_field_names=["sparse"]))  # fmt: skip
+    for terms, sparse in LEXICAL_FIELDS.items():
+        chunks.add_field(terms, DataType.VARCHAR, max_length=_VARCHAR, enable_analyzer=True,
+                         analyzer_params={"tokenizer": "standard"})  # fmt: skip
+        chunks.add_field(sparse, DataType.SPARSE_FLOAT_VECTOR)
+        chunks.add_function(Function(name=f"{terms}_bm25", function_type=FunctionType.BM25,
+                                     input_field_names=[terms], output_field_names=[sparse]))  # fmt: skip
     chunk_index = client.prepare_index_params()
     if n_chunks <= EXACT_MAX:
         chunk_index.add_index("vector", index_type="FLAT", metric_type="IP")
     else:
         chunk_index.add_index("vector", index_type="HNSW", metric_type="IP", params=HNSW_PARAMS)
-    chunk_index.add_index(
-        "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS
-    )
+    for sparse in LEXICAL_FIELDS.values():
+        chunk_index.add_index(
+            sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS
+        )
 
     store = client.create_schema(auto_id=False, enable_dynamic_field=False)
     store.add_field("key", DataType.VARCHAR, is_primary=True, max_length=2048)
@@ -180,8 +187,17 @@ def _doc_rows(doc: Document) -> list[dict]:
     ]
 
 
-def _chunk_row(i: int, chunk: Chunk, meta: DocMeta, vector: np.ndarray) -> dict:
+def _chunk_row(
+    i: int, chunk: Chunk, meta: DocMeta, vector: np.ndarray, terms: tuple[list[str], list[str]]
+) -> dict:
     start = meta.year_start if meta.year_start is not None else -1
+    lexical = {field: encode_terms(t) for field, t in zip(LEXICAL_FIELDS, terms, strict=True)}
+    for field, text in lexical.items():
+        if len(text) > _VARCHAR:  # ASCII: a character is a byte
+            raise ValueError(
+                f"chunk {chunk.chunk_id} has too many {field} for a Milvus field ({len(text)} bytes encoded, "
+                f"at most {_VARCHAR}): build with a smaller chunk size (ChunkConfig.max_chars)"
+            )
     return {
         "id": i, "chunk_id": chunk.chunk_id, "doc_id": chunk.doc_id, "street": meta.street or "",
         "district": meta.district or "", "doc_type": meta.doc_type or "", "para_start": chunk.para_start,
@@ -189,7 +205,7 @@ def _chunk_row(i: int, chunk: Chunk, meta: DocMeta, vector: np.ndarray) -> dict:
         "year_start": start, "year_end": meta.year_end if meta.year_end is not None else start,
         "section_path": json.dumps(chunk.section_path, ensure_ascii=False), "text": chunk.text,
         "footnotes": json.dumps([asdict(f) for f in chunk.footnotes], ensure_ascii=False),
-        "search_text": chunk.search_text(), "vector": vector.astype(np.float32).tolist(),
+        "vector": vector.astype(np.float32).tolist(), **lexical,
     }  # fmt: skip
 
 
@@ -261,9 +277,8 @@ def build_milvus_index(
 
     gen = f"{collection}__{time.strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
     chunks_name, store_name = f"{gen}_chunks", f"{gen}_store"
-    (chunk_schema, chunk_index), (store_schema, store_index) = _schemas(
-        client, embedder.dim, words, len(chunks)
-    )
+    (chunk_schema, chunk_index), (store_schema, store_index) = _schemas(client, embedder.dim, len(chunks))
+    titles = {d.doc_id: d.meta.title for d in documents}
     try:
         client.create_collection(chunks_name, schema=chunk_schema, index_params=chunk_index)
         client.create_collection(store_name, schema=store_schema, index_params=store_index)
@@ -277,18 +292,22 @@ def build_milvus_index(
         for start in range(0, len(chunks), batch_size):
             part = range(start, min(start + batch_size, len(chunks)))
             missing = [i for i in part if vectors[i] is None]
+            # What the local index embeds and segments (title and headings first), so both agree.
+            texts = {i: chunks[i].search_text(titles[chunks[i].doc_id]) for i in part}
             if missing:
-                fresh = embedder.embed_passages([chunks[i].search_text() for i in missing])
+                fresh = embedder.embed_passages(
+                    [passage_text(chunks[i], titles[chunks[i].doc_id]) for i in missing]
+                )
                 for i, vec in zip(missing, fresh, strict=True):
                     vectors[i] = vec
                 embedded += len(missing)
                 if progress:
                     progress(embedded, todo)
-            client.insert(
-                chunks_name, [_chunk_row(i, chunks[i], metas[chunks[i].doc_id], vectors[i]) for i in part]
-            )
+            terms = {i: tokenizer.terms(texts[i]) for i in part}
+            client.insert(chunks_name, [_chunk_row(i, chunks[i], metas[chunks[i].doc_id], vectors[i], terms[i])
+                                        for i in part])  # fmt: skip
             for i in part:
-                df.update(set(tokenizer.tokens(chunks[i].search_text())))
+                df.update(set(terms[i][0]))
                 vectors[i] = None  # inserted: the server has it now
         report.embedded = embedded
         rows: list[dict] = []
@@ -412,6 +431,7 @@ class MilvusIndex:
         self.chunks_collection: str = manifest["chunks_collection"]
         self.chunks = _Chunks(self, int(manifest["counts"]["chunks"]))
         self._df = df
+        self._maxima: dict[str, dict[str, float]] = {}  # field -> term -> best BM25 score (term_maxima)
         self._streets = sorted({m.street for m in metas.values() if m.street})
         self._districts = sorted({m.district for m in metas.values() if m.district})
 
@@ -537,33 +557,68 @@ class MilvusIndex:
 
     def dense_top(self, query: np.ndarray, n: int, where: MilvusSelection | None) -> dict[int, float]:
         params = {"metric_type": "IP", "params": {"ef": max(HNSW_EF, n)}}
-        rows = self._search([np.asarray(query, dtype=np.float32).tolist()], "vector", n, where, params)
+        rows = self._search([np.asarray(query, dtype=np.float32).tolist()], "vector", n, where, params)[0]
         return {row["id"]: float(row["distance"]) for row in rows}
 
-    def lexical_top(self, text: str, n: int, where: MilvusSelection | None) -> dict[int, float]:
-        rows = self._search([text], "sparse", n, where, {"metric_type": "BM25"})
-        # Milvus reports BM25 scores as they are; Milvus Lite negates them (its executor ranks by distance).
-        # A BM25 score is never negative, so its magnitude is the score either way.
-        return {row["id"]: abs(float(row["distance"])) for row in rows if row["distance"]}
+    def lexical_top(
+        self, field: str, terms: Sequence[str], n: int, where: MilvusSelection | None
+    ) -> dict[int, float]:
+        if not terms:
+            return {}
+        return _scores(self._search([encode_terms(terms)], LEXICAL_FIELDS[field], n, where, _BM25)[0])
 
-    def _search(
-        self, data: list, field: str, n: int, where: MilvusSelection | None, params: dict
-    ) -> list[dict]:
+    def lexical_scores(self, field: str, terms: Sequence[str], positions: Sequence[int]) -> dict[int, float]:
+        if not terms or not positions:
+            return {}
+        ids = sorted({int(i) for i in positions})
+        rows = self._search(
+            [encode_terms(terms)], LEXICAL_FIELDS[field], len(ids), MilvusSelection(f"id in {ids}"), _BM25, []
+        )
+        return _scores(rows[0])
+
+    def term_maxima(self, field: str, terms: Sequence[str]) -> dict[str, float]:
+        # A term's best score changes only with the generation, which this object never leaves: keep them.
+        known = self._maxima.setdefault(field, {})
+        todo = [t for t in dict.fromkeys(terms) if t not in known]
+        if todo:
+            if len(known) > _MAXIMA_KEPT:
+                known.clear()
+            found = self._search([encode_term(t) for t in todo], LEXICAL_FIELDS[field], 1, None, _BM25, [])
+            for t, rows in zip(todo, found, strict=True):
+                known[t] = max(_scores(rows).values(), default=0.0)
+        return {t: known[t] for t in terms}
+
+    def _search(self, data: list, field: str, n: int, where: MilvusSelection | None, params: dict,
+                fields: list[str] = _CHUNK_FIELDS) -> list[list[dict]]:  # fmt: skip
+        """One result list per query in `data`; hits carry `fields` of their chunk."""
         from pymilvus.exceptions import MilvusException
 
         if n <= 0 or (where is not None and not where.any()):
-            return []
+            return [[] for _ in data]
         try:
             result = self.client.search(
                 self.chunks_collection, data=data, anns_field=field, limit=n, search_params=params,
-                filter=where.expr if where is not None else "", output_fields=_CHUNK_FIELDS,
+                filter=where.expr if where is not None else "", output_fields=fields,
             )  # fmt: skip
         except MilvusException as exc:
             raise MilvusUnavailableError(f"Milvus search failed at {self.uri}: {exc}") from exc
-        rows = [{"id": hit["id"], "distance": hit["distance"], **hit.get("entity", {})} for hit in result[0]]
+        found = [[{"id": hit["id"], "distance": hit["distance"], **hit.get("entity", {})} for hit in hits]
+                 for hits in result]  # fmt: skip
         # The hits' chunks come with the search: no second round trip for them.
-        self.chunks.remember((row["id"], _chunk_from_row(row)) for row in rows if "chunk_id" in row)
-        return rows
+        self.chunks.remember(
+            (row["id"], _chunk_from_row(row)) for rows in found for row in rows if "chunk_id" in row
+        )
+        return found
+
+
+_BM25 = {"metric_type": "BM25"}
+_MAXIMA_KEPT = 200_000  # terms whose best scores a server process keeps per field
+
+
+def _scores(rows: list[dict]) -> dict[int, float]:
+    # Milvus reports BM25 scores as they are; Milvus Lite negates them (its executor ranks by distance).
+    # A BM25 score is never negative, so its magnitude is the score either way.
+    return {row["id"]: abs(float(row["distance"])) for row in rows if row["distance"]}
 
 
 def _query_all(client, collection: str, expr: str, fields: list[str], batch: int = 1000) -> Iterator[dict]:

@@ -69,29 +69,6 @@ FUSION_WEIGHTS = (
     -0.226,
 )  # fitted on gold dev + longdoc dev + CMRC 2018 trial[:250 q], scripts/fit_fusion.py
 
-# The same model for a backend whose lexical side is one words field scored elsewhere (Milvus): no bigram
-# features, and the best words score stands in for the words bound. Fitted by `scripts/fit_fusion.py
-# --words-only` on the same dev data, with the local index's candidates reduced to that form.
-WORDS_ONLY_FUSION_WEIGHTS = (
-    1.442,
-    4.850,
-    0.000,
-    -0.050,
-    -0.986,
-    -0.011,
-    -0.396,
-    -1.284,
-    1.898,
-    0.000,
-    0.000,
-    4.850,
-    0.000,
-    0.000,
-    0.000,
-    0.000,
-    0.000,
-)  # fitted on gold dev + longdoc dev + CMRC 2018 trial[:250 q], scripts/fit_fusion.py --words-only
-
 
 @dataclass
 class Candidates:
@@ -112,7 +89,6 @@ class Candidates:
 class RetrievalConfig:
     fusion: str = "learned"
     fusion_weights: tuple[float, ...] = FUSION_WEIGHTS
-    words_only_weights: tuple[float, ...] = WORDS_ONLY_FUSION_WEIGHTS  # when there is no bigram field
     rrf_k: int = 60
     dense_weight: float = 0.5  # for fusion="weighted": share of the min-max normalised dense score
     candidates: int = 50  # taken from each retriever before fusion
@@ -216,16 +192,34 @@ class Retriever:
         if mode not in ("hybrid", "bm25"):
             return Candidates(dense, {})
         if self.backend is not None:
-            # Milvus scores one BM25 field (words) on its side: it stands in for the words field, and the
-            # bigram field is absent (its fusion features are 0). Milvus does not expose the per-term maxima
-            # a bound needs, so its best score stands in for the bound (word_norm = word_share).
-            sparse = self.backend.lexical_top(query, n, allowed)
-            words = np.zeros(len(self.index.chunks))
-            words[list(sparse)] = list(sparse.values())
-            return words_only(Candidates(dense, sparse, words))
+            return Candidates(dense, *self._backend_lexical(query, n, allowed, dense))
         words, bigrams, bounds = self._lexical(query)
         sparse = _top(words + self.config.bigram_weight * bigrams, n, allowed)
         return Candidates(dense, sparse, words, bigrams, *bounds)
+
+    def _backend_lexical(
+        self, query: str, n: int, allowed, dense: dict[int, float]
+    ) -> tuple[dict[int, float], np.ndarray, np.ndarray, float, float]:
+        """The lexical candidates as `_lexical` + `_top` find them locally, from a backend that scores each
+        field on its side: each field's top n, then both fields' scores of every candidate (the fusion
+        reads both, dense-only candidates included), and the per-term maxima the bounds add up."""
+        backend = self.backend
+        fields = dict(zip(("words", "bigrams"), self._query_terms(query), strict=True))
+        pool = set(dense)
+        for field, terms in fields.items():
+            pool.update(backend.lexical_top(field, terms, n, allowed))
+        size = len(self.index.chunks)
+        scores, bounds = {}, []
+        for field, terms in fields.items():
+            column = np.zeros(size)
+            found = backend.lexical_scores(field, terms, sorted(pool))
+            column[list(found)] = list(found.values())
+            scores[field] = column
+            best = backend.term_maxima(field, terms)
+            bounds.append(sum(best[t] for t in terms))  # repeats counted, as _bm25_bound does
+        combined = scores["words"] + self.config.bigram_weight * scores["bigrams"]
+        top = sorted((i for i in pool if combined[i] > 0), key=lambda i: -combined[i])[:n]
+        return {i: float(combined[i]) for i in top}, scores["words"], scores["bigrams"], *bounds
 
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         if filters.is_empty():
@@ -256,12 +250,14 @@ class Retriever:
         words, bigrams, _ = self._lexical(query)
         return words, bigrams
 
-    def _lexical(self, query: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    def _query_terms(self, query: str) -> tuple[list[str], list[str]]:
         tokenizer = self.index.tokenizer
         if self.config.drop_question_words:
-            words, bigrams = tokenizer.query_terms(query)
-        else:
-            words, bigrams = tokenizer.tokens(query), tokenizer.bigrams(query)
+            return tokenizer.query_terms(query)
+        return tokenizer.tokens(query), tokenizer.bigrams(query)
+
+    def _lexical(self, query: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        words, bigrams = self._query_terms(query)
         n = len(self.index.chunks)
         word_scores = _bm25_scores(self.index.bm25, words, n)
         bounds = (_bm25_bound(self.index.bm25, words), 0.0)
@@ -289,10 +285,7 @@ class Retriever:
             return sorted(only.items(), key=lambda kv: -kv[1])
         if self.config.fusion == "learned":
             ids, x = fusion_features(found)
-            weights = (
-                self.config.fusion_weights if found.bigrams is not None else self.config.words_only_weights
-            )
-            logits = x @ np.asarray(weights)
+            logits = x @ np.asarray(self.config.fusion_weights)
             p = np.exp(logits - logits.max())
             p /= p.sum()  # a share of belief among the candidates: a document's chunks can be summed
             fused = dict(zip(ids, p.tolist(), strict=True))
@@ -360,14 +353,6 @@ class Retriever:
 _TRIGRAM_CACHE = 20_000  # chunks whose trigram sets are kept per index
 
 
-def words_only(found: Candidates, allowed: np.ndarray | None = None, n: int | None = None) -> Candidates:
-    """The candidates as a backend with one words field sees them (Milvus): lexical candidates by words alone
-    (re-ranked here when n is given), no bigram field, and the best words score as the words bound."""
-    sparse = found.sparse if n is None else _top(found.words, n, allowed)
-    bound = max(sparse.values(), default=0.0)
-    return Candidates(found.dense, sparse, found.words, None, bound, 0.0)
-
-
 def fusion_features(found: Candidates) -> tuple[list[int], np.ndarray]:
     """Candidate positions (union of both retrievers) and their fusion features, one row each (FEATURES)."""
     dense, sparse = found.dense, found.sparse
@@ -389,8 +374,7 @@ def fusion_features(found: Candidates) -> tuple[list[int], np.ndarray]:
     lexical_rr = np.array([1.0 / l_rank[i] if i in l_rank else 0.0 for i in ids])
     word_norm = words / found.word_bound if found.word_bound else np.zeros(len(ids))
     bigram_norm = bigrams / found.bigram_bound if found.bigram_bound else np.zeros(len(ids))
-    # Little of the question matched anywhere (by the words field where there are no bigrams: Milvus).
-    lexical_weak = 1.0 - float((bigram_norm if found.bigrams is not None else word_norm).max(initial=0.0))
+    lexical_weak = 1.0 - float(bigram_norm.max(initial=0.0))  # little of the question matched anywhere
     columns = {
         "dense_gap": gap, "word_share": word_share, "bigram_share": bigram_share, "dense_rr": dense_rr,
         "lexical_rr": lexical_rr, "dense_gap_x_dense_margin": gap * dense_margin,
