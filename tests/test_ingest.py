@@ -293,3 +293,28 @@ def test_a_stop_inside_a_closed_quotation_does_not_end_the_sentence():
     assert split_sentences("一是“三会”制度；二是公开。") == ["一是“三会”制度；", "二是公开。"]
     # A mark never closed is no quotation: the text splits as if it were not there.
     assert split_sentences("未闭合「引号；后面。") == ["未闭合「引号；", "后面。"]
+
+
+def test_a_large_corpus_loads_in_worker_processes_exactly_as_in_one(tmp_path):
+    """Past PARALLEL_MIN_FILES reports are read in forked workers: same documents, errors (with their file
+    and reason), warnings and order as one process reads them."""
+    from govqa.ingest.documents import PARALLEL_MIN_FILES
+
+    reports = sorted(CORPUS.glob("*.txt"))
+    for i in range(PARALLEL_MIN_FILES):
+        folder = tmp_path / f"district{i % 7}"
+        folder.mkdir(exist_ok=True)
+        source = reports[i % len(reports)]
+        (folder / f"{i:04d}_{source.name}").write_bytes(source.read_bytes())
+    (tmp_path / "district0" / "0050_empty.txt").write_bytes(b"")
+    (tmp_path / "district1" / "0100_notes.xyz").write_text("not a report", encoding="utf-8")
+    (tmp_path / "district2" / "0150_gbk.txt").write_bytes(
+        TANGQIAO.read_text(encoding="utf-8").encode("gb18030")
+    )
+    one = load_corpus(tmp_path, workers=1)
+    many = load_corpus(tmp_path, workers=lambda: 2)
+    assert len(one.documents) == PARALLEL_MIN_FILES + 1
+    assert many.documents == one.documents
+    assert [(e.path, e.reason) for e in many.errors] == [(e.path, e.reason) for e in one.errors]
+    assert {e.path.rsplit("/", 1)[-1] for e in many.errors} == {"0050_empty.txt", "0100_notes.xyz"}
+    assert many.warnings == one.warnings

@@ -38,6 +38,7 @@ from .index.store import (
     Progress,
     build_index,
     current_generation,
+    spare_workers,
 )
 from .ingest.chunking import ChunkConfig
 from .ingest.documents import CorpusLoad, load_corpus, load_document
@@ -91,7 +92,7 @@ def build(
         raise ValueError(f"unknown index backend {backend!r}; choose one of {BACKENDS}")
     if backend == "milvus" and not milvus_uri:
         raise ValueError("the milvus backend needs --milvus-uri (e.g. http://localhost:19530 or ./milvus.db)")
-    loaded: CorpusLoad = load_corpus(corpus)
+    loaded: CorpusLoad = load_corpus(corpus, workers=spare_workers)
     if not loaded.documents:
         reasons = "; ".join(str(e) for e in loaded.errors) or "the folder holds no reports"
         raise LoadError(corpus, f"no readable reports to index ({reasons})")

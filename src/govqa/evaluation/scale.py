@@ -30,7 +30,7 @@ import numpy as np
 
 from ..index.ann import exact_top, recall_at, sample_queries
 from ..index.embedders import Embedder
-from ..index.store import build_index
+from ..index.store import build_index, spare_workers
 from ..ingest.chunking import chunk_document
 from ..ingest.documents import load_corpus
 from .metrics import percentile_ms
@@ -216,7 +216,7 @@ def run_size(chunks: int, corpus: Path, embedder_spec: str, work: Path, repeat: 
     reports = SyntheticCorpus(corpus).write(folder, chunks)
     out: dict = {"target_chunks": chunks, "reports": reports, "generate_s": time.perf_counter() - t}
     t = time.perf_counter()
-    loaded = load_corpus(folder)
+    loaded = load_corpus(folder, workers=spare_workers)
     ingest_s = time.perf_counter() - t
     embedder = TimedEmbedder(_embedder(embedder_spec))
     t = time.perf_counter()

@@ -7,6 +7,7 @@ files, and applies the normalisation every format shares (`cleaning.normalize_te
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,9 @@ class LoadError(Exception):
         self.reason = reason
         super().__init__(f"{path}: {reason}")
 
+    def __reduce__(self):  # from a worker process (load_corpus): Exception would pickle the message only
+        return LoadError, (self.path, self.reason)
+
 
 @dataclass
 class Source:
@@ -46,6 +50,7 @@ class Source:
     ocr_confidence: dict[int, float] = field(
         default_factory=dict
     )  # page -> mean OCR score, pages read by OCR
+    normalized: bool = False  # lines already in normal form (normalize_text), as plain text reads them
 
     @property
     def text(self) -> str:
@@ -93,11 +98,11 @@ def load_source(path: Path) -> Source:
         else:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
             lines = [Line(normalize_text(t).strip()) for t in text.split("\n")]
-            source = Source(rejoin_wrapped(lines), warnings=warnings)
+            source = Source(rejoin_wrapped(lines), warnings=warnings, normalized=True)
     source.lines = [
-        Line(t, line.page, line.heading, line.table)
+        Line(t, line.page, line.heading, line.table) if t != line.text else line
         for line in source.lines
-        if (t := normalize_text(line.text).strip())
+        if (t := (line.text if source.normalized else normalize_text(line.text)).strip())
     ]
     if source.title:
         source.title = normalize_text(source.title).strip() or None
@@ -182,19 +187,14 @@ def _bad_utf8_offsets(data: bytes, limit: int) -> list[int] | None:
     return None
 
 
+# Printable ASCII and whitespace, CJK ideographs, CJK and full-width punctuation, typographic quotes and dashes.
+_ODD_CHAR = re.compile("[^\x20-\x7e\n\t\r\u4e00-\u9fff\u3000-\u303f\uff00-\uffef“”‘’—…·•]")
+
+
 def _mostly_cjk_or_ascii(text: str) -> bool:
     """Reject decodings that yield mostly control characters or rare symbols (a sign of binary or wrong codec)."""
     sample = text[:5000]
     if not sample:
         return False
-    good = sum(
-        1
-        for ch in sample
-        if ch.isascii()
-        and (ch.isprintable() or ch in "\n\t\r")
-        or "\u4e00" <= ch <= "\u9fff"
-        or "\u3000" <= ch <= "\u303f"
-        or "\uff00" <= ch <= "\uffef"
-        or ch in "“”‘’—…·•"
-    )
+    good = len(sample) - len(_ODD_CHAR.findall(sample))
     return good / len(sample) > 0.9
