@@ -133,6 +133,7 @@ def test_incremental_add_change_remove(small_corpus, tmp_path, embedder):
     assert added.reused == first.chunks
     # A new street is a new dictionary word, so every chunk is cut into words again.
     assert added.segmented == added.chunks
+    _store_words_as_json(index_dir)  # as an index from before packed words holds them: still reused below
 
     # Change one: only it is embedded again, and search sees the new text.
     path = small_corpus / SMALL[1]
@@ -159,14 +160,33 @@ def test_incremental_add_change_remove(small_corpus, tmp_path, embedder):
     assert len([p for p in index_dir.iterdir() if p.name.startswith("gen-")]) == 1
 
 
+def _store_words_as_json(index_dir) -> None:
+    import sqlite3
+
+    from govqa.index.tokenize import unpack_terms
+
+    index = Index.open(index_dir)
+    path = index.path / "chunks.sqlite"
+    index.close()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT vec_id, words FROM chunk_words").fetchall()
+        db.executemany("UPDATE chunk_words SET words = ? WHERE vec_id = ?",
+                       [(json.dumps(unpack_terms(w), ensure_ascii=False), i) for i, w in rows])  # fmt: skip
+    db.close()
+    # The rewritten file gets its checksum, as if built so (a build reuses only a verified index).
+    manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"]["chunks.sqlite"] = store._sha256(path)
+    (path.parent / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
 def _assert_stored_words_are_fresh(index_dir) -> None:
     import sqlite3
 
-    from govqa.index.tokenize import Tokenizer
+    from govqa.index.tokenize import Tokenizer, unpack_terms
 
     index = Index.open(index_dir)
     with sqlite3.connect(index.path / "chunks.sqlite") as db:
-        stored = [json.loads(w) for (w,) in db.execute("SELECT words FROM chunk_words ORDER BY vec_id")]
+        stored = [unpack_terms(w) for (w,) in db.execute("SELECT words FROM chunk_words ORDER BY vec_id")]
     db.close()
     tokenizer = Tokenizer((index.path / "words.txt").read_text(encoding="utf-8").split("\n"))
     fresh = [tokenizer.tokens(c.search_text(index.metas[c.doc_id].title)) for c in index.chunks]

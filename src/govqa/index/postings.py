@@ -13,6 +13,7 @@ tests compare both on the same corpus.
 
     >>> writer = PostingsWriter(spill_dir)               # doctest: +SKIP
     >>> for batch in batches: writer.add(batch)          # doctest: +SKIP  (lists of tokens, one per document)
+    >>> writer.add_packed(["a\x1fb", ""])               # doctest: +SKIP  (or each document's terms packed)
     >>> writer.save(index_dir / "bm25")                  # doctest: +SKIP
 """
 
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+
+from .tokenize import TERM_SEP
 
 EMPTY = ""  # the term a document without any gets (bm25s does the same): no query contains it
 
@@ -41,16 +44,20 @@ class PostingsWriter:
 
     def add(self, docs: Sequence[Sequence[str]]) -> None:
         """Append documents (each a list of its terms, repeats counted) after those added before."""
+        self.add_packed([TERM_SEP.join(d) for d in docs])
+
+    def add_packed(self, docs: Sequence[str]) -> None:
+        """Append documents, each its terms joined by TERM_SEP (tokenize.Segmenting.packed)."""
         if not docs:
             return
-        docs = [d if len(d) else (EMPTY,) for d in docs]
-        flat = [t for d in docs for t in d]
+        # One split for the batch; a document without terms splits to the one term EMPTY, as bm25s gives it.
+        flat = TERM_SEP.join(docs).split(TERM_SEP)
         vocab = self.vocab
-        for term in flat:  # new terms take the next ids in order of first appearance
+        for term in dict.fromkeys(flat):  # new terms take the next ids in order of first appearance
             if term not in vocab:
                 vocab[term] = len(vocab)
         ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
-        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        lengths = np.fromiter((d.count(TERM_SEP) + 1 for d in docs), dtype=np.int64, count=len(docs))
         owner = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
         # One sort gives every document's distinct terms (in id order) and how often each occurs.
         pairs, tf = np.unique(owner * len(vocab) + ids, return_counts=True)

@@ -39,7 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import bm25s
@@ -60,7 +60,14 @@ from .backend import LazyChunks
 from .embedders import Embedder, thread_setting
 from .filtering import MetaMasks
 from .postings import PostingsWriter
-from .tokenize import PARALLEL_MIN_TEXTS, Segmenting, Tokenizer, char_unigrams_bigrams, simplified
+from .tokenize import (
+    PARALLEL_MIN_TEXTS,
+    TERM_SEP,
+    Segmenting,
+    Tokenizer,
+    char_unigrams_bigrams,
+    simplified,
+)
 
 FORMAT_VERSION = 2  # 2: paragraphs.page
 # auto: exact while small, IVF over float16 with probes tuned to the recall target when large (see ann.py).
@@ -588,23 +595,36 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
     if progress and not to_embed:
         progress(0, 0)
     writer = _GenerationWriter(staging, documents, total, embedder.dim, stored_words, report)
+    pending: _BatchWords | None = None
     try:
         start = 0
         for stop in _batch_ends(sizes, BUILD_BATCH_CHUNKS):
             batch = documents[start:stop]
             chunks, vectors = plan_chunks(batch, chunk_config, reuse, old_hashes, report)
-            with writer.segment(batch, chunks) as words:  # segmenting in other processes meanwhile
-                todo = [i for i, v in enumerate(vectors) if v is None]
-                if todo:
-                    titles = {d.doc_id: d.meta.title for d in batch}
-                    texts = [passage_text(chunks[i], titles[chunks[i].doc_id]) for i in todo]
-                    for i, vec in zip(todo, embedder.embed_passages(texts, progress=advance), strict=True):
-                        vectors[i] = vec
-                report.embedded += len(todo)
-                writer.add(batch, chunks, vectors, words)
+            previous, pending = pending, None
+            if previous is not None:
+                previous.result(writer.tokenizer)  # its workers finish before this batch's start
+            pending = writer.segment(batch, chunks)  # segmenting in other processes meanwhile
+            if previous is not None:
+                # The last batch's words are counted while this one is segmented: the cores never wait
+                # for the counting, nor the counting for them.
+                writer.add_words(previous)
+            todo = [i for i, v in enumerate(vectors) if v is None]
+            if todo:
+                titles = {d.doc_id: d.meta.title for d in batch}
+                texts = [passage_text(chunks[i], titles[chunks[i].doc_id]) for i in todo]
+                for i, vec in zip(todo, embedder.embed_passages(texts, progress=advance), strict=True):
+                    vectors[i] = vec
+            report.embedded += len(todo)
+            writer.add(batch, chunks, vectors)
             start = stop
+        if pending is not None:
+            writer.add_words(pending)
+            pending = None
         tokenizer = writer.finish(faiss_kind, embedder)
     finally:
+        if pending is not None:
+            pending.job.close()
         writer.discard_scratch()
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -687,7 +707,7 @@ class _StoredWords:
     """Words of the previous generation's chunks by document, and the segmentation key they were cut under."""
 
     key: str | None = None
-    by_doc: dict[str, list[list[str]]] = field(default_factory=dict)
+    by_doc: dict[str, list[str]] = field(default_factory=dict)  # each chunk's words, packed (TERM_SEP)
 
 
 def _old_words_by_doc(previous: Index | None, doc_ids: set[str]) -> _StoredWords:
@@ -700,10 +720,12 @@ def _old_words_by_doc(previous: Index | None, doc_ids: set[str]) -> _StoredWords
             ).fetchall()
     except sqlite3.OperationalError:  # built before words were stored: every chunk is segmented again
         return _StoredWords()
-    by_doc: dict[str, list[list[str]]] = {}
+    by_doc: dict[str, list[str]] = {}
     for doc_id, words in rows:
         if doc_id in doc_ids:
-            by_doc.setdefault(doc_id, []).append(json.loads(words))
+            # Stored packed; an index from before packing holds JSON lists (no term starts with "[").
+            packed = TERM_SEP.join(json.loads(words)) if words.startswith("[") else words
+            by_doc.setdefault(doc_id, []).append(packed)
     return _StoredWords(previous.manifest.get("segmentation_key"), by_doc)
 
 
@@ -723,27 +745,29 @@ def _bm25_of(corpus_tokens: list[list[str]]) -> bm25s.BM25:
 class _BatchWords:
     """A batch's words: reused ones in place, the rest being segmented by `job`."""
 
+    first: int  # the position of the batch's first chunk
     texts: list[str]
-    words: list[list[str] | None]
+    words: list[str | None]  # packed (TERM_SEP), where the previous build stored them
     todo: list[int]
     job: Segmenting
+    _done: tuple[list[str], list[str]] | None = None
 
-    def result(self, tokenizer: Tokenizer) -> tuple[list[list[str]], list[list[str]]]:
-        """(words, bigrams) of every chunk of the batch, once the segmenting is done."""
-        fresh_words, fresh_bigrams = self.job.result()
+    def result(self, tokenizer: Tokenizer) -> tuple[list[str], list[str]]:
+        """(words, bigrams) of every chunk of the batch, each packed, once the segmenting is done."""
+        if self._done is None:
+            self._done = self._collect(tokenizer)
+        return self._done
+
+    def _collect(self, tokenizer: Tokenizer) -> tuple[list[str], list[str]]:
+        fresh_words, fresh_bigrams = self.job.packed()
         words, bigrams = list(self.words), [None] * len(self.texts)
         for i, w, b in zip(self.todo, fresh_words, fresh_bigrams, strict=True):
             words[i], bigrams[i] = w, b
         done = [
-            b if b is not None else tokenizer.bigrams(t) for b, t in zip(bigrams, self.texts, strict=True)
+            b if b is not None else TERM_SEP.join(tokenizer.bigrams(t))
+            for b, t in zip(bigrams, self.texts, strict=True)
         ]
         return words, done  # type: ignore[return-value]
-
-    def __enter__(self) -> _BatchWords:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.job.close()
 
 
 class _GenerationWriter:
@@ -780,7 +804,7 @@ class _GenerationWriter:
         """Start cutting the batch's chunks into words (those the previous build stored are reused)."""
         titles = {d.doc_id: d.meta.title for d in documents}
         texts = [c.search_text(titles[c.doc_id]) for c in chunks]
-        words: list[list[str] | None] = [None] * len(chunks)
+        words: list[str | None] = [None] * len(chunks)
         per_doc = Counter(c.doc_id for c in chunks)
         seen: Counter[str] = Counter()
         for i, chunk in enumerate(chunks):
@@ -789,12 +813,14 @@ class _GenerationWriter:
                 words[i] = old[seen[chunk.doc_id]]
                 seen[chunk.doc_id] += 1
         todo = [i for i, w in enumerate(words) if w is None]
-        workers = _lexical_workers() if len(todo) >= PARALLEL_MIN_TEXTS else 1
+        workers = spare_workers() if len(todo) >= PARALLEL_MIN_TEXTS else 1
         job = self.tokenizer.start_terms_of_all([texts[i] for i in todo], workers)
-        return _BatchWords(texts, words, todo, job)
+        return _BatchWords(self.position, texts, words, todo, job)
 
-    def add(self, documents: Sequence[Document], chunks: list[Chunk], vectors: list[np.ndarray | None],
-            words: _BatchWords) -> None:  # fmt: skip
+    def add(
+        self, documents: Sequence[Document], chunks: list[Chunk], vectors: list[np.ndarray | None]
+    ) -> None:
+        """The batch's documents, paragraphs, chunks and vectors (its words follow, see add_words)."""
         first = self.position
         if chunks:
             self.vectors[first : first + len(chunks)] = np.vstack(vectors)
@@ -805,28 +831,29 @@ class _GenerationWriter:
         )  # fmt: skip
         self.db.executemany(
             "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?)",
-            [(d.doc_id, p.number, json.dumps(p.section_path, ensure_ascii=False), p.char_start, p.char_end, p.kind,
-              json.dumps([asdict(f) for f in p.footnotes], ensure_ascii=False), p.page)
+            [(d.doc_id, p.number, _json_path(p.section_path), p.char_start, p.char_end, p.kind,
+              _json_footnotes(p.footnotes), p.page)
              for d in documents for p in d.paragraphs],
         )  # fmt: skip
         self.db.executemany(
             "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [(first + i, c.chunk_id, c.doc_id, json.dumps(c.section_path, ensure_ascii=False), c.para_start,
+            [(first + i, c.chunk_id, c.doc_id, _json_path(c.section_path), c.para_start,
               c.para_end, c.char_start, c.char_end, c.text,
-              json.dumps([asdict(f) for f in c.footnotes], ensure_ascii=False), self.vectors[first + i].tobytes())
+              _json_footnotes(c.footnotes), self.vectors[first + i].tobytes())
              for i, c in enumerate(chunks)],
         )  # fmt: skip
-        all_words, bigrams = words.result(self.tokenizer)
-        self.report.segmented += len(words.todo)
-        self.db.executemany(
-            "INSERT INTO chunk_words VALUES (?,?)",
-            ((first + i, json.dumps(w, ensure_ascii=False)) for i, w in enumerate(all_words)),
-        )
         self.db.commit()
-        self.words.add(all_words)
-        self.bigrams.add(bigrams)
         self.samples += [c.text for i, c in enumerate(chunks) if (first + i) % self._every == 0]
         self.position += len(chunks)
+
+    def add_words(self, words: _BatchWords) -> None:
+        """A batch's words and bigrams, once segmented: stored for the next build, and counted for BM25."""
+        all_words, bigrams = words.result(self.tokenizer)
+        self.report.segmented += len(words.todo)
+        self.db.executemany("INSERT INTO chunk_words VALUES (?,?)", enumerate(all_words, start=words.first))
+        self.db.commit()
+        self.words.add_packed(all_words)
+        self.bigrams.add_packed(bigrams)
 
     def finish(self, faiss_kind: str, embedder: Embedder) -> Tokenizer:
         self.db.close()
@@ -847,8 +874,18 @@ class _GenerationWriter:
         self.bigrams.discard()
 
 
-def _lexical_workers() -> int:
-    """Processes for segmenting: as many as there are idle cores now, GOVQA_THREADS at most.
+@lru_cache(maxsize=4096)
+def _json_path(section_path: tuple[str, ...]) -> str:
+    # A report's few hundred headings recur on all of its paragraphs and chunks: encode each path once.
+    return json.dumps(section_path, ensure_ascii=False)
+
+
+def _json_footnotes(footnotes: Sequence[Footnote]) -> str:
+    return json.dumps([asdict(f) for f in footnotes], ensure_ascii=False) if footnotes else "[]"
+
+
+def spare_workers() -> int:
+    """Processes for reading reports or segmenting: as many as there are idle cores now, GOVQA_THREADS at most.
 
     Segmenting is most of a build's time outside the embedder, so it is shared by forked workers when cores are
     free. When other work holds them, forking costs more than it saves (measured on 2 cores both busy with

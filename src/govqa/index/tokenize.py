@@ -94,9 +94,11 @@ def char_unigrams_bigrams(text: str) -> list[str]:
 # Below this many texts a build segments in one process: forking workers and collecting their results costs
 # about as much as segmenting a few hundred chunks.
 PARALLEL_MIN_TEXTS = 2000
-# Joins a text's terms for the trip back from a worker: one string pickles far faster than a list of
-# thousands. No term contains it (terms hold a letter, digit or Han character and come from runs of those).
-_SEP = "\x00"
+# Joins a text's terms ("packed" terms): one string pickles far faster than a list of thousands back from a
+# worker, and a build stores and counts them without making a Python string per term. No term contains it
+# (terms hold a letter, digit or Han character and come from runs of those).
+TERM_SEP = "\x1f"
+_SEP = TERM_SEP
 _forked: Tokenizer | None = None  # the tokenizer forked workers inherit
 _fork_lock = threading.Lock()
 
@@ -216,6 +218,10 @@ class Tokenizer:
         return self.tokens(stripped), char_bigrams(stripped)
 
 
+def unpack_terms(packed: str) -> list[str]:
+    return packed.split(_SEP) if packed else []
+
+
 class Segmenting:
     """Segmentation under way (see Tokenizer.start_terms_of_all); a context manager that stops its workers."""
 
@@ -223,14 +229,17 @@ class Segmenting:
         self._tokenizer, self._normalised, self._pool, self._pending = tokenizer, normalised, pool, pending
 
     def result(self) -> tuple[list[list[str]], list[list[str]]]:
+        words, bigrams = self.packed()
+        return [unpack_terms(w) for w in words], [unpack_terms(b) for b in bigrams]
+
+    def packed(self) -> tuple[list[str], list[str]]:
+        """Each text's words and bigrams, each packed into one string (see TERM_SEP)."""
         if self._pending is None:  # no workers: segment here, now
-            words = [self._tokenizer._words(t) for t in self._normalised]
-            return words, [char_bigrams(t) for t in self._normalised]
+            words = [_SEP.join(self._tokenizer._words(t)) for t in self._normalised]
+            return words, [_SEP.join(char_bigrams(t)) for t in self._normalised]
         packed = self._pending.get()
         self.close()
-        words = [w.split(_SEP) if w else [] for part in packed for w in part[0]]
-        bigrams = [b.split(_SEP) if b else [] for part in packed for b in part[1]]
-        return words, bigrams
+        return [w for part in packed for w in part[0]], [b for part in packed for b in part[1]]
 
     def close(self) -> None:
         if self._pool is not None:
