@@ -205,14 +205,14 @@ class Retriever:
         reads both, dense-only candidates included), and the per-term maxima the bounds add up."""
         backend = self.backend
         fields = dict(zip(("words", "bigrams"), self._query_terms(query), strict=True))
-        pool = set(dense)
-        for field, terms in fields.items():
-            pool.update(backend.lexical_top(field, terms, n, allowed))
+        tops = {field: backend.lexical_top(field, terms, n, allowed) for field, terms in fields.items()}
+        pool = set(dense).union(*tops.values())
         size = len(self.index.chunks)
         scores, bounds = {}, []
         for field, terms in fields.items():
             column = np.zeros(size)
-            found = backend.lexical_scores(field, terms, sorted(pool))
+            # Each field's own top candidates came with their scores: only the others are looked up.
+            found = {**tops[field], **backend.lexical_scores(field, terms, sorted(pool - tops[field].keys()))}
             column[list(found)] = list(found.values())
             scores[field] = column
             best = backend.term_maxima(field, terms)
