@@ -579,14 +579,16 @@ class MilvusIndex:
     def term_maxima(self, field: str, terms: Sequence[str]) -> dict[str, float]:
         # A term's best score changes only with the generation, which this object never leaves: keep them.
         known = self._maxima.setdefault(field, {})
-        todo = [t for t in dict.fromkeys(terms) if t not in known]
+        distinct = list(dict.fromkeys(terms))
+        best = {t: v for t in distinct if (v := known.get(t)) is not None}
+        todo = [t for t in distinct if t not in best]
         if todo:
             if len(known) > _MAXIMA_KEPT:
-                known.clear()
+                known.clear()  # another thread may be reading it: each query keeps its own `best`
             found = self._search([encode_term(t) for t in todo], LEXICAL_FIELDS[field], 1, None, _BM25, [])
             for t, rows in zip(todo, found, strict=True):
-                known[t] = max(_scores(rows).values(), default=0.0)
-        return {t: known[t] for t in terms}
+                best[t] = known[t] = max(_scores(rows).values(), default=0.0)
+        return best
 
     def _search(self, data: list, field: str, n: int, where: MilvusSelection | None, params: dict,
                 fields: list[str] = _CHUNK_FIELDS) -> list[list[dict]]:  # fmt: skip

@@ -601,7 +601,7 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
         for stop in _batch_ends(sizes, BUILD_BATCH_CHUNKS):
             batch = documents[start:stop]
             chunks, vectors = plan_chunks(batch, chunk_config, reuse, old_hashes, report)
-            previous, pending = pending, None
+            previous = pending  # still `pending` (closed on failure) until this batch's segmenting starts
             if previous is not None:
                 previous.result(writer.tokenizer)  # its workers finish before this batch's start
             pending = writer.segment(batch, chunks)  # segmenting in other processes meanwhile

@@ -218,7 +218,8 @@ class Retriever:
             best = backend.term_maxima(field, terms)
             bounds.append(sum(best[t] for t in terms))  # repeats counted, as _bm25_bound does
         combined = scores["words"] + self.config.bigram_weight * scores["bigrams"]
-        top = sorted((i for i in pool if combined[i] > 0), key=lambda i: -combined[i])[:n]
+        # Ties go to the lower position, as in _top.
+        top = sorted((i for i in pool if combined[i] > 0), key=lambda i: (-combined[i], i))[:n]
         return {i: float(combined[i]) for i in top}, scores["words"], scores["bigrams"], *bounds
 
     def _allowed(self, filters: Filters) -> np.ndarray | None:
