@@ -45,7 +45,7 @@ from .ingest.documents import CorpusLoad, load_corpus, load_document
 from .ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from .ingest.metadata import SIDECAR_SUFFIX
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
-from .qa.questions import check_question, resolve_follow_up
+from .qa.query import Query, analyse
 from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit, Turn
 
@@ -174,8 +174,14 @@ class GovQA:
 
         `history`: the conversation so far (earlier Answers or their .turn()), oldest first. A follow-up such as
         "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered."""
+        return self.with_pages(self.answerer.answer_query(self.analyse(question, filters, history)))
+
+    def analyse(
+        self, question: str, filters: Filters | None = None, history: Sequence[Turn | Answer] | None = None
+    ) -> Query:
+        """The question checked and analysed once (script, follow-up, filters, kind, streets, years, focus)."""
         turns = [t.turn() if isinstance(t, Answer) else t for t in history or ()]
-        return self.with_pages(self.answerer.answer(check_question(question), filters, history=turns))
+        return analyse(question, self.index.metas.values(), filters, turns)
 
     def with_pages(self, answer: Answer) -> Answer:
         """The answer with each citation's page (第N页) filled in, where its report has pages (PDF, scans)."""
@@ -197,8 +203,7 @@ class GovQA:
 
     def resolve(self, question: str, history: Sequence[Turn] = ()) -> str:
         """The standalone question a follow-up stands for, given the conversation so far."""
-        previous = history[-1].resolved_question if history else None
-        return resolve_follow_up(check_question(question), previous, self.index.metas.values()).question
+        return self.analyse(question, history=history).resolved_question
 
     def conversation(self, questions: Sequence[str]) -> list[Turn]:
         """Turns for earlier questions known only by their text (a chat client's messages), oldest first:

@@ -22,6 +22,7 @@ that no report covers is named in the refusal.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -29,22 +30,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from ..index.tokenize import simplified
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
+from .query import Query, analyse
 from .questions import (
     asks_explanation,
     asks_quantity,
     asks_time,
-    check_question,
     dated_reports,
     focus_text,
-    named_streets,
     place_words,
-    question_kind,
     quoted_terms,
-    resolve_follow_up,
     topic_of,
 )
 from .retrieval import Retriever
@@ -260,25 +257,32 @@ class ExtractiveAnswerer:
         infer: bool = True,
         history: Sequence[Turn] | None = None,
     ) -> Answer:
-        """infer=False: search with `filters` only, not the street/year the question names (external data).
+        """The question analysed (see qa.query), then answered: for callers that hold only its text.
 
+        infer=False: search with `filters` only, not the street/year the question names (external data).
         `history`: the conversation so far, oldest first; a follow-up question is completed from the last turn
-        (see questions.resolve_follow_up) and the answer's resolved_question says what was answered."""
-        question = check_question(question)
-        previous = history[-1].resolved_question if history else None
-        asked = resolve_follow_up(question, previous, self.retriever.index.metas.values()).question
-        resolved = self.retriever.resolve_filters(asked, filters, infer)
-        streets = self._named_streets(asked) if infer else []
-        kind = question_kind(asked, streets)
-        missing = self._missing_reports(resolved) if infer else None
+        and the answer's resolved_question says what was answered."""
+        metas = self.retriever.index.metas.values()
+        return self.answer_query(analyse(question, metas, filters, history or (), infer))
+
+    def answer_query(self, query: Query) -> Answer:
+        """The answer to an analysed question, in the shape its kind asks for."""
+        answer = self._answer(query)
+        if answer.resolved_question != query.resolved_question:
+            answer = dataclasses.replace(answer, resolved_question=query.resolved_question)
+        return answer
+
+    def _answer(self, query: Query) -> Answer:
+        question, asked, kind, resolved = query.question, query.text, query.kind, query.filters
+        missing = self._missing_reports(resolved) if query.inferred else None
         if missing:
             return self._refusal(question, asked, kind, resolved, text=missing)
-        if kind == "cross_street" and infer:
-            answer = self._cross_street(question, asked, streets)
+        if kind == "cross_street" and query.inferred:
+            answer = self._cross_street(question, asked, list(query.streets))
             if answer is not None:
                 return answer
             kind = "list"
-        hits = self.retriever.search(asked, k=self.config.k, filters=resolved, infer=False)
+        hits = self.retriever.search(query, k=self.config.k)
         if kind == "summary":
             answer = self._summary(question, asked, resolved, hits)
             if answer is not None:
@@ -311,7 +315,7 @@ class ExtractiveAnswerer:
         if kind == "list":
             chosen = _distinct([self._enumeration(s) for s in chosen])
         chosen = _distinct([self._with_body(s) for s in chosen])
-        if kind in ("definition", "other", "list") and asks_explanation(simplified(asked)):  # 為什麼 too
+        if kind in ("definition", "other", "list") and asks_explanation(asked):  # simplified: 為什麼 too
             # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
             # 症状包括…): the best sentence is quoted with the one after it.
             chosen = _distinct([self._with_next(chosen[0]), *chosen[1:]])
@@ -721,9 +725,6 @@ class ExtractiveAnswerer:
         if len(words) < 2:
             return None
         return max(sorted(words), key=lambda t: self._idf.get(t, self._idf_unseen))
-
-    def _named_streets(self, question: str) -> list[str]:
-        return named_streets(question, self.retriever.index.metas.values())
 
     def _missing_reports(self, filters: Filters) -> str | None:
         """A refusal naming what the corpus lacks: a street (or district) it has no report of, or a year."""

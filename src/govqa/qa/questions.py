@@ -11,7 +11,7 @@ from ..records import DocMeta, Filters
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 100  # passages one search may return: more is a dump of the index, not an answer
-_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+YEAR = re.compile(r"((?:19|20)\d\d)\s*年")  # a year a question names
 _STREET = re.compile(r"([^\W\d_a-zA-Z年区市省的在和与及各个哪该本这那全每]{2,6}?(?:街道|镇))")
 _SUFFIX = re.compile(r"(街道|镇)$")
 
@@ -65,7 +65,7 @@ def infer_filters(question: str, metas: Iterable[DocMeta]) -> Filters:
     district = None
     if street is None:
         district = next((full for short, full in DISTRICTS.items() if short in question), None)
-    years = _YEAR.findall(question)
+    years = YEAR.findall(question)
     year = int(years[0]) if len(years) == 1 else None
     return Filters(street=street, district=district, year=year)
 
