@@ -352,7 +352,7 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
     A street whose reports never discuss the topic is shown as 报告中未涉及该主题. With --coverage, print how
     much each street says on each topic (share of its passages on the topic, 1.00 = the most of any street).
     """
-    from .qa.compare import compare_streets, coverage_matrix, format_comparison, format_matrix
+    from .qa.compare import format_comparison, format_matrix
 
     def split(value: str | None) -> list[str] | None:
         items = [v.strip() for v in (value or "").replace("，", ",").split(",") if v.strip()]
@@ -363,9 +363,9 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
     qa = _open(index_dir, embedder)
     try:
         if coverage:
-            matrix = coverage_matrix(qa, split(topics) or ([topic] if topic else None), split(streets))
+            matrix = qa.coverage(split(topics) or ([topic] if topic else None), split(streets))
         else:
-            comparison = compare_streets(qa, topic, split(streets), k=k)
+            comparison = qa.compare(topic, split(streets), k=k)
     except ValueError as exc:  # QuestionError included
         _fail(str(exc))
         return

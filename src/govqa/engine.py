@@ -45,6 +45,7 @@ from .ingest.documents import CorpusLoad, load_corpus, load_document
 from .ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from .ingest.metadata import SIDECAR_SUFFIX
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
+from .qa.compare import Comparison, CoverageMatrix, compare_streets, coverage_matrix
 from .qa.query import Query, analyse
 from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit, Turn
@@ -182,6 +183,16 @@ class GovQA:
         """The question checked and analysed once (script, follow-up, filters, kind, streets, years, focus)."""
         turns = [t.turn() if isinstance(t, Answer) else t for t in history or ()]
         return analyse(question, self.index.metas.values(), filters, turns)
+
+    def compare(self, topic: str, streets: Sequence[str] | None = None, k: int = 3) -> Comparison:
+        """What each street's reports say on `topic`, one cited finding per street (see qa.compare)."""
+        return compare_streets(self.answerer, topic, streets, k=k)
+
+    def coverage(
+        self, topics: Sequence[str] | None = None, streets: Sequence[str] | None = None
+    ) -> CoverageMatrix:
+        """How much each street's reports say on each topic (see qa.compare.coverage_matrix)."""
+        return coverage_matrix(self.answerer, topics, streets)
 
     def with_pages(self, answer: Answer) -> Answer:
         """The answer with each citation's page (第N页) filled in, where its report has pages (PDF, scans)."""

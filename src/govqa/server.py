@@ -327,11 +327,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/compare", tags=["query"], dependencies=reads, response_model=ComparisonJSON)
     def compare(body: CompareRequest) -> JSONResponse:
-        from .qa.compare import compare_streets
-
         try:
             return JSONResponse(
-                comparison_json(compare_streets(service.qa, body.topic, body.streets, k=body.k))
+                comparison_json(service.qa.compare(body.topic, body.streets, k=body.k))
             )
         except QuestionError:
             raise
@@ -343,10 +341,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topics: str | None = Query(None, description="Comma-separated topics; default: built-in ones."),
         streets: str | None = Query(None, description="Comma-separated streets; default: all."),
     ) -> JSONResponse:
-        from .qa.compare import coverage_matrix
-
         try:
-            return JSONResponse(coverage_json(coverage_matrix(service.qa, _split(topics), _split(streets))))
+            return JSONResponse(coverage_json(service.qa.coverage(_split(topics), _split(streets))))
         except QuestionError:
             raise
         except ValueError as exc:

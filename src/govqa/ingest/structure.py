@@ -35,6 +35,11 @@ def heading_level(line: str) -> int | None:
     return None
 
 
+def in_glossary(section_path: tuple[str, ...] | list[str]) -> bool:
+    """The section path lies in a report's 名词解释 glossary."""
+    return bool(section_path) and bool(_GLOSSARY_HEADING.search(section_path[0]))
+
+
 def is_heading_line(text: str) -> bool:
     """A short line that opens a section: a quoted sentence should not be one."""
     return len(text) <= MAX_BARE_HEADING and heading_level(text) is not None

@@ -28,11 +28,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 from ..ingest.chunking import sentence_spans
-from ..ingest.structure import is_heading_line
+from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
+from .compare import NOT_COVERED, compare_streets
 from .query import Query, analyse
 from .questions import (
     asks_explanation,
@@ -97,24 +97,6 @@ _ANY_NUMBER = re.compile(r"\d[\d.,]*(?![\d.,]|\s*[年月日号弄路街巷室楼
 _MEASURE_WORD = re.compile(r"(?:多少|几)([^\W\d的是在个年级钱人次岁]{1})")
 # A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
 _DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
-# What a summary question asks for, and the word a section heading for it carries: 主要任务 -> 2020年主要任务.
-_OUTLINE_AIMS = {
-    "主要任务": "任务",
-    "重点任务": "任务",
-    "工作任务": "任务",
-    "工作重点": "重点",
-    "重点工作": "重点",
-    "主要内容": "内容",
-    "工作思路": "思路",
-    "工作回顾": "回顾",
-    "总体目标": "目标",
-    "主要目标": "目标",
-    "发展目标": "目标",
-    "工作目标": "目标",
-    "总体要求": "要求",
-    "主要举措": "举措",
-    "重点项目": "项目",
-}
 _YEAR_NUMBER = re.compile(r"((?:19|20)\d\d)\s*年")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 # Characters of question words and of the report genre: present in every sentence or none, never evidence.
@@ -304,12 +286,19 @@ class ExtractiveAnswerer:
 
     def _sentences(self, question: str, asked: str, kind: str, filters: Filters, hits: list[Hit]) -> Answer:
         sentences = self.rank_sentences(focus_text(asked, filters), hits, asked)
-        matched, mismatched = FEATURES.index("year_match"), FEATURES.index("year_mismatch")
-        if any(s.features[matched] and s.score >= self.config.min_evidence for s in sentences):
-            # 2019年做了什么 is answered from the review of 2019, not from the same report's plan for 2020.
-            sentences = [s for s in sentences if not s.features[mismatched]]
         if not sentences or sentences[0].score < self.config.min_evidence:
             return self._refusal(question, asked, kind, filters, hits)
+        # A year asked is the year answered: 2019年做了什么 from the review of 2019, not from the same report's
+        # plan for 2020; and 那2020年呢 is not answered with 2019's figure.
+        mismatched = FEATURES.index("year_mismatch")
+        of_the_year = [s for s in sentences if not s.features[mismatched]]
+        if not of_the_year or of_the_year[0].score < self.config.min_evidence:
+            other = sentences[0]
+            cite = _cite(1, other.hit, other.paragraph, other.text, other.start)
+            years = "、".join(f"{y}年" for y in dict.fromkeys(_YEAR_NUMBER.findall(asked)))
+            text = f"报告没有给出{years}的相关内容；最接近的是其他年份的记载：{cite.quote.strip()}[1]"
+            return Answer(question, text, (cite,), False, tuple(hits), filters, (), asked, kind)
+        sentences = of_the_year
         chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
         chosen = _distinct(chosen)[: self.config.max_sentences]
         if kind == "list":
@@ -324,7 +313,11 @@ class ExtractiveAnswerer:
             # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
             text = f"{NO_NUMBER}相关内容：{citations[0].quote.strip()}[1]"
             return Answer(question, text, citations[:1], False, tuple(hits), filters, (), asked, kind)
-        text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
+        if kind == "which_street":
+            # Asked which street: each quote says whose report it is from.
+            text = "\n".join(f"{c.street or c.title}：{c.quote.strip()}[{c.n}]" for c in citations)
+        else:
+            text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, kind)
 
     def _with_body(self, s: Sentence) -> Sentence:
@@ -388,7 +381,7 @@ class ExtractiveAnswerer:
         wants_quantity = asks_quantity(question)
         wants_time = asks_time(question)
         unit = m.group(1) if (m := _ASKED_UNIT.search(question)) else None
-        years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}
+        years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}  # as asked: no ranges
         cfg = self.config
         out: list[Sentence] = []
         for hit in hits:
@@ -421,7 +414,9 @@ class ExtractiveAnswerer:
                 )
                 has_number = bool(_HAS_NUMBER.search(stripped))
                 # A report reviews one year and plans the next, under headings that say which: 2019年工作回顾.
-                around = {int(y) for y in _YEAR_NUMBER.findall(context_text + stripped)}
+                # The section's and sentence's own years first: the title of 2020年塘桥街道社代会报告 names the
+                # year it was given, not the year its review covers.
+                around = years_in(" ".join(chunk.section_path) + stripped) or years_in(hit.meta.title)
                 features = (
                     coverage,
                     char_coverage,
@@ -608,63 +603,92 @@ class ExtractiveAnswerer:
     # ------------------------------------------------------------------------------------------ summaries
 
     def _summary(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
-        """The outline under the section the question is about; None: the report has no outline to show.
+        """The parts of the section the question is about, each cited; None: no section fits.
 
-        Sections are matched on the question's subject (its words without the asking: 塘桥街道2019年民生服务
-        方面主要做了哪几个方面的工作 -> 民生服务); a question with no subject left (万里街道2021年的工作重点是什么)
-        gets the report's top-level outline."""
+        A section's parts are its sub-headings, or, where it has none, the short lead phrases its paragraphs
+        open with (“平战结合”科学精准抓好疫情防控。). The section is chosen by three things: the question's
+        subject words that the report's outline uses (塘桥2019年民生服务这块包括哪几部分 -> 民生服务; words no
+        heading has, such as 哪几块 or 大事, say nothing about which part), the year asked against the years
+        the section names, and whether the question asks what was done (review) or what is planned (tasks)
+        against the section's own sense. A question with no subject gets the top-level section that fits its
+        year and sense, else the report's top-level outline."""
         if not hits:
             return None
         tokenizer = self.retriever.index.tokenizer
-        subject = _SUMMARY_ASKING.sub(" ", focus_text(asked, filters))
         doc_id = hits[0].chunk.doc_id
         doc = self._document(doc_id)
+        root = _outline(doc)
+        nodes = [n for n in _walk(root) if len(self._parts(doc, n)) >= 2]
+        if not nodes:
+            return None
         # Words of the report's title (行动计划, 工作总结) say which report, not which part of it.
         title_words = set(tokenizer.tokens(doc.meta.title))
-        q_tokens = {
-            t
-            for t in tokenizer.tokens(subject)
-            if t not in self._place_words and t not in title_words and (_HAN.search(t) or t.isdigit())
-        }
-        weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
+        outline_words = {t for n in _walk(root) if n.path for t in tokenizer.tokens(n.path[-1])}
+        focus = focus_text(asked, filters)
+
+        def heading_weights(text: str) -> dict[str, float]:
+            return {
+                t: self._idf.get(t, self._idf_unseen)
+                for t in tokenizer.tokens(text)
+                if t in outline_words and t not in self._place_words and t not in title_words and _HAN.search(t)
+            }
+
+        weights = heading_weights(_SUMMARY_ASKING.sub(" ", focus))
         total = sum(weights.values()) or 1.0
-        root = _outline(doc)
+        # What the asking itself names (主要任务, 保障措施) picks among sections when no subject is left.
+        aims = heading_weights(focus)
+        years = {int(y) for y in _YEAR_NUMBER.findall(asked)}
+        sense = _sense(asked)
         hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
 
         def match(text: str) -> float:
             tokens = set(tokenizer.tokens(text))
             return sum(w for t, w in weights.items() if t in tokens) / total
 
+        def fit(node: _Outline) -> float:
+            """Year and sense: +1 for the year asked, -1 for other years only; +0.5 / -0.5 for the sense."""
+            path = " ".join(node.path) if node.path else doc.meta.title
+            named = years_in(path)
+            score = (1.0 if years & named else -1.0) if years and named else 0.0
+            own_sense = _sense(path, heading=True) or (_sense(doc.meta.title, heading=True) if not node.path else None)
+            if sense and own_sense:
+                score += 0.5 if sense == own_sense else -0.5
+            return score
+
         best: tuple[float, _Outline] | None = None
-        if not weights:
-            # Nothing left but the asking (2020年的主要任务是什么): the section whose heading names it, if any.
-            aimed = _aimed_section(root, asked)
-            if aimed is not None:
-                best = (1.0, aimed)
-        for node in _walk(root) if best is None else ():
-            if len(node.children) < 2 or not node.path:
-                continue
-            own = match(node.path[-1])
-            parts = max(match(c.path[-1]) for c in node.children)
-            inside = sum(1 for n in hit_paras if _within(doc, n, node.path)) / max(1, len(hit_paras))
-            score = own + 0.3 * parts + 0.2 * inside
-            if own >= self.config.min_outline_match and (best is None or score > best[0]):
+        for node in nodes:
+            if weights:
+                if not node.path:
+                    continue
+                own = match(node.path[-1])
+                parts = max((match(t) for t in self._part_texts(doc, node)), default=0.0)
+                if max(own, parts) < self.config.min_outline_match:
+                    continue
+                inside = sum(1 for n in hit_paras if _within(doc, n, node.path)) / max(1, len(hit_paras))
+                score = own + 0.3 * parts + 0.2 * inside + 0.5 * fit(node)
+            else:
+                if len(node.path) > 1:
+                    continue  # no subject: a top-level section or the report as a whole
+                aimed = sum(w for t, w in aims.items() if t in tokenizer.tokens(node.path[-1])) if node.path else 0.0
+                aimed /= sum(aims.values()) or 1.0
+                # A fitting section before the whole report
+                score = fit(node) + aimed + (0.1 if node.path else 0.0)
+            if best is None or score > best[0]:
                 best = (score, node)
-        if best is not None:
-            node = best[1]
-        elif len(root.children) >= 2 and not weights:
-            node = root
-        else:
+        if best is None:
             return None
+        node = best[1]
+        if not weights and node.path and best[0] <= 0.1:
+            node = root if root in nodes else node  # no section fits the year or sense: the whole outline
         meta = self.retriever.index.metas[doc_id]
-        openers = ([node.opener] if node.opener is not None else []) + [
-            c.opener for c in node.children[: self.config.max_outline] if c.opener is not None
-        ]
         citations = []
-        for n, p in enumerate(openers, start=1):
-            title = _heading_span(p)
-            citations.append(Citation(n, doc_id, meta.title, meta.street, p.section_path, p.number, title,
-                                      p.char_start, p.char_start + len(title)))  # fmt: skip
+        spans = ([(node.opener, _heading_span(node.opener))] if node.opener is not None else []) + [
+            (p, text) for p, text in self._parts(doc, node)[: self.config.max_outline]
+        ]
+        for n, (p, text) in enumerate(spans, start=1):
+            start = p.char_start + p.text.index(text)
+            citations.append(Citation(n, doc_id, meta.title, meta.street, p.section_path, p.number, text,
+                                      start, start + len(text)))  # fmt: skip
         head, items = (citations[0], citations[1:]) if node.opener is not None else (None, citations)
         lines = ([f"{head.quote}[{head.n}]："] if head else [f"{meta.title}："]) + [
             f"{c.quote}[{c.n}]" for c in items
@@ -672,26 +696,42 @@ class ExtractiveAnswerer:
         return Answer(question, "\n".join(lines), tuple(citations), True, tuple(hits), filters, (), asked,
                       "summary")  # fmt: skip
 
+    def _parts(self, doc: Document, node: _Outline) -> list[tuple[Paragraph, str]]:
+        """A section's parts as (paragraph, verbatim text): its sub-headings, else its paragraphs' lead phrases."""
+        if len(node.children) >= 2:
+            return [(c.opener, _heading_span(c.opener)) for c in node.children if c.opener is not None]
+        if not node.path or node.opener is None:
+            return []
+        leads = []
+        for p in doc.paragraphs[node.opener.number :]:
+            if p.section_path[: len(node.path)] != node.path:
+                break
+            if p.kind != "text" or p.section_path != node.path:
+                continue
+            first = next(iter(_line_sentences(p.text)), None)
+            if first and first[0] == 0 and first[1] <= self.config.max_lead_chars + 10 and first[1] < len(p.text):
+                leads.append((p, p.text[first[0] : first[1]]))
+        return leads
+
+    def _part_texts(self, doc: Document, node: _Outline) -> list[str]:
+        return [text for _, text in self._parts(doc, node)]
+
     # -------------------------------------------------------------------------------------- cross-street
 
     def _cross_street(self, question: str, asked: str, streets: list[str]) -> Answer | None:
         """Street by street, from the comparison engine; None: the question names no topic to compare on."""
-        from .compare import NOT_COVERED, compare_streets
-
         topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters()))
         for name in sorted(self._place_words, key=len, reverse=True):
             topic = topic.replace(name, " ")
         topic = re.sub(r"\s+", " ", topic).strip()
         if len(topic.replace(" ", "")) < 2:
             return None
-        engine = SimpleNamespace(index=self.retriever.index, embedder=self.retriever.embedder,
-                                 retriever=self.retriever, answerer=self)  # fmt: skip
         topic = topic.replace(" ", "")
         try:
-            comparison = compare_streets(engine, topic, streets or None)
+            comparison = compare_streets(self, topic, streets or None)
             if sum(f.found for f in comparison.findings) < 2 and (specific := self._specific_word(topic)):
                 # 停车管理措施 is rarely written whole; its most specific word (停车) still names the topic.
-                comparison = compare_streets(engine, f"{topic}/{specific}", streets or None)
+                comparison = compare_streets(self, f"{topic}/{specific}", streets or None)
         except ValueError:
             return None
         findings = sorted(comparison.findings, key=lambda f: not f.found)
@@ -753,11 +793,6 @@ class ExtractiveAnswerer:
         return Answer(question, text, (), False, tuple(hits), filters, (), asked, kind)
 
 
-def in_glossary(section_path: Sequence[str]) -> bool:
-    """The section path lies in a report's 名词解释 glossary."""
-    return bool(section_path) and bool(_GLOSSARY_SECTION.search(section_path[0]))
-
-
 def replace_score(s: Sentence, score: float) -> Sentence:
     return Sentence(s.hit, s.text, s.start, s.end, s.paragraph, score, s.features)
 
@@ -776,6 +811,18 @@ def _states_amount(question: str, text: str) -> bool:
         # answered by 15分钟养老服务圈.
         return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
     return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
+
+
+_YEAR_RANGE = re.compile(r"((?:19|20)\d\d)\s*年?\s*(?:-|—|–|~|～|至|到)\s*((?:19|20)\d\d)\s*年?")
+
+
+def years_in(text: str) -> set[int]:
+    """Every year a text names, ranges spelled out: 2021-2023年 names 2021, 2022 and 2023."""
+    years = {int(y) for y in _YEAR_NUMBER.findall(text)}
+    for a, b in _YEAR_RANGE.findall(text):
+        if 0 <= int(b) - int(a) <= 10:
+            years.update(range(int(a), int(b) + 1))
+    return years
 
 
 def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
@@ -816,24 +863,19 @@ def _outline(doc: Document) -> _Outline:
     return root
 
 
-def _aimed_section(root: _Outline, question: str) -> _Outline | None:
-    """The section (with sub-sections) whose heading carries what the question asks for, in the year it names.
+_REVIEW = re.compile(r"回顾|总结|成效|成绩|做法|进展|情况|完成|做了|干了|取得|开展了|实现了|过去|一年来")
+_PLAN = re.compile(r"任务|安排|计划|打算|思路|目标|举措|重点|措施|对策|建议|将要|准备|入手|要抓|主要抓|部署")
 
-    "2020年的主要任务" -> "二、2020年主要任务" rather than the report's whole outline; a heading naming another
-    year (2019年工作回顾) is passed over, and the first fitting section in reading order wins."""
-    keys = {key for aim, key in _OUTLINE_AIMS.items() if aim in question}
-    if not keys:
-        return None
-    years = set(_YEAR_NUMBER.findall(question))
-    fitting = []
-    for node in _walk(root):
-        if not node.path or len(node.children) < 2 or not any(k in node.path[-1] for k in keys):
-            continue
-        named = set(_YEAR_NUMBER.findall(node.path[-1]))
-        if years and named and not years & named:
-            continue
-        fitting.append((not (years & named), node))
-    return min(fitting, key=lambda x: x[0])[1] if fitting else None
+
+def _sense(text: str, heading: bool = False) -> str | None:
+    """"review" (what was done) or "plan" (what is to be done), as a question or a heading says; None: neither.
+
+    A heading's review words (回顾, 成效) outweigh its plan words; a question's plan words (打算, 主要任务)
+    outweigh its review words (a plan question often says 做 too)."""
+    review, plan = bool(_REVIEW.search(text)), bool(_PLAN.search(text))
+    if review and plan:
+        return "review" if heading else "plan"
+    return "review" if review else "plan" if plan else None
 
 
 def _walk(node: _Outline):

@@ -133,14 +133,18 @@ def place_words(metas: Iterable[DocMeta]) -> frozenset[str]:
 
 # ------------------------------------------------------------------------------------------ question kinds
 
-KINDS = ("quantity", "definition", "list", "summary", "cross_street", "time", "yes_no", "other")
+KINDS = ("quantity", "definition", "list", "summary", "cross_street", "which_street", "time", "yes_no", "other")
+# Asks which one street did something: the answer names the street of each quoted sentence.
+_WHICH_STREET = re.compile(r"(?:哪个|哪一个|哪家|哪条|什么)(?:街道|街镇|镇)")
 
 _CROSS = re.compile(
     r"哪些街道|哪几个街道|各个?街道|各街镇|几个街道都|比较|对比|相比|比呢|差异|不同之处|有何不同|有什么不同"
 )
 _SUMMARY = re.compile(
     r"工作重点|重点工作|主要任务|重点任务|总体目标|发展目标|主要目标|几个方面|哪些方面|哪几方面|哪几点|主要内容|"
-    r"工作思路|总体要求|主要做法|概括|提纲|框架|大纲|总结了哪些|分为哪"
+    r"工作思路|总体要求|主要做法|概括|提纲|框架|大纲|总结了哪些|分[为成]哪|"
+    # 哪几 + a word for parts of a whole: 哪几块 / 哪几大块 / 哪几件大事 / 哪几条保障措施 / 分哪几步
+    r"哪几(?:个|大)?(?:块|方面|部分|件大?事|条|步|点)"
 )
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{1,30})[”\"」』]")
 _DEFINITION = re.compile(
@@ -176,6 +180,8 @@ def question_kind(question: str, streets: Sequence[str] = ()) -> str:
     summary before a definition, "何时成立、由多少家单位发起" a time question before a quantity.
     """
     q = question.strip()
+    if not streets and _WHICH_STREET.search(q):
+        return "which_street"
     if len(set(streets)) >= 2 or _CROSS.search(q):
         return "cross_street"
     if _SUMMARY.search(q):
