@@ -43,6 +43,7 @@ from .questions import (
     place_words,
     quoted_terms,
     topic_of,
+    years_in,
 )
 from .retrieval import Retriever
 
@@ -260,7 +261,8 @@ class ExtractiveAnswerer:
         if missing:
             return self._refusal(question, asked, kind, resolved, text=missing)
         if kind == "cross_street" and query.inferred:
-            answer = self._cross_street(question, asked, list(query.streets))
+            year = query.years[0] if len(set(query.years)) == 1 else None
+            answer = self._cross_street(question, asked, list(query.streets), year)
             if answer is not None:
                 return answer
             kind = "list"
@@ -718,9 +720,9 @@ class ExtractiveAnswerer:
 
     # -------------------------------------------------------------------------------------- cross-street
 
-    def _cross_street(self, question: str, asked: str, streets: list[str]) -> Answer | None:
+    def _cross_street(self, question: str, asked: str, streets: list[str], year: int | None) -> Answer | None:
         """Street by street, from the comparison engine; None: the question names no topic to compare on."""
-        topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters()))
+        topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters(year=year)))
         for name in sorted(self._place_words, key=len, reverse=True):
             topic = topic.replace(name, " ")
         topic = re.sub(r"\s+", " ", topic).strip()
@@ -728,10 +730,10 @@ class ExtractiveAnswerer:
             return None
         topic = topic.replace(" ", "")
         try:
-            comparison = compare_streets(self, topic, streets or None)
+            comparison = compare_streets(self, topic, streets or None, year=year)
             if sum(f.found for f in comparison.findings) < 2 and (specific := self._specific_word(topic)):
                 # 停车管理措施 is rarely written whole; its most specific word (停车) still names the topic.
-                comparison = compare_streets(self, f"{topic}/{specific}", streets or None)
+                comparison = compare_streets(self, f"{topic}/{specific}", streets or None, year=year)
         except ValueError:
             return None
         findings = sorted(comparison.findings, key=lambda f: not f.found)
@@ -811,18 +813,6 @@ def _states_amount(question: str, text: str) -> bool:
         # answered by 15分钟养老服务圈.
         return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
     return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
-
-
-_YEAR_RANGE = re.compile(r"((?:19|20)\d\d)\s*年?\s*(?:-|—|–|~|～|至|到)\s*((?:19|20)\d\d)\s*年?")
-
-
-def years_in(text: str) -> set[int]:
-    """Every year a text names, ranges spelled out: 2021-2023年 names 2021, 2022 and 2023."""
-    years = {int(y) for y in _YEAR_NUMBER.findall(text)}
-    for a, b in _YEAR_RANGE.findall(text):
-        if 0 <= int(b) - int(a) <= 10:
-            years.update(range(int(a), int(b) + 1))
-    return years
 
 
 def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:

@@ -20,6 +20,19 @@ class QuestionError(ValueError):
     """A question that cannot be searched as given (empty, or too long)."""
 
 
+_YEAR_RANGE = re.compile(r"((?:19|20)\d\d)\s*年?\s*(?:-|—|–|~|～|至|到)\s*((?:19|20)\d\d)\s*年?")
+
+
+def years_in(text: str) -> set[int]:
+    """Every year a text names, ranges spelled out: 2021-2023年 names 2021, 2022 and 2023."""
+    years = {int(y) for y in YEAR.findall(text)}
+    for a, b in _YEAR_RANGE.findall(text):
+        if 0 <= int(b) - int(a) <= 10:
+            years.update(range(int(a), int(b) + 1))
+    return years
+
+
+
 def check_question(question: object) -> str:
     """The question stripped, or a QuestionError saying what is wrong. Every entry point calls this."""
     if question is None:
@@ -59,7 +72,7 @@ def infer_filters(question: str, metas: Iterable[DocMeta]) -> Filters:
     """The street, district and year a question names. A street outside the corpus is kept: it matches nothing."""
     metas = list(metas)
     streets = {m.street for m in metas if m.street}
-    street = next((s for s in sorted(streets, key=len, reverse=True) if _stem(s) in question), None)
+    street = next((s for name, s in street_aliases(streets) if name in question), None)
     if street is None and (m := _STREET.search(question)):
         street = m.group(1)
     district = None
@@ -95,6 +108,22 @@ def _stem(street: str) -> str:
     return _SUFFIX.sub("", street)
 
 
+def street_aliases(streets: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, street) for every way a question may name a corpus street, longest name first: the whole name,
+    without 街道/镇 (塘桥), and a long name's first two characters when no other street starts so (长白 for
+    长白新村街道, as people say it; not 长寿 if 长寿路 and 长寿新村 were both in the corpus)."""
+    streets = set(streets)
+    stems = {s: _stem(s) for s in streets}
+    aliases = {}
+    for street, stem in stems.items():
+        aliases[street] = street
+        aliases.setdefault(stem, street)
+        short = stem[:2]
+        if len(stem) >= 4 and sum(other.startswith(short) for other in stems.values()) == 1:
+            aliases.setdefault(short, street)
+    return sorted(aliases.items(), key=lambda item: (-len(item[0]), item[0]))
+
+
 def focus_text(question: str, filters: Filters) -> str:
     """The question without the places and year it was filtered on.
 
@@ -104,8 +133,9 @@ def focus_text(question: str, filters: Filters) -> str:
     text = question
     for place in (filters.street, filters.district):
         if place:
+            short = _stem(place)[:2] if len(_stem(place)) >= 4 else ""  # 长白 for 长白新村街道
             for name in sorted(
-                {place, _stem(place), place.removesuffix("新区").removesuffix("区")}, key=len, reverse=True
+                {place, _stem(place), short, place.removesuffix("新区").removesuffix("区")}, key=len, reverse=True
             ):
                 if len(name) >= 2:
                     text = text.replace(name, " ")
@@ -124,10 +154,11 @@ def place_words(metas: Iterable[DocMeta]) -> frozenset[str]:
     They decide which report a passage comes from, not what it says, so they are never evidence.
     """
     words = {"街道"}
+    metas = list(metas)
     for meta in metas:
-        for name in (meta.street, meta.district):
-            if name:
-                words |= {name, name.removesuffix("新区").removesuffix("区"), _stem(name)}
+        if meta.district:
+            words |= {meta.district, meta.district.removesuffix("新区").removesuffix("区")}
+    words |= {name for name, _ in street_aliases(m.street for m in metas if m.street)}
     return frozenset(w for w in words if len(w) >= 2)
 
 
@@ -138,7 +169,7 @@ KINDS = ("quantity", "definition", "list", "summary", "cross_street", "which_str
 _WHICH_STREET = re.compile(r"(?:哪个|哪一个|哪家|哪条|什么)(?:街道|街镇|镇)")
 
 _CROSS = re.compile(
-    r"哪些街道|哪几个街道|各个?街道|各街镇|几个街道都|比较|对比|相比|比呢|差异|不同之处|有何不同|有什么不同"
+    r"哪些街道|哪几个街道|各个?街道|各街镇|几个街道|各自|比较|对比|相比|比呢|差异|不同之处|有何不同|有什么不同"
 )
 _SUMMARY = re.compile(
     r"工作重点|重点工作|主要任务|重点任务|总体目标|发展目标|主要目标|几个方面|哪些方面|哪几方面|哪几点|主要内容|"
@@ -169,8 +200,12 @@ _LIST = re.compile(
 
 def named_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
     """The corpus's streets a question names, whole or without 街道/镇 (longest first)."""
-    known = sorted({m.street for m in metas if m.street}, key=len, reverse=True)
-    return [s for s in known if s in question or s.removesuffix("街道").removesuffix("镇") in question]
+    named: list[str] = []
+    for name, street in street_aliases(m.street for m in metas if m.street):
+        if name in question and street not in named:
+            named.append(street)
+            question = question.replace(name, " ")  # 长白新村 is not also a mention of 长白
+    return sorted(named, key=len, reverse=True)
 
 
 def question_kind(question: str, streets: Sequence[str] = ()) -> str:
