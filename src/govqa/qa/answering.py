@@ -104,6 +104,7 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _FUNCTION_CHARS = frozenset(
     "的了是在和与及或有多少几个什么哪些如何怎样么呢吗年月日中对为把被将从于到以这那其该各等也都就还又"
 )
+_QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』]{2,20})[”\"」』]")
 _SENTENCE_STOP = re.compile(r"[。！？!?]")
 _GLOSSARY_SECTION = re.compile(r"名词解释")
 _GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
@@ -271,7 +272,9 @@ class ExtractiveAnswerer:
             answer = self._summary(question, asked, resolved, hits)
             if answer is not None:
                 return answer
-        if kind == "definition":
+        if kind == "definition" or (kind in ("other", "list") and self._glossary_entries_for(asked, resolved, hits)):
+            # A quoted term the reports define (“五件套”都是些什么设备?) is answered by its definition,
+            # however the question is worded.
             answer = self._definition(question, asked, resolved, hits)
             if answer is not None:
                 return answer
@@ -525,6 +528,14 @@ class ExtractiveAnswerer:
         text = "".join(f"{c.quote}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "definition")
 
+    def _glossary_entries_for(self, asked: str, filters: Filters, hits: list[Hit]) -> list[GlossaryEntry]:
+        """Glossary entries of the question's quoted terms in the reports it is asked of."""
+        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
+        if not terms:
+            return []
+        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self._docs(filters)
+        return [e for t in terms for e in self._glossary_entries(t, docs) if e.term == t.strip("“”\"' ")]
+
     def _quoted_term_sentences(
         self, question: str, asked: str, filters: Filters, hits: list[Hit], terms: list[str]
     ) -> Answer | None:
@@ -659,6 +670,9 @@ class ExtractiveAnswerer:
 
         best: tuple[float, _Outline] | None = None
         for node in nodes:
+            named = years_in(" ".join(node.path)) or years_in(doc.meta.title)
+            if years and named and not years & named:
+                continue  # a section (or report) of other years only: 2024年的重点任务 is not its plan for 2023
             if weights:
                 if not node.path:
                     continue
@@ -804,6 +818,8 @@ def _states_amount(question: str, text: str) -> bool:
     for asked, stated in _AMOUNT_KINDS:
         if asked.search(question):
             return bool(stated.search(text))
+    if re.search(r"(?:多少|几)年", question) and re.search(r"(?<![\d])(?:[一二两三四五六七八九十]+|\d{1,2})\s*年(?!\d)", text):
+        return True  # 多少年滚动一次 -> 五年一滚动: a span of years, not a date
     text = _YEAR.sub("", text)  # 2019年 is when, not how many
     m = _MEASURE_WORD.search(question)
     if m and re.search(rf"[\d一二两三四五六七八九十百千万]\s*{m.group(1)}", text):

@@ -184,7 +184,7 @@ _DEFINITION = re.compile(
 )
 _WHAT_IS = re.compile(r"什么(?:是|叫)([^?？，,。]{2,20})")
 _TIME = re.compile(
-    r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是"
+    r"何时|哪一年|哪几年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是"
 )
 _QUANTITY = re.compile(
     # Not 那几年/好几个 (a few, not a question), 哪几个 (which), 科罗拉多大学, or 数量为什么变少.
@@ -258,7 +258,7 @@ def asks_time(question: str) -> bool:
     return bool(_TIME.search(question))
 
 
-_PUBLISHED = re.compile(r"发布|印发|编制|出台|发表|公布|成文|制定|起草")
+_PUBLISHED = re.compile(r"发布|印发|编制|出台|发表|公布|成文|制定|起草|发出|下发")
 _THE_REPORT = re.compile(r"报告|计划|总结|规划|方案|文件|通知|《")
 
 
