@@ -328,9 +328,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/v1/compare", tags=["query"], dependencies=reads, response_model=ComparisonJSON)
     def compare(body: CompareRequest) -> JSONResponse:
         try:
-            return JSONResponse(
-                comparison_json(service.qa.compare(body.topic, body.streets, k=body.k))
-            )
+            return JSONResponse(comparison_json(service.qa.compare(body.topic, body.streets, k=body.k)))
         except QuestionError:
             raise
         except ValueError as exc:  # an unknown street, an empty topic

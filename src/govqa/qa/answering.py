@@ -40,8 +40,10 @@ from .questions import (
     asks_time,
     dated_reports,
     focus_text,
+    near_same,
     place_words,
     quoted_terms,
+    sense_of,
     topic_of,
     years_in,
 )
@@ -272,7 +274,9 @@ class ExtractiveAnswerer:
             answer = self._summary(question, asked, resolved, hits)
             if answer is not None:
                 return answer
-        if kind == "definition" or (kind in ("other", "list") and self._glossary_entries_for(asked, resolved, hits)):
+        if kind == "definition" or (
+            kind in ("other", "list") and self._glossary_entries_for(asked, resolved, hits)
+        ):
             # A quoted term the reports define (“五件套”都是些什么设备?) is answered by its definition,
             # however the question is worded.
             answer = self._definition(question, asked, resolved, hits)
@@ -291,6 +295,9 @@ class ExtractiveAnswerer:
 
     def _sentences(self, question: str, asked: str, kind: str, filters: Filters, hits: list[Hit]) -> Answer:
         sentences = self.rank_sentences(focus_text(asked, filters), hits, asked)
+        if kind == "quantity":
+            # A glossary entry defines a term; the figures of a year are in the report's body.
+            sentences = [s for s in sentences if not in_glossary(s.hit.chunk.section_path)]
         if not sentences or sentences[0].score < self.config.min_evidence:
             return self._refusal(question, asked, kind, filters, hits)
         # A year asked is the year answered: 2019年做了什么 from the review of 2019, not from the same report's
@@ -419,9 +426,9 @@ class ExtractiveAnswerer:
                 )
                 has_number = bool(_HAS_NUMBER.search(stripped))
                 # A report reviews one year and plans the next, under headings that say which: 2019年工作回顾.
-                # The section's and sentence's own years first: the title of 2020年塘桥街道社代会报告 names the
-                # year it was given, not the year its review covers.
-                around = years_in(" ".join(chunk.section_path) + stripped) or years_in(hit.meta.title)
+                # The section's and sentence's own years first, else the years the report covers: the title of
+                # 2020年塘桥街道社代会报告 names the year it was given, not the year its review covers.
+                around = years_in(" ".join(chunk.section_path) + stripped) or _covered(hit.meta)
                 features = (
                     coverage,
                     char_coverage,
@@ -643,7 +650,10 @@ class ExtractiveAnswerer:
             return {
                 t: self._idf.get(t, self._idf_unseen)
                 for t in tokenizer.tokens(text)
-                if t in outline_words and t not in self._place_words and t not in title_words and _HAN.search(t)
+                if t in outline_words
+                and t not in self._place_words
+                and t not in title_words
+                and _HAN.search(t)
             }
 
         weights = heading_weights(_SUMMARY_ASKING.sub(" ", focus))
@@ -651,7 +661,7 @@ class ExtractiveAnswerer:
         # What the asking itself names (主要任务, 保障措施) picks among sections when no subject is left.
         aims = heading_weights(focus)
         years = {int(y) for y in _YEAR_NUMBER.findall(asked)}
-        sense = _sense(asked)
+        sense = sense_of(asked)
         hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
 
         def match(text: str) -> float:
@@ -663,7 +673,9 @@ class ExtractiveAnswerer:
             path = " ".join(node.path) if node.path else doc.meta.title
             named = years_in(path)
             score = (1.0 if years & named else -1.0) if years and named else 0.0
-            own_sense = _sense(path, heading=True) or (_sense(doc.meta.title, heading=True) if not node.path else None)
+            own_sense = sense_of(path, heading=True) or (
+                sense_of(doc.meta.title, heading=True) if not node.path else None
+            )
             if sense and own_sense:
                 score += 0.5 if sense == own_sense else -0.5
             return score
@@ -685,7 +697,11 @@ class ExtractiveAnswerer:
             else:
                 if len(node.path) > 1:
                     continue  # no subject: a top-level section or the report as a whole
-                aimed = sum(w for t, w in aims.items() if t in tokenizer.tokens(node.path[-1])) if node.path else 0.0
+                aimed = (
+                    sum(w for t, w in aims.items() if t in tokenizer.tokens(node.path[-1]))
+                    if node.path
+                    else 0.0
+                )
                 aimed /= sum(aims.values()) or 1.0
                 # A fitting section before the whole report
                 score = fit(node) + aimed + (0.1 if node.path else 0.0)
@@ -725,7 +741,12 @@ class ExtractiveAnswerer:
             if p.kind != "text" or p.section_path != node.path:
                 continue
             first = next(iter(_line_sentences(p.text)), None)
-            if first and first[0] == 0 and first[1] <= self.config.max_lead_chars + 10 and first[1] < len(p.text):
+            if (
+                first
+                and first[0] == 0
+                and first[1] <= self.config.max_lead_chars + 10
+                and first[1] < len(p.text)
+            ):
                 leads.append((p, p.text[first[0] : first[1]]))
         return leads
 
@@ -818,7 +839,9 @@ def _states_amount(question: str, text: str) -> bool:
     for asked, stated in _AMOUNT_KINDS:
         if asked.search(question):
             return bool(stated.search(text))
-    if re.search(r"(?:多少|几)年", question) and re.search(r"(?<![\d])(?:[一二两三四五六七八九十]+|\d{1,2})\s*年(?!\d)", text):
+    if re.search(r"(?:多少|几)年", question) and re.search(
+        r"(?<![\d])(?:[一二两三四五六七八九十]+|\d{1,2})\s*年(?!\d)", text
+    ):
         return True  # 多少年滚动一次 -> 五年一滚动: a span of years, not a date
     text = _YEAR.sub("", text)  # 2019年 is when, not how many
     m = _MEASURE_WORD.search(question)
@@ -829,6 +852,13 @@ def _states_amount(question: str, text: str) -> bool:
         # answered by 15分钟养老服务圈.
         return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
     return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
+
+
+def _covered(meta) -> set[int]:
+    """The years a report covers, by its metadata (else by its title)."""
+    if meta.year_start is not None:
+        return set(range(meta.year_start, (meta.year_end or meta.year_start) + 1))
+    return years_in(meta.title)
 
 
 def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
@@ -869,21 +899,6 @@ def _outline(doc: Document) -> _Outline:
     return root
 
 
-_REVIEW = re.compile(r"回顾|总结|成效|成绩|做法|进展|情况|完成|做了|干了|取得|开展了|实现了|过去|一年来")
-_PLAN = re.compile(r"任务|安排|计划|打算|思路|目标|举措|重点|措施|对策|建议|将要|准备|入手|要抓|主要抓|部署")
-
-
-def _sense(text: str, heading: bool = False) -> str | None:
-    """"review" (what was done) or "plan" (what is to be done), as a question or a heading says; None: neither.
-
-    A heading's review words (回顾, 成效) outweigh its plan words; a question's plan words (打算, 主要任务)
-    outweigh its review words (a plan question often says 做 too)."""
-    review, plan = bool(_REVIEW.search(text)), bool(_PLAN.search(text))
-    if review and plan:
-        return "review" if heading else "plan"
-    return "review" if review else "plan" if plan else None
-
-
 def _walk(node: _Outline):
     yield node
     for child in node.children:
@@ -918,7 +933,7 @@ def _distinct(sentences: list[Sentence]) -> list[Sentence]:
     kept: list[Sentence] = []
     for s in sentences:
         if any(
-            s.text == k.text
+            near_same(s.text, k.text)
             or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and (s.start < k.end and k.start < s.end))
             for k in kept
         ):

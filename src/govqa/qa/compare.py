@@ -38,7 +38,7 @@ from ..index.store import Index
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Chunk, Citation, DocMeta, Filters, Hit
-from .questions import QuestionError, check_k, check_question, place_words, years_in
+from .questions import QuestionError, check_k, check_question, place_words, sense_of, years_in
 from .retrieval import Retriever
 
 
@@ -506,9 +506,18 @@ def _finding(
         meta = quote.hit.meta
         citations.append(Citation(n, chunk.doc_id, meta.title, meta.street, chunk.section_path,
                                   quote.paragraph, text, quote.start + a, quote.start + b))  # fmt: skip
-        parts.append(f"{'…' if a > 0 else ''}{text}{'…' if b < len(quote.text) else ''}[{n}]")
+        label = _LABELS.get(_sense(quote.hit), "")
+        parts.append(f"{label}{'…' if a > 0 else ''}{text}{'…' if b < len(quote.text) else ''}[{n}]")
         budget -= len(text)
     return StreetFinding(street, district, True, "".join(parts), tuple(citations), tuple(passages))
+
+
+_LABELS = {"review": "（已完成）", "plan": "（计划）"}
+
+
+def _sense(hit: Hit) -> str | None:
+    """Whether a passage reports what was done or what is planned: by its section, else its report's title."""
+    return sense_of(" ".join(hit.chunk.section_path), heading=True) or sense_of(hit.meta.title, heading=True)
 
 
 def _of_year(quote: _Quote, year: int | None) -> bool:
@@ -553,6 +562,8 @@ def _choose(qa: _Engine, query: _Topic, passages: list[Hit]) -> list[_Quote]:
               if query.relevance(_clause_tokens(qa, s.text)) >= MIN_TOPIC_COVERAGE]  # fmt: skip
     # A glossary entry defines the topic; what the street did with it is in the body, if anywhere.
     ranked = [s for s in ranked if not in_glossary(s.hit.chunk.section_path)] or ranked
+    # What a street did comes before what it plans (a 2019 review before the same report's 2020 tasks).
+    ranked.sort(key=lambda s: _sense(s.hit) == "plan")
     chosen: list[_Quote] = []
     for s in ranked:
         if any(

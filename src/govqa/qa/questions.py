@@ -32,6 +32,29 @@ def years_in(text: str) -> set[int]:
     return years
 
 
+_REVIEW = re.compile(r"回顾|总结|成效|成绩|做法|进展|情况|完成|做了|干了|取得|开展了|实现了|过去|一年来")
+_PLAN = re.compile(r"任务|安排|计划|打算|思路|目标|举措|重点|措施|对策|建议|将要|准备|入手|要抓|主要抓|部署")
+
+
+def sense_of(text: str, heading: bool = False) -> str | None:
+    """ "review" (what was done) or "plan" (what is to be done), as a question or a heading says; None: neither.
+
+    A heading's review words (回顾, 成效) outweigh its plan words; a question's plan words (打算, 主要任务)
+    outweigh its review words (a plan question often says 做 too)."""
+    review, plan = bool(_REVIEW.search(text)), bool(_PLAN.search(text))
+    if review and plan:
+        return "review" if heading else "plan"
+    return "review" if review else "plan" if plan else None
+
+
+_NOT_WORDING = re.compile(r"[^\w]|的|地|得|了")
+
+
+def near_same(a: str, b: str) -> bool:
+    """Two sentences that differ only in punctuation, spacing and particles (a report repeating itself with one
+    的 more): quoting both would say one thing twice."""
+    return a == b or _NOT_WORDING.sub("", a) == _NOT_WORDING.sub("", b)
+
 
 def check_question(question: object) -> str:
     """The question stripped, or a QuestionError saying what is wrong. Every entry point calls this."""
@@ -135,7 +158,9 @@ def focus_text(question: str, filters: Filters) -> str:
         if place:
             short = _stem(place)[:2] if len(_stem(place)) >= 4 else ""  # 长白 for 长白新村街道
             for name in sorted(
-                {place, _stem(place), short, place.removesuffix("新区").removesuffix("区")}, key=len, reverse=True
+                {place, _stem(place), short, place.removesuffix("新区").removesuffix("区")},
+                key=len,
+                reverse=True,
             ):
                 if len(name) >= 2:
                     text = text.replace(name, " ")
@@ -164,7 +189,17 @@ def place_words(metas: Iterable[DocMeta]) -> frozenset[str]:
 
 # ------------------------------------------------------------------------------------------ question kinds
 
-KINDS = ("quantity", "definition", "list", "summary", "cross_street", "which_street", "time", "yes_no", "other")
+KINDS = (
+    "quantity",
+    "definition",
+    "list",
+    "summary",
+    "cross_street",
+    "which_street",
+    "time",
+    "yes_no",
+    "other",
+)
 # Asks which one street did something: the answer names the street of each quoted sentence.
 _WHICH_STREET = re.compile(r"(?:哪个|哪一个|哪家|哪条|什么)(?:街道|街镇|镇)")
 
