@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import DocumentError, DocumentExistsError, DocumentNotFoundError  # noqa: F401
 from .index.backend import open_index
 from .index.embedders import Embedder, load_embedder, set_thread_pools, thread_setting
 from .index.resume import CACHE_DIR as EMBEDDING_CACHE
@@ -256,18 +257,6 @@ MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # the largest report file accepted by add
 MAX_FILE_NAME_CHARS = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\-()（）【】《》 ]")
 _LOCK_FILE = ".govqa-corpus.lock"
-
-
-class DocumentError(ValueError):
-    """A report that cannot be added or removed as asked; the message says why. Nothing was changed."""
-
-
-class DocumentExistsError(DocumentError):
-    pass
-
-
-class DocumentNotFoundError(DocumentError):
-    pass
 
 
 @dataclass

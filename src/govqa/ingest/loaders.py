@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import LoadError  # noqa: F401  (raised here; importable from here as before)
 from .cleaning import Line, normalize_text, rejoin_wrapped
 
 log = logging.getLogger("govqa.ingest")
@@ -24,18 +25,6 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + WORD_SUFFIXES + (".pdf",) +
 # another encoding: text in GBK fails on nearly every Chinese character.
 MAX_BAD_UTF8 = 8
 MAX_BAD_UTF8_PER_10K = 5
-
-
-class LoadError(Exception):
-    """A corpus file that cannot be read. The rest of the corpus still indexes."""
-
-    def __init__(self, path: Path | str, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
-
-    def __reduce__(self):  # from a worker process (load_corpus): Exception would pickle the message only
-        return LoadError, (self.path, self.reason)
 
 
 @dataclass

@@ -63,6 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import LLMError  # noqa: F401
 from ..ingest.chunking import sentence_spans
 from ..ingest.metadata import DISTRICTS
 from ..records import Answer, Citation, Filters, Hit
@@ -75,10 +76,6 @@ Message = dict[str, str]
 ENV_BASE_URL = "GOVQA_LLM_BASE_URL"
 ENV_MODEL = "GOVQA_LLM_MODEL"
 ENV_API_KEY = "GOVQA_LLM_API_KEY"
-
-
-class LLMError(RuntimeError):
-    """No answer from a backend: not configured, unreachable, an HTTP error, a malformed reply."""
 
 
 class ChatBackend(Protocol):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from ..errors import QuestionError  # noqa: F401
 from ..ingest.metadata import DISTRICTS
 from ..records import DocMeta, Filters
 
@@ -14,10 +15,6 @@ MAX_K = 100  # passages one search may return: more is a dump of the index, not 
 YEAR = re.compile(r"((?:19|20)\d\d)\s*年")  # a year a question names
 _STREET = re.compile(r"([^\W\d_a-zA-Z年区市省的在和与及各个哪该本这那全每]{2,6}?(?:街道|镇))")
 _SUFFIX = re.compile(r"(街道|镇)$")
-
-
-class QuestionError(ValueError):
-    """A question that cannot be searched as given (empty, or too long)."""
 
 
 _YEAR_RANGE = re.compile(r"((?:19|20)\d\d)\s*年?\s*(?:-|—|–|~|～|至|到)\s*((?:19|20)\d\d)\s*年?")
