@@ -206,7 +206,7 @@ def ask(
     qa = _open(index_dir, embedder)
     try:
         if llm:
-            from .qa.generation import LLMError, llm_answer
+            from .qa.generation import LLMError
 
             # Only the checked answer goes to stdout: the model's own text may misstate or be steered by a report.
             echo = None
@@ -215,7 +215,7 @@ def ask(
                 echo = lambda text: click.secho(text, nl=False, dim=True, err=True)  # noqa: E731
             try:
                 filters = Filters(street, district, year, doc_type)
-                answer = llm_answer(qa.retriever, llm, question, filters, on_text=echo)
+                answer = qa.ask(question, filters, llm=llm, on_text=echo)
             except LLMError as exc:
                 _fail(str(exc))
                 return

@@ -22,9 +22,10 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DocumentError, DocumentExistsError, DocumentNotFoundError  # noqa: F401
 from .index.backend import open_index
@@ -50,6 +51,9 @@ from .qa.compare import Comparison, CoverageMatrix, compare_streets, coverage_ma
 from .qa.query import Query, analyse
 from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit, Turn
+
+if TYPE_CHECKING:
+    from .qa.generation import ChatBackend
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("index")
@@ -170,13 +174,27 @@ class GovQA:
         return self.retriever.search(question, k=k, filters=filters, mode=mode)  # it checks both
 
     def ask(
-        self, question: str, filters: Filters | None = None, history: Sequence[Turn | Answer] | None = None
+        self,
+        question: str,
+        filters: Filters | None = None,
+        history: Sequence[Turn | Answer] | None = None,
+        llm: str | ChatBackend | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Answer:
-        """An extractive answer whose every quoted sentence comes from a report, cited.
+        """An answer whose every sentence is quoted from, or checked against, a report, cited with pages.
 
         `history`: the conversation so far (earlier Answers or their .turn()), oldest first. A follow-up such as
-        "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered."""
-        return self.with_pages(self.answerer.answer_query(self.analyse(question, filters, history)))
+        "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered.
+        `llm`: a language model writes the answer (a backend spec as for `govqa ask --llm`, or a backend) and
+        only the sentences its passages support are kept; `on_text` then gets its unchecked text as it comes.
+        Default: the extractive answerer, offline."""
+        query = self.analyse(question, filters, history)
+        if llm is None:
+            return self.with_pages(self.answerer.answer_query(query))
+        from .qa.generation import LLMAnswerer, load_backend  # only when asked: it imports HTTP clients
+
+        backend = load_backend(llm) if isinstance(llm, str) else llm
+        return self.with_pages(LLMAnswerer(self.retriever, backend).answer_query(query, on_text))
 
     def analyse(
         self, question: str, filters: Filters | None = None, history: Sequence[Turn | Answer] | None = None

@@ -477,11 +477,10 @@ def answer(
     if model == LLM_MODEL:
         if service.llm is None:
             raise HTTPException(404, "no language model is configured on this server (govqa serve --llm)")
-        from .qa.generation import LLMAnswerer, LLMError
+        from .qa.generation import LLMError
 
-        asked = qa.resolve(question, turns)
         try:
-            return qa.with_pages(LLMAnswerer(qa.retriever, service.llm).answer(asked, filters))
+            return qa.ask(question, filters, history=turns, llm=service.llm)
         except LLMError as exc:
             raise HTTPException(502, f"the language model failed: {exc}") from exc
     return qa.ask(question, filters, history=turns)
