@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..index.tokenize import simplified
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
@@ -163,6 +164,10 @@ FITTED_BIAS = -5.4293
 FITTED_MIN_EVIDENCE = 0.11
 
 
+# A question's quoted names are looked for in the text of the reports it is asked of when they are this few.
+MAX_TERM_SCAN_DOCS = 50
+_SPACES = re.compile(r"\s+")
+
 # Character IDF is estimated from at most this many chunks, spread over the index: exact for corpora up to this
 # size, and a large index need not read every chunk (and keep it in memory) to answer its first question.
 CHAR_IDF_SAMPLE = 20_000
@@ -231,6 +236,7 @@ class ExtractiveAnswerer:
         self._char_idf = _char_idf(index.chunks[i].text for i in sample)
         self._char_idf_unseen = max(self._char_idf.values(), default=1.0)
         self._documents: dict[str, Document] = {}
+        self._plain: dict[str, str] = {}
         self._glossary: list[GlossaryEntry] | None = None
         self._sentence_cache: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
 
@@ -263,6 +269,12 @@ class ExtractiveAnswerer:
         missing = self._missing_reports(resolved) if query.inferred else None
         if missing:
             return self._refusal(question, asked, kind, resolved, text=missing)
+        if query.inferred and (unknown := self._unquoted_terms(asked, resolved)):
+            # A name given in quotes is asked for by that name: reports that never write it do not answer.
+            names = "、".join(f"“{t}”" for t in unknown)
+            return self._refusal(
+                question, asked, kind, resolved, text=f"{NOT_FOUND}（所查报告中没有提到{names}。）"
+            )
         if kind == "cross_street" and query.inferred:
             year = query.years[0] if len(set(query.years)) == 1 else None
             answer = self._cross_street(question, asked, list(query.streets), year)
@@ -534,6 +546,23 @@ class ExtractiveAnswerer:
             assert doc.text[p.char_start : p.char_end] == p.text
         text = "".join(f"{c.quote}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "definition")
+
+    def _unquoted_terms(self, asked: str, filters: Filters) -> list[str]:
+        """The question's quoted names that no report it is asked of writes (spaces and script aside)."""
+        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
+        if not terms:
+            return []
+        docs = self._docs(filters) if not filters.is_empty() else set(self.retriever.index.metas)
+        if len(docs) > MAX_TERM_SCAN_DOCS:
+            return []  # too many to read per question; the retriever and the sentence model still judge
+        texts = [self._plain_text(d) for d in docs]
+        return [t for t in terms if not any(_SPACES.sub("", t) in text for text in texts)]
+
+    def _plain_text(self, doc_id: str) -> str:
+        """A report's text in simplified script without spaces, made once."""
+        if doc_id not in self._plain:
+            self._plain[doc_id] = _SPACES.sub("", simplified(self._document(doc_id).text))
+        return self._plain[doc_id]
 
     def _glossary_entries_for(self, asked: str, filters: Filters, hits: list[Hit]) -> list[GlossaryEntry]:
         """Glossary entries of the question's quoted terms in the reports it is asked of."""
