@@ -106,3 +106,9 @@ def test_near_duplicate_sentences_are_one():
 def test_history_turns_may_be_records(qa):
     turn = Turn("塘桥街道2019年拆除了多少违章建筑?", "塘桥街道2019年拆除了多少违章建筑?", "quantity")
     assert qa.analyse("那长寿路街道呢?", history=[turn]).text.startswith("长寿路街道2019年")
+
+
+def test_a_quoted_name_no_report_in_scope_writes_is_not_answered(qa):
+    answer = qa.ask("长寿路街道的“社区规划师”制度是什么?")
+    assert not answer.supported and "“社区规划师”" in answer.text
+    assert qa.ask("塘桥“美丽家园”第一批试点放在了哪些居委?").supported  # written in 塘桥's report
