@@ -244,7 +244,7 @@ def ask(
 @click.option("--json", "as_json", is_flag=True)
 def info(index_dir: Path, as_json: bool) -> None:
     """Show what the index holds and how it was built."""
-    from .index.backend import open_index
+    from .index.opener import open_index
 
     try:
         index = open_index(index_dir)

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import DocumentError, DocumentExistsError, DocumentNotFoundError  # noqa: F401
-from .index.backend import open_index
 from .index.embedders import Embedder, load_embedder, set_thread_pools, thread_setting
+from .index.opener import open_index
 from .index.resume import CACHE_DIR as EMBEDDING_CACHE
 from .index.resume import ResumableEmbedder
 from .index.store import (
