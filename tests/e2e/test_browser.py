@@ -144,6 +144,7 @@ def test_ask_shows_a_cited_answer(page, app_url, tmp_path):
         "e => [getComputedStyle(e).color, getComputedStyle(e).verticalAlign, getComputedStyle(e).fontWeight]"
     )
     assert footnote.evaluate(style) != link.evaluate(style)
+    page.get_by_test_id("stDataFrame").first.wait_for()  # the retrieved passages: the page is complete
     shot = Path(os.environ.get("GOVQA_SCREENSHOT") or tmp_path / "ask.png")
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
