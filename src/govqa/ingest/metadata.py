@@ -41,8 +41,8 @@ DISTRICTS = {
     "浦东": "浦东新区", "金山": "金山区", "松江": "松江区", "青浦": "青浦区", "奉贤": "奉贤区",
     "崇明": "崇明区",
 }  # fmt: skip
-# The word in a title that names its type. The one ending last wins (关于印发…工作方案的通知 is a 通知), then
-# the longest (行动计划 over 计划).
+# The word that ends a title names its type (关于印发…工作方案的通知 is a 通知); the longest wins (行动计划
+# over 计划).
 DOC_TYPES = (
     ("行动计划", "行动计划"),
     ("工作计划", "工作计划"),
@@ -56,6 +56,7 @@ DOC_TYPES = (
     ("总结", "工作总结"),
     ("计划", "工作计划"),
     ("规划", "规划"),
+    ("规划纲要", "规划"),
     ("通知", "通知"),
     ("通告", "通告"),
     ("公告", "公告"),
@@ -90,7 +91,15 @@ _REVIEW_YEAR = re.compile(r"((?:19|20)\d\d)\s*年度?\s*(?:工作)?回顾")
 _CN = "\u4e00-\u9fff"
 
 # ---------------------------------------------------------------------------------------------- title
-_NAV_LINE = re.compile(r"^(首页|当前位置|您所在的位置|您的位置|位置[:：])")
+_NAV_LINE = re.compile(r"^(首页|您?当前的?位置|您所在的位置|您的位置|位置[:：])")
+# A red-head document's first lines: its issuer (…人民政府文件) and number (徐府发〔2020〕5号), then the title.
+_RED_HEAD = re.compile(r"^(?:中共)?\S{2,40}文件$|^\S{0,20}[〔\[（(]\s*(?:19|20)\d\d\s*[〕\]）)]\s*\d+\s*号$")
+# What a page flattened to one line may carry before its title: the navigation trail (您当前的位置：首页 >
+# 新闻中心 > 街镇动态) and labelled fields (索引号：… 发布机构：… 发布日期：…).
+_LEADING_FIELDS = re.compile(
+    r"^(?:(?:您?当前的?位置|您所在的位置|您的位置)[:：]\s*(?:[^\s>＞»]+\s*[>＞»]\s*)*[^\s>＞»]+\s+"
+    r"|(?:索引号|发布机构|发文机构|发布日期|发布时间|成文日期|公开类别|主题分类|文号)\s*[:：]\s*\S+\s+)+"
+)
 _TYPE_WORDS = "|".join(sorted({w for w, _ in DOC_TYPES} | {"请示", "函"}, key=len, reverse=True))
 _TYPE_WORD = re.compile(_TYPE_WORDS)
 # What follows a title's type word when the body starts right after it: 通知各居委会：… / 报告 各位代表：…
@@ -103,21 +112,22 @@ _LABEL = re.compile(
 _GAP = re.compile(r"\s+|\u3000+")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 _DAY = re.compile(r"(?:(?:19|20)\d\d\s*年\s*)?\d{1,2}\s*月\s*\d{1,2}\s*日")
+_NEWS_LEAD = re.compile(r"本报讯|本台讯|记者(?:从|获悉|了解到|近日|日前)|据悉|近日，|日前，|连日来")
 _SOFT_CUT = re.compile(r"[，,：:]")
 
 
-def split_title(line: str) -> tuple[str, str]:
-    """(title, the rest) of a document's first line: all of it when it is title-sized, else its leading
-    title-like span. The rest of a text without line breaks is its header and body."""
+def split_title(line: str, one_line: bool = False) -> tuple[str, str]:
+    """(title, the rest) of a document's first line. A title-sized first line of a text with line breaks is
+    all title; a longer one, or the line of a text without breaks, is cut after its leading title-like span,
+    and the rest is that text's header and body."""
     line = line.strip()
-    cut = _title_end(line)
+    whole = len(line) <= TITLE_SPAN and not _SENTENCE_END.search(line[:-1])
+    cut = len(line) if whole and not one_line else _title_end(line)
     title = clean_title(line[:cut]) if cut < len(line) else clean_title(line)
     return title, line[cut:].strip()
 
 
 def _title_end(line: str) -> int:
-    if len(line) <= TITLE_SPAN and not _SENTENCE_END.search(line[:-1]):
-        return len(line)
     head = line[: TITLE_LIMIT + 1]
     # 1. A notice: the type word that ends the 关于 phrase (…关于暂停接待群众来访的通知).
     if (about := head.find("关于")) >= 0:
@@ -127,16 +137,20 @@ def _title_end(line: str) -> int:
             ):
                 return m.end()
     # 2. Where the page puts a gap or a label between title and text (标题 发布时间：…).
-    for pattern in (_LABEL, _GAP):
-        for m in pattern.finditer(head):
-            if MIN_TITLE <= m.start() <= TITLE_LIMIT:
-                return m.start()
+    gaps = [m.start() for p in (_LABEL, _GAP) for m in p.finditer(head) if MIN_TITLE <= m.start()]
+    if gaps:
+        return min(gaps)
     # 3. A type word the body starts right after (…2021年工作计划各居委会：…).
     for m in _TYPE_WORD.finditer(head):
         if m.end() >= MIN_TITLE and (m.end() == len(line) or _BODY_START.match(line, m.end())):
             return m.end()
     # 4. A news item's dateline or its first sentence's end.
-    ends = [m.start() for p in (_DAY, _SENTENCE_END) for m in p.finditer(head) if m.start() >= MIN_TITLE]
+    ends = [
+        m.start()
+        for p in (_DAY, _SENTENCE_END, _NEWS_LEAD)
+        for m in p.finditer(head)
+        if m.start() >= MIN_TITLE
+    ]
     if ends and min(ends) <= TITLE_SPAN:
         return min(ends)
     # 5. No clear end: the last clause break before TITLE_SPAN, else TITLE_SPAN characters.
@@ -154,19 +168,28 @@ def clean_title(line: str) -> str:
 
 def _title_index(lines: list[str]) -> int:
     """The first heading-like line: not a page's navigation trail."""
-    return next((i for i, line in enumerate(lines[:HEADER_LINES]) if not _NAV_LINE.match(line)), 0)
+    heading = (
+        i
+        for i, line in enumerate(lines[:HEADER_LINES])
+        if not (_NAV_LINE.match(line) or _RED_HEAD.match(line))
+    )
+    return next(heading, 0)
 
 
 # ---------------------------------------------------------------------------------------------- issuer
 _ISSUER_LABEL = re.compile(
-    r"(发文机构|发布机构|发文机关|发文单位|发布单位|信息来源|文章来源|来源|发布者)\s*[|:：]?\s*\|?\s*"
+    r"(发文机构|发布机构|发文机关|发文单位|发布单位|信息来源|文章来源|来源|发布者)(?:\s*[|:：]\s*\|?|\s+)\s*"
 )
 _ISSUER_VALUE = re.compile(rf"[{_CN}（）()·]{{2,40}}")
 _ORG_END = (
-    "办事处|人民政府|政府|党工委|工作委员会|委员会|工委|办公室|指挥部|领导小组|管理委员会|管委会|"
+    "办事处|人民政府|政府|办公厅|党工委|工作委员会|委员会|工委|办公室|指挥部|领导小组|管理委员会|管委会|"
     "局|委|中心|街道|镇|乡"
 )
 _ORG_LINE = re.compile(rf"^(?:中共)?[{_CN}（）()·\s]{{2,40}}?(?:{_ORG_END})(?:文件|通知)?$")
+_CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0, "O": 0}
+_CN_DATE = re.compile(
+    r"([〇○零O一二三四五六七八九]{4})\s*年\s*([一二三四五六七八九十]{1,2})\s*月\s*([一二三四五六七八九十]{1,3})\s*日"
+)
 _CLOSING_DATE = re.compile(r"((?:19|20)\d\d)\s*[年/.-]\s*(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*日?\s*[)）]?\s*$")
 _SIGNATURE = re.compile(rf"(?:^|[。！？；;，,：:\n])\s*((?:[{_CN}（）()·]+\s*){{1,4}})$")
 _SIGNER = re.compile(rf"^(?:中共)?[{_CN}（）()·]{{2,40}}?(?:{_ORG_END})$")
@@ -200,7 +223,10 @@ def _title_issuer(title: str, gz: Gazetteer) -> _Issuer:
             s = s.removeprefix("人民").removeprefix("政府")
         else:
             break
-    return _Issuer(gz.township_at(s), district)
+    street = gz.township_at(s)
+    if street and re.match(r"[、等和与及]", s[len(street) :]):
+        street = None  # 康健新村街道、漕河泾街道入选…: a list of places the title is about
+    return _Issuer(street, district)
 
 
 def _places(org: str, gz: Gazetteer) -> _Issuer:
@@ -233,13 +259,24 @@ def _header_issuer(header: list[str], gz: Gazetteer) -> _Issuer:
     return found
 
 
+def _cn_number(text: str) -> int:
+    """十二 -> 12, 三十一 -> 31, 二〇二〇 -> 2020: the numerals official documents date themselves in."""
+    if "十" not in text:
+        return int("".join(str(_CN_DIGITS[c]) for c in text))
+    tens, _, ones = text.partition("十")
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
 def _closing(raw: str) -> tuple[str | None, str | None]:
     """(signature, ISO date) of the issuer-and-date lines that end a notice: …街道办事处 2020年2月1日."""
     tail = raw.rstrip()[-200:]
     date = _CLOSING_DATE.search(tail)
-    if not date:
+    if date:
+        year, month, day = (int(g) for g in date.groups())
+    elif (date := _CN_DATE.search(tail)) and not tail[date.end() :].strip(" )）"):
+        year, month, day = (_cn_number(g) for g in date.groups())
+    else:
         return None, None
-    year, month, day = (int(g) for g in date.groups())
     iso = _iso(year, month, day)
     before = tail[: date.start()].rstrip()
     sig = _SIGNATURE.search(before)
@@ -282,7 +319,11 @@ def _district_of(street: str, gz: Gazetteer, context: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------- document
-_NEWS_MARKS = re.compile(r"本报讯|本台讯|记者|通讯员|据悉|近日|日上午|日下午|日晚|日讯|新华社|报道")
+_NEWS_MARKS = re.compile(
+    r"本报讯|本台讯|记者|通讯员|据悉|近日|日前|连日来|日上午|日下午|日晚|日讯|新华社|报道"
+)
+# Only a news item says this in its opening: its title's last word is no type (口罩预约购买有了新办法).
+_REPORTER = re.compile(r"本报讯|本台讯|记者|通讯员|新华社")
 
 
 def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
@@ -291,10 +332,13 @@ def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
     if not lines:
         return DocMeta(title=fallback_title)
     first = _title_index(lines)
-    title, rest = split_title(lines[first])
+    one_line = len(lines) == 1
+    lead = _LEADING_FIELDS.match(lines[first]) if one_line else None
+    title, rest = split_title(lines[first][lead.end() if lead else 0 :], one_line)
     title = title or fallback_title
     # A text without line breaks carries its header (来源, 发布时间) right after its title.
     header = ([rest[:HEADER_CHARS]] if rest else []) + lines[first + 1 : first + HEADER_LINES]
+    header += lines[:first] + ([lead.group(0)] if lead else [])  # red-head lines, fields before the title
     signature, signed = _closing(raw)
 
     issuer = _merge(_title_issuer(title, gz), _header_issuer(header, gz))
@@ -305,8 +349,9 @@ def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
     if district is None and issuer.street:
         district = _district_of(issuer.street, gz, " ".join([title, *header, signature or ""]))
 
-    published = _published(lines[first], rest, header) or signed
-    doc_type = _doc_type(title, rest or (lines[first + 1] if first + 1 < len(lines) else ""))
+    title_part = lines[first][: len(lines[first]) - len(rest)]  # a one-line text's title, not its body
+    published = _published(title_part, rest, header) or signed
+    doc_type = _doc_type(title, rest or " ".join(lines[first + 1 : first + 4]))
     year_start, year_end = _covered_years(title, raw, doc_type, published)
     return DocMeta(
         title=title,
@@ -319,16 +364,19 @@ def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
     )
 
 
+_TITLE_TAIL = re.compile(r"(?:[(（〔\[][^)）〕\]]{0,20}[)）〕\]]|\s)+$")
+
+
 def _doc_type(title: str, lead: str) -> str | None:
     """The type the title names, the one ending last (关于印发…方案的通知 is a 通知); else 新闻 for a news
     item (its title names no type and its first lines read like a report of an event)."""
-    best: tuple[int, int, str] | None = None
-    for word, kind in DOC_TYPES:
-        at = title.rfind(word)
-        if at >= 0 and (best is None or (at + len(word), len(word)) > best[:2]):
-            best = (at + len(word), len(word), kind)
+    # The type word ends the title, but for a bracketed span or number: 行动计划(2021-2023年), 公告（第3号）.
+    if "关于" not in title and _REPORTER.search(lead[:200]):
+        return NEWS
+    end = _TITLE_TAIL.sub("", title)
+    best = max(((len(w), kind) for w, kind in DOC_TYPES if end.endswith(w)), default=None)
     if best:
-        return best[2]
+        return best[1]
     return NEWS if _NEWS_MARKS.search(lead[:200]) else None
 
 
@@ -344,8 +392,9 @@ def _published(title_line: str, rest: str, header: list[str]) -> str | None:
     text's title, or on a short header line (2019年01月30日 来源: 上海普陀); never a date in the body's
     sentences."""
     for line in header:
-        if (label := _DATE_LABEL.search(line)) and (m := _DATE.match(line, label.end())):
-            return _iso(*(int(g) for g in m.groups()))
+        for label in _DATE_LABEL.finditer(line):
+            if m := _DATE.match(line, label.end()):
+                return _iso(*(int(g) for g in m.groups()))
     if m := _DATE.match(rest):
         return _iso(*(int(g) for g in m.groups()))
     for line in [title_line, *header[1 if rest else 0 :]]:
@@ -361,9 +410,9 @@ def _covered_years(
         return int(m.group(1)), int(m.group(2))
     pub_year = int(published[:4]) if published else None
     if doc_type in PLAN_TYPES or doc_type == "工作总结":
-        if m := _YEAR.search(title):
-            year = int(m.group(1))
-            return year, year
+        # 2019年工作总结和2020年工作计划 covers both years.
+        if years := [int(y) for y in _YEAR.findall(title)]:
+            return min(years), max(years)
     if doc_type == "工作报告":
         # A 社代会 report is given early in a year and reviews the year before.
         if m := _REVIEW_YEAR.search(raw[:5000]):
