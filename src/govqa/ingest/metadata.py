@@ -67,6 +67,8 @@ DOC_TYPES = (
     ("办法", "办法"),
     ("细则", "办法"),
     ("通报", "通报"),
+    ("公示", "公示"),
+    ("简报", "简报"),
     ("决定", "决定"),
     ("批复", "批复"),
     ("倡议书", "倡议书"),
@@ -230,21 +232,21 @@ def _title_issuer(title: str, gz: Gazetteer) -> _Issuer:
 
 
 def _places(org: str, gz: Gazetteer) -> _Issuer:
-    """The street and district an issuer's name holds (上海市长宁区人民政府新华路街道办事处), the street only
-    when it holds exactly one."""
-    streets = set(gz.townships_in(org))
-    district = next((name for name in _counties_in(org, gz)), None)
-    if district is None:
-        district = next((full for short, full in DISTRICTS.items() if "上海" + short in org), None)
-    return _Issuer(streets.pop() if len(streets) == 1 else None, district)
-
-
-def _counties_in(text: str, gz: Gazetteer):
-    for i in range(len(text)):
-        for k in range(min(len(text) - i, 10), 1, -1):
-            if text[i : i + k] in gz.counties and text[i + k - 1] in "区县市旗":
-                yield text[i : i + k]
-                break
+    """The street and district that lead an issuer's name (上海市长宁区人民政府新华路街道办事处); for joint
+    issuers (徐汇区民政局 徐汇区财政局) each name counts, and the street only when they agree on one. A
+    name that does not lead with its place (化肥送到星桥镇) names no issuer."""
+    streets, districts = set(), []
+    for name in org.split():
+        found = _title_issuer(name, gz)
+        if found.street:
+            streets.add(found.street)
+        if found.district:
+            districts.append(found.district)
+        elif short := next(
+            (full for short, full in DISTRICTS.items() if name.startswith("上海" + short)), None
+        ):
+            districts.append(short)  # 来源: 上海普陀
+    return _Issuer(streets.pop() if len(streets) == 1 else None, districts[0] if districts else None)
 
 
 def _header_issuer(header: list[str], gz: Gazetteer) -> _Issuer:
@@ -351,7 +353,7 @@ def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
 
     title_part = lines[first][: len(lines[first]) - len(rest)]  # a one-line text's title, not its body
     published = _published(title_part, rest, header) or signed
-    doc_type = _doc_type(title, rest or " ".join(lines[first + 1 : first + 4]))
+    doc_type = _doc_type(title, rest or " ".join(lines[first + 1 : first + 4]), published is not None)
     year_start, year_end = _covered_years(title, raw, doc_type, published)
     return DocMeta(
         title=title,
@@ -367,9 +369,9 @@ def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
 _TITLE_TAIL = re.compile(r"(?:[(（〔\[][^)）〕\]]{0,20}[)）〕\]]|\s)+$")
 
 
-def _doc_type(title: str, lead: str) -> str | None:
-    """The type the title names, the one ending last (关于印发…方案的通知 is a 通知); else 新闻 for a news
-    item (its title names no type and its first lines read like a report of an event)."""
+def _doc_type(title: str, lead: str, dated: bool) -> str | None:
+    """The type the title ends with (关于印发…方案的通知 is a 通知); else 新闻 for a news item: a title that
+    names no type, on a dated page or over a lead that reads like news (记者, 近日, 2月3日上午)."""
     # The type word ends the title, but for a bracketed span or number: 行动计划(2021-2023年), 公告（第3号）.
     if "关于" not in title and _REPORTER.search(lead[:200]):
         return NEWS
@@ -377,7 +379,7 @@ def _doc_type(title: str, lead: str) -> str | None:
     best = max(((len(w), kind) for w, kind in DOC_TYPES if end.endswith(w)), default=None)
     if best:
         return best[1]
-    return NEWS if _NEWS_MARKS.search(lead[:200]) else None
+    return NEWS if dated or _NEWS_MARKS.search(lead[:200]) else None
 
 
 def _iso(year: int, month: int, day: int) -> str | None:
