@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..records import DocMeta, Document
 from .cleaning import CLEANING_VERSION, Line, clean_lines
+from .gazetteer import gazetteer
 from .loaders import SUPPORTED_SUFFIXES, LoadError, load_source
 from .metadata import SIDECAR_SUFFIX, apply_sidecar, clean_title, extract_metadata
 from .structure import build_paragraphs
@@ -95,6 +96,7 @@ def load_corpus(root: Path | str, workers: int | Callable[[], int] = 1) -> Corpu
     if len(paths) >= PARALLEL_MIN_FILES and forkable:
         n = workers() if callable(workers) else workers
         if n > 1:
+            gazetteer()  # read once here, so that no worker reads it again
             tasks = [(paths[i : i + _FILES_PER_TASK], root) for i in range(0, len(paths), _FILES_PER_TASK)]
             with multiprocessing.get_context("fork").Pool(n) as pool:
                 return _merged(pool.imap(_load_part, tasks))

