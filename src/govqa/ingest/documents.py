@@ -13,7 +13,7 @@ from ..records import DocMeta, Document
 from .cleaning import CLEANING_VERSION, Line, clean_lines
 from .gazetteer import gazetteer
 from .loaders import SUPPORTED_SUFFIXES, LoadError, load_source
-from .metadata import SIDECAR_SUFFIX, apply_sidecar, clean_title, extract_metadata
+from .metadata import METADATA_VERSION, SIDECAR_SUFFIX, apply_sidecar, clean_title, extract_metadata
 from .structure import build_paragraphs
 
 
@@ -36,7 +36,9 @@ def document_from_text(
     plain = raw if isinstance(raw, str) else "\n".join(line.text for line in raw)
     meta = meta or extract_metadata(plain, fallback_title=doc_id)
     digest = hashlib.sha256(
-        (source if source is not None else plain.encode("utf-8")) + CLEANING_VERSION.encode()
+        (source if source is not None else plain.encode("utf-8"))
+        + CLEANING_VERSION.encode()
+        + METADATA_VERSION.encode()
     )
     return Document(doc_id, meta, text, paragraphs, digest.hexdigest())
 

@@ -33,6 +33,9 @@ from ..records import DocMeta
 from .gazetteer import Gazetteer, gazetteer
 
 SIDECAR_SUFFIX = ".meta.toml"
+# Part of a document's content hash: a chunk's search text starts with its document's title, so when the
+# reader finds other titles (a one-line text's title was all of it), an index must embed its chunks anew.
+METADATA_VERSION = "2"
 
 # Shanghai's 16 districts; the short form is how reports usually name them (来源: 上海普陀).
 DISTRICTS = {
