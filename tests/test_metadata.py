@@ -83,6 +83,13 @@ def test_only_the_issuer_gives_the_street():
         f"关于做好疫情防控工作的通知 各居民区：{body}特此通知。漕河泾街道办事处 2020年2月1日", "x"
     )
     assert (street.street, street.district, street.published) == ("漕河泾街道", "徐汇区", "2020-02-01")
+    # A street's organs mid-sentence in a news item are what it reports on; leading a plan's paragraph, its issuer.
+    news = extract_metadata(
+        "垃圾分类进社区\n发布时间：2020-06-01\n近日，康健新村街道党工委、办事处高度重视垃圾分类。", "x"
+    )
+    assert news.street is None
+    plan = extract_metadata("安康和美行动计划\n前言\n康健新村街道党工委、办事处在区委领导下制定本计划。", "x")
+    assert plan.street == "康健新村街道"
     listed = extract_metadata("康健新村街道、漕河泾街道入选首批示范街镇 发布时间：2020-09-01 记者获悉……", "x")
     assert listed.street is None and listed.doc_type == "新闻"
 

@@ -199,7 +199,9 @@ _CLOSING_DATE = re.compile(r"((?:19|20)\d\d)\s*[年/.-]\s*(\d{1,2})\s*[月/.-]\s
 _SIGNATURE = re.compile(rf"(?:^|[。！？；;，,：:\n])\s*((?:[{_CN}（）()·]+\s*){{1,4}})$")
 _SIGNER = re.compile(rf"^(?:中共)?[{_CN}（）()·]{{2,40}}?(?:{_ORG_END})$")
 _ON_BEHALF = re.compile(rf"我代表([{_CN}（）()·]{{2,40}}?)(?:办事处|人民政府|党工委)")
-_OWN_ORGANS = re.compile(rf"([{_CN}]{{2,14}}?)(?:党工委|办事处|党委)[、和与](?:党工委|办事处|党委)")
+# At the start of a paragraph, the subject of the sentence: the street's own organs (a name mid-sentence is
+# a place the text talks about).
+_OWN_ORGANS = re.compile(rf"^\s*([{_CN}]{{2,14}}?)(?:党工委|办事处|党委)[、和与](?:党工委|办事处|党委)", re.M)
 _LEAD_TAG = re.compile(r"^(?:【[^】]{0,12}】|\[[^\]]{0,12}\]|(?:19|20)\d\d\s*年度?|中共|\s)+")
 OPENING_CHARS = 2000  # where a report says who speaks (我代表…街道办事处)
 
