@@ -110,7 +110,7 @@ _TYPE_WORD = re.compile(_TYPE_WORDS)
 # What follows a title's type word when the body starts right after it: 通知各居委会：… / 报告 各位代表：…
 _BODY_START = re.compile(r"[\s:：]|各|全体|广大|根据|为了?|按照|近日|(?:19|20)\d\d年|\d{1,2}月\d{1,2}日")
 # A type word inside the title, not its end: 关于印发…方案的通知, 《…办法》, 通知和公告
-_NOT_END = re.compile(r"[的》」”、和及与]|》")
+_NOT_END = re.compile(r"[的》」”、和及与]")
 _LABEL = re.compile(
     r"(发布时间|发布日期|成文日期|来源|信息来源|文章来源|作者|浏览次数|点击数|字号|责任编辑)\s*[:：]"
 )
@@ -137,9 +137,8 @@ def _title_end(line: str) -> int:
     # 1. A notice: the type word that ends the 关于 phrase (…关于暂停接待群众来访的通知).
     if (about := head.find("关于")) >= 0:
         for m in _TYPE_WORD.finditer(head, about + 2):
-            if not _NOT_END.match(line, m.end()) and head.count("《", 0, m.end()) <= head.count(
-                "》", 0, m.end()
-            ):
+            in_book_title = head.count("《", 0, m.end()) > head.count("》", 0, m.end())  # 《…方案》
+            if not in_book_title and not _NOT_END.match(line, m.end()):
                 return m.end()
     # 2. Where the page puts a gap or a label between title and text (标题 发布时间：…).
     gaps = [m.start() for p in (_LABEL, _GAP) for m in p.finditer(head) if MIN_TITLE <= m.start()]
