@@ -211,8 +211,9 @@ class _Issuer:
     district: str | None = None
 
 
-def _title_issuer(title: str, gz: Gazetteer) -> _Issuer:
-    """The street and district a title leads with: [year][province][city][district] street ….
+def _leading_issuer(title: str, gz: Gazetteer) -> _Issuer:
+    """The street and district a title or an issuer's name leads with: [year][province][city][district][人民政府]
+    street ….
 
     Only the leading words: a title that names a place further on (…在康健新村街道召开…) is about it, and a
     notice's issuer precedes its 关于."""
@@ -241,15 +242,13 @@ def _places(org: str, gz: Gazetteer) -> _Issuer:
     name that does not lead with its place (化肥送到星桥镇) names no issuer."""
     streets, districts = set(), []
     for name in org.split():
-        found = _title_issuer(name, gz)
+        found = _leading_issuer(name, gz)
         if found.street:
             streets.add(found.street)
         if found.district:
             districts.append(found.district)
-        elif short := next(
-            (full for short, full in DISTRICTS.items() if name.startswith("上海" + short)), None
-        ):
-            districts.append(short)  # 来源: 上海普陀
+        elif shanghai := next((full for s, full in DISTRICTS.items() if name.startswith("上海" + s)), None):
+            districts.append(shanghai)  # 来源: 上海普陀
     return _Issuer(streets.pop() if len(streets) == 1 else None, districts[0] if districts else None)
 
 
@@ -347,7 +346,7 @@ def extract_metadata(raw: str, fallback_title: str) -> DocMeta:
     header += lines[:first] + ([lead.group(0)] if lead else [])  # red-head lines, fields before the title
     signature, signed = _closing(raw)
 
-    issuer = _merge(_title_issuer(title, gz), _header_issuer(header, gz))
+    issuer = _merge(_leading_issuer(title, gz), _header_issuer(header, gz))
     if signature:
         issuer = _merge(issuer, _places(signature, gz))
     issuer = _merge(issuer, _opening_issuer(raw, gz))
