@@ -13,7 +13,6 @@ from govqa.evaluation.metadata_eval import load_set, score, title_ok
 from govqa.ingest.documents import load_corpus
 from govqa.ingest.gazetteer import gazetteer
 from govqa.ingest.metadata import TITLE_LIMIT, extract_metadata, sidecar_path
-from govqa.qa.compare import compare_streets, coverage_matrix
 from testpaths import CORPUS, ROOT
 
 METADATA_SET = ROOT / "tests" / "data" / "metadata_set.jsonl"
@@ -177,10 +176,10 @@ def test_compare_lists_only_streets_that_issued_a_document(tmp_path, embedder):
     assert (metas["notice.txt"].street, metas["notice.txt"].district) == (None, "徐汇区")
     assert metas["news.txt"].street is None and metas["news.txt"].doc_type == "新闻"
 
-    comparison = compare_streets(qa, "垃圾分类")
+    comparison = qa.compare("垃圾分类")
     assert [f.street for f in comparison.findings] == ["江宁路街道", "泗泾镇"]
     assert all(f.found for f in comparison.findings)
-    assert coverage_matrix(qa, ["垃圾分类"]).streets == ("江宁路街道", "泗泾镇")
+    assert qa.coverage(["垃圾分类"]).streets == ("江宁路街道", "泗泾镇")
     # The documents without a street still answer.
     hits = qa.search("垃圾分类专项检查由谁统计上报", k=5)
     assert "notice.txt" in {h.chunk.doc_id for h in hits}
