@@ -192,12 +192,12 @@ def test_html_and_docx_reports_load(tmp_path):
 
     html = tmp_path / "r.html"
     html.write_text(
-        "<html><head><style>p{}</style></head><body><h1>测试街道2022年工作总结</h1>"
+        "<html><head><style>p{}</style></head><body><h1>江宁路街道2022年工作总结</h1>"
         "<p>一、主要工作</p><p>全年完成加装电梯12台。</p><script>var x=1;</script></body></html>",
         encoding="utf-8",
     )
     doc = load_document(html)
-    assert doc.meta.title == "测试街道2022年工作总结" and doc.meta.street == "测试街道"
+    assert doc.meta.title == "江宁路街道2022年工作总结" and doc.meta.street == "江宁路街道"
     para = paragraph_with(doc, "全年完成加装电梯12台。")
     assert para.section_path == ("一、主要工作",)
     assert "var x" not in doc.text

@@ -179,7 +179,7 @@ needs_ocr = pytest.mark.skipif(not CJK_FONT.exists(), reason="needs fonts-noto-c
 @needs_ocr
 def test_scanned_pdf_page_is_read_by_ocr_with_a_page_number(tmp_path):
     pytest.importorskip("rapidocr_onnxruntime")
-    image = _page_image(["测试街道2020年工作总结", "一、主要工作", "全年完成加装电梯12台。"])
+    image = _page_image(["江宁路街道2020年工作总结", "一、主要工作", "全年完成加装电梯12台。"])
     pdf = tmp_path / "scan.pdf"
     image.save(pdf, resolution=150)
     source = load_source(pdf)
@@ -188,7 +188,7 @@ def test_scanned_pdf_page_is_read_by_ocr_with_a_page_number(tmp_path):
     doc = load_document(pdf)
     para = paragraph_with(doc, "加装电梯12台")
     assert para.section_path == ("一、主要工作",) and para.page == 1
-    assert doc.meta.street == "测试街道"
+    assert doc.meta.street == "江宁路街道"
 
 
 @needs_ocr
@@ -265,7 +265,7 @@ def _legacy_doc(tmp_path: Path) -> Path:
     import docx
 
     d = docx.Document()
-    d.add_paragraph("样例街道2021年工作计划", style="Title")
+    d.add_paragraph("曹家渡街道2021年工作计划", style="Title")
     d.add_heading("一、2020年工作回顾", level=1)
     for _ in range(6):  # antiword refuses a text stream of only a few lines
         d.add_paragraph("持续推进社区治理创新,完善睦邻点运作,全年新建睦邻点5个,服务居民一万余人次。")
@@ -288,7 +288,7 @@ def _legacy_doc(tmp_path: Path) -> Path:
 
 
 def _check_legacy(doc) -> None:
-    assert doc.meta.street == "样例街道" and doc.meta.year_start == 2021
+    assert doc.meta.street == "曹家渡街道" and doc.meta.year_start == 2021
     assert paragraph_with(doc, "全年新建睦邻点5个").section_path == ("一、2020年工作回顾",)
     assert paragraph_with(doc, "2021年: 金额 30万元").kind == "table"
     assert paragraph_with(doc, "全年完成12台").section_path == ("二、2021年主要任务",)
@@ -310,7 +310,7 @@ def test_legacy_doc_and_wps_convert_through_libreoffice(tmp_path):
     assert sorted(d.doc_id for d in loaded.documents) == ["r.doc", "r.wps"]
     for doc in loaded.documents:
         _check_legacy(doc)
-        assert paragraph_with(doc, "样例街道2021年工作计划").number == 1
+        assert paragraph_with(doc, "曹家渡街道2021年工作计划").number == 1
 
 
 @needs_libreoffice
@@ -338,19 +338,19 @@ def test_legacy_word_without_a_converter_is_a_clear_error(tmp_path, monkeypatch)
 
 def test_web_page_main_text_without_portal_chrome(tmp_path):
     body = "".join(f"<p>{LONG[:60]}第{i}项工作全面完成。</p>" for i in range(6))
-    page = f"""<html><head><title>测试街道2022年工作总结_普陀区人民政府</title>
+    page = f"""<html><head><title>江宁路街道2022年工作总结_普陀区人民政府</title>
     <meta name="PubDate" content="2023-01-16"></head><body>
     <nav><ul><li><a href="/">首页</a></li><li><a href="/zwgk">政务公开</a></li></ul></nav>
     <div class="breadcrumb">当前位置: 首页 &gt; 政务公开</div>
-    <article><h1>测试街道2022年工作总结</h1><h2>一、主要工作</h2>{body}
+    <article><h1>江宁路街道2022年工作总结</h1><h2>一、主要工作</h2>{body}
     <table><tr><td>年份</td><td>金额</td></tr><tr><td>2022</td><td>30万元</td></tr></table></article>
     <div class="share">分享到: 微信 微博</div>
     <aside class="related"><h3>相关链接</h3><ul><li><a href="/a">区政府常务会议研究部署重点工作</a></li></ul></aside>
     <footer>版权所有 普陀区人民政府 沪ICP备12345678号</footer></body></html>"""
     (tmp_path / "r.html").write_text(page, encoding="utf-8")
     doc = load_document(tmp_path / "r.html")
-    assert doc.meta.title == "测试街道2022年工作总结" and doc.meta.published == "2023-01-16"
-    assert doc.meta.street == "测试街道"
+    assert doc.meta.title == "江宁路街道2022年工作总结" and doc.meta.published == "2023-01-16"
+    assert doc.meta.street == "江宁路街道"
     assert paragraph_with(doc, "第5项工作全面完成。").section_path == ("一、主要工作",)
     assert "2022年: 金额 30万元" in doc.text
     for chrome in ("政务公开", "分享到", "相关链接", "常务会议", "版权所有", "ICP"):

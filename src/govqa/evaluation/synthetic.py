@@ -3,7 +3,9 @@
 Each report takes a bundled report as its skeleton (so lengths, headings and the title/metadata lines are
 realistic), swaps about a third of its body paragraphs for body paragraphs of other reports, and renames every
 street and district to a generated one, shifts its years and rescales its other numbers. The ingest pipeline
-reads the result like any corpus: the titles name the new street and year, so metadata and filters work.
+reads the result like any corpus: the titles name the new street and year. A generated street is no real
+division, so the metadata reader would not take it for one: each report's sidecar (<file>.meta.toml) states
+its street and district, as a user states what the reader cannot know.
 
     python scripts/make_synthetic_corpus.py --chunks 100k --out /tmp/corpus-100k
 """
@@ -19,6 +21,7 @@ import numpy as np
 
 from ..ingest.chunking import chunk_document
 from ..ingest.documents import load_corpus
+from ..ingest.metadata import sidecar_path
 
 DISTRICTS = ("黄浦区 徐汇区 长宁区 静安区 普陀区 虹口区 杨浦区 闵行区 宝山区 嘉定区 浦东新区 金山区 松江区 青浦区 "
              "奉贤区 崇明区").split()  # fmt: skip
@@ -26,7 +29,7 @@ _SYLLABLES = "江湾虹桥花木金杨洋泾陆家潍坊周渡钢南码头东明
 _YEAR = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)")
 # Quantities, not dates or document numbers: 2,000 -> 2,480 but never 2月26日 -> 3月36日.
 _NUMBER = re.compile(r"(?<![\d.\-年月/])\d{2,}(?![\d\-月日/])")
-SUFFIX = "街道"  # not 镇: the metadata reader would take any "…镇" phrase in a title for a town
+SUFFIX = "街道"
 
 
 def parse_size(text: str) -> int:
@@ -89,8 +92,8 @@ class SyntheticCorpus:
                 return name
         raise RuntimeError("ran out of street names")
 
-    def report(self) -> tuple[str, str]:
-        """(street, text) of one new report."""
+    def report(self) -> tuple[str, str, str]:
+        """(street, district, text) of one new report."""
         template = self.templates[int(self.rng.integers(len(self.templates)))]
         lines = list(template.lines)
         for i in template.body:
@@ -113,20 +116,24 @@ class SyntheticCorpus:
                 return m.group(0)  # a year (already shifted)
             return str(max(1, round(value * factor)))
 
-        return new["street"], _NUMBER.sub(rescale, text) + "\n"
+        return new["street"], district, _NUMBER.sub(rescale, text) + "\n"
 
-    def reports(self, chunks: int) -> Iterator[tuple[str, str]]:
-        """Reports until their estimated chunk count reaches `chunks`."""
+    def reports(self, chunks: int) -> Iterator[tuple[str, str, str]]:
+        """(street, district, text) of reports until their estimated chunk count reaches `chunks`."""
         made = 0.0
         while made < chunks:
-            street, text = self.report()
+            street, district, text = self.report()
             made += len(text) / self.chars_per_chunk
-            yield street, text
+            yield street, district, text
 
     def write(self, out: Path | str, chunks: int) -> int:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         n = 0
-        for n, (street, text) in enumerate(self.reports(chunks), start=1):
-            (out / f"{n:06d}_{street}.txt").write_text(text, encoding="utf-8")
+        for n, (street, district, text) in enumerate(self.reports(chunks), start=1):
+            report = out / f"{n:06d}_{street}.txt"
+            report.write_text(text, encoding="utf-8")
+            sidecar_path(report).write_text(
+                f'street = "{street}"\ndistrict = "{district}"\n', encoding="utf-8"
+            )
         return n

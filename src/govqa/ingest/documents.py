@@ -11,8 +11,9 @@ from pathlib import Path
 
 from ..records import DocMeta, Document
 from .cleaning import CLEANING_VERSION, Line, clean_lines
+from .gazetteer import gazetteer
 from .loaders import SUPPORTED_SUFFIXES, LoadError, load_source
-from .metadata import SIDECAR_SUFFIX, apply_sidecar, clean_title, extract_metadata
+from .metadata import METADATA_VERSION, SIDECAR_SUFFIX, apply_sidecar, clean_title, extract_metadata
 from .structure import build_paragraphs
 
 
@@ -35,7 +36,9 @@ def document_from_text(
     plain = raw if isinstance(raw, str) else "\n".join(line.text for line in raw)
     meta = meta or extract_metadata(plain, fallback_title=doc_id)
     digest = hashlib.sha256(
-        (source if source is not None else plain.encode("utf-8")) + CLEANING_VERSION.encode()
+        (source if source is not None else plain.encode("utf-8"))
+        + CLEANING_VERSION.encode()
+        + METADATA_VERSION.encode()
     )
     return Document(doc_id, meta, text, paragraphs, digest.hexdigest())
 
@@ -95,6 +98,7 @@ def load_corpus(root: Path | str, workers: int | Callable[[], int] = 1) -> Corpu
     if len(paths) >= PARALLEL_MIN_FILES and forkable:
         n = workers() if callable(workers) else workers
         if n > 1:
+            gazetteer()  # read once here, so that no worker reads it again
             tasks = [(paths[i : i + _FILES_PER_TASK], root) for i in range(0, len(paths), _FILES_PER_TASK)]
             with multiprocessing.get_context("fork").Pool(n) as pool:
                 return _merged(pool.imap(_load_part, tasks))
