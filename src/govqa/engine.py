@@ -45,6 +45,7 @@ from .ingest.documents import CorpusLoad, load_corpus, load_document
 from .ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from .ingest.metadata import SIDECAR_SUFFIX
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
+from .qa.figures import FigureTable, figure_table, quantity_answer
 from .qa.questions import check_question, resolve_follow_up
 from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit, Turn
@@ -175,7 +176,13 @@ class GovQA:
         `history`: the conversation so far (earlier Answers or their .turn()), oldest first. A follow-up such as
         "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered."""
         turns = [t.turn() if isinstance(t, Answer) else t for t in history or ()]
-        return self.with_pages(self.answerer.answer(check_question(question), filters, history=turns))
+        question = check_question(question)
+        if (filters is None or filters.is_empty()) and getattr(self.index, "figures", None) is not None:
+            # 各街道加装电梯完成了多少台? is answered by the figures table, street by street, each figure cited.
+            table = quantity_answer(self, self.resolve(question, turns))
+            if table is not None:
+                return dataclasses.replace(table, question=question)
+        return self.with_pages(self.answerer.answer(question, filters, history=turns))
 
     def with_pages(self, answer: Answer) -> Answer:
         """The answer with each citation's page (第N页) filled in, where its report has pages (PDF, scans)."""
@@ -194,6 +201,18 @@ class GovQA:
 
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)
+
+    def figures(
+        self,
+        topic: str,
+        streets: Sequence[str] | None = None,
+        year: int | None = None,
+        status: str | None = None,
+        gaps: bool = True,
+    ) -> FigureTable:
+        """The stated figures on `topic` (加装电梯), street × year, each with its counted phrase and citation;
+        streets without one say why (未给出具体数字 / 报告中未涉及). See qa.figures.figure_table."""
+        return figure_table(self, topic, streets, year=year, status=status, gaps=gaps)
 
     def resolve(self, question: str, history: Sequence[Turn] = ()) -> str:
         """The standalone question a follow-up stands for, given the conversation so far."""
