@@ -77,6 +77,7 @@ _APPROX_BEFORE = ("超过", "达到", "近", "约", "超", "逾")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年")
 _YEAR_RANGE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*[-~～—–至到]\s*((?:19|20)\d\d)\s*年?")
 _CAPTION = re.compile(r"^表\s*\d+")
+_DURATION_OR_NAME = re.compile(r"工作日|月|小时|季度|年度|全会|规定|届")
 _QUOTED = re.compile(r"“[^”]{0,30}”|《[^》]{0,60}》|\"[^\"]{0,30}\"")
 _CLAUSE = re.compile(r"[^,，、;；:：]+")
 _CELL_HEADER = re.compile(r"^[^\s\d]{1,8}\s+(?=\S)")
@@ -228,6 +229,10 @@ def _is_quantity(sentence: str, m: re.Match[str]) -> bool:
             return False
     if m.group("unit") == "%" and not a[0].isdigit():
         return False
+    if _DURATION_OR_NAME.match(sentence, m.end()):
+        return False  # 10个工作日, 3个月: durations; 十次全会, 八项规定: names
+    if m.group("unit") == "期" and not a[0].isdigit():
+        return False  # 东新村四期: a project's phase
     # 2019年 never reaches here (年 is not a unit); a year followed by a measure word is a date: 2020年10月.
     if a.isdigit() and len(a) == 4 and a.startswith(("19", "20")) and m.group("unit") in ("个", "期"):
         return False
@@ -278,13 +283,14 @@ def _values(m: re.Match[str]) -> tuple[float | None, float | None]:
 
 
 def _counted(sentence: str, m: re.Match[str]) -> str:
-    """The clause the figure sits in, without the figure and the padding words around it. A bare number in a
-    list ("违建累计销项1145处、9.94万平方米") counts what the item before it counts (here in another unit)."""
+    """The clause the figure sits in, without the figure and the padding words around it. A bare number after
+    another ("违建累计销项1145处、9.94万平方米", "拆除违章建筑点位32个,共4184平方米") counts what the clause before it
+    counts, in another unit."""
     clauses = list(_CLAUSE.finditer(sentence))
     for n, c in enumerate(clauses):
         if c.start() <= m.start() < c.end():
             text = _phrase(sentence[c.start() : m.start()] + sentence[m.end() : c.end()])
-            if not text and n and sentence[c.start() - 1] == "、":
+            if not text and n:  # 拆除违章建筑点位32个,共4184平方米: the area of the same thing
                 previous = clauses[n - 1]
                 text = _phrase(_NUMBER.sub("", previous.group()))
             return text

@@ -61,6 +61,7 @@ _ALTERNATIVES = re.compile(r"[/／|｜]")
 # Clauses of a sentence, for a figure's topic (see _topic_text): 、 joins the items of one list, not clauses.
 _CLAUSE_BREAK = re.compile(r"[,，;；:：]")
 _OPENING = re.compile(r"[^,，;；:：]+")
+_WORDY = re.compile(r"[^\s共计约合达近超]")
 # Characters that carry no topic: 给老楼装电梯 is about 老楼, 装, 电梯.
 _FUNCTION_CHARS = set("给的了把在和与及对为将被让各个哪些多少几共是有吗呢")
 
@@ -366,7 +367,10 @@ def _topic_text(stored: StoredFigure) -> str:
     at = f.char_start - f.sentence_start
     first = _OPENING.match(sentence)
     opening = first.group() if first else ""
-    start = max((m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, at)), default=0)
+    breaks = [m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, at)]
+    start = breaks[-1] if breaks else 0
+    if len(breaks) >= 2 and not _WORDY.search(sentence[start:at]):
+        start = breaks[-2]  # "…点位32个,共4184平方米": a bare number continues the clause before it
     end = m.start() if (m := _CLAUSE_BREAK.search(sentence, at)) else len(sentence)
     own = sentence[start:end]
     parts = [p for p in (f.lead, opening if start else "", own) if p]
@@ -507,10 +511,10 @@ def quantity_answer(qa: GovQA, question: str) -> Answer | None:
         return None
     status = DONE if re.search(r"完成|实现|做了|已", question) else None
     status = PLANNED if re.search(r"计划|将|打算|目标", question) else status
-    topic = question
+    topic = _QUESTION_WORDS.sub("", question)  # first: 各街道 is one question word, not 各 + a place
     for name in sorted(place_words(metas), key=len, reverse=True):
         topic = topic.replace(name, "")
-    topic = _QUESTION_WORDS.sub("", topic).strip()
+    topic = topic.strip("各 ")
     if len(topic) < 2:
         return None
     try:
@@ -524,7 +528,8 @@ def quantity_answer(qa: GovQA, question: str) -> Answer | None:
     for street in table.streets:
         gap = next((g.reason for g in table.gaps if g.street == street), None)
         parts = [
-            f"{y}年" * (y is not None) + "；".join(f"{r.counted}{r.value_text}[{r.citation.n}]" for r in rows)
+            f"{y}年" * (y is not None)
+            + "；".join(f"{r.counted} {r.value_text}[{r.citation.n}]" for r in rows)
             for (s, y), rows in cells.items()
             if s == street
         ]
