@@ -280,6 +280,40 @@ def ask(cdp: CDP, question: str = QUESTION, timeout: float = 180) -> str:
     return shown
 
 
+FIGURES_PAGE = "数字 Figures"
+
+
+def figures(cdp: CDP, timeout: float = 180) -> dict:
+    """Open the Figures page (its default topic is 加装电梯) and return what it shows: the table's text, whether
+    a chart and the CSV/XLSX download buttons are there."""
+    wait_until(lambda: cdp.js("!!document.querySelector('[data-testid=\"stSidebar\"] label')"), timeout,
+               "the sidebar")  # fmt: skip
+    cdp.click('[data-testid="stSidebar"] label', FIGURES_PAGE)
+    table = wait_until(
+        lambda: cdp.js(
+            "(() => { const t = document.querySelector('[data-testid=\"stTable\"]');"
+            " return t && t.innerText.includes('街道') ? t.innerText : null; })()"
+        ),
+        timeout,
+        "the figures table",
+    )
+    wait_until(lambda: cdp.js("!!document.querySelector('.vega-embed, [data-testid=\"stVegaLiteChart\"]')"),
+               timeout, "the chart")  # fmt: skip
+    settle(cdp, timeout)
+    buttons = cdp.js(
+        "[...document.querySelectorAll('[data-testid=\"stDownloadButton\"]')].map(b => b.innerText).join('|')"
+    )
+    return {"table": table, "downloads": buttons}
+
+
+def run_figures(index: Path, out: Path, timeout: float = 180, chromium: str | None = None) -> dict:
+    """The Figures page in a real browser; saves a screenshot."""
+    with app_in_chromium(index, timeout, chromium, out.with_name(out.stem + "_failed.png")) as cdp:
+        shown = figures(cdp, timeout)
+        cdp.screenshot(out)
+        return shown
+
+
 def run(
     index: Path,
     out: Path,

@@ -38,3 +38,12 @@ def test_ask_in_a_real_browser(corpus_index, tmp_path):
     assert "拆除违章建筑点位32个" in shown
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_figures_page_in_a_real_browser(corpus_index, tmp_path):
+    shot = tmp_path / "figures.png"
+    shown = e2e.run_figures(corpus_index, shot, timeout=180, chromium=CHROMIUM)
+    assert "塘桥街道" in shown["table"] and "山泉花苑4号楼" in shown["table"]
+    assert "报告中未涉及" in shown["table"]  # 长寿路街道 renovated old lifts, it added none
+    assert "CSV" in shown["downloads"] and "XLSX" in shown["downloads"]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -6,15 +6,17 @@
     [('塘桥街道', 2019, '1台', '辖区内正在施工(山泉花苑4号楼)'), ...]
 
 The figures themselves were extracted at index time (index.figures) and are only read here. A figure belongs
-to the topic when the sentence stating it (with its paragraph's inline title, which names the topic of every
-sentence under it: "3、生活垃圾分类工作成效显著。…安装探头71个") is relevant by the comparison's own test
-(compare.relevance: a clause holding the topic's content words, so 电梯加装 finds 加装电梯). Two further paths
-find paraphrases that test misses, in this order of trust:
+to the topic when its paragraph's inline title (which names the topic of every sentence under it:
+"3、生活垃圾分类工作成效显著。…安装探头71个"), its sentence's opening clause or its own clause is relevant by the
+comparison's own test (compare.relevance: a clause holding the topic's content words, so 电梯加装 finds 加装电梯);
+see _topic_text. Two further paths find paraphrases that test misses, in this order of trust:
 
 * short forms: the topic's short form where the reports use it as a word (加梯 for 加装电梯, 违建 for 违法建筑),
   and the long forms of a short topic (加梯 finds 加装电梯), both searched as alternatives of the topic;
-* meaning: only when neither path finds any figure, the dense retriever's passages nearest the topic, and in
-  them the sentences holding most (``MIN_CHAR_COVERAGE``) of the topic's characters (给老楼装电梯).
+* meaning: when no figure matches at all, and for each street whose reports discuss the topic but whose
+  figures do not match it, the dense retriever's passages nearest the topic, and in them the figures whose
+  sentence holds most (``MIN_CHAR_COVERAGE``) of the topic's characters (给老楼装电梯; 拆除违章建筑点位32个 for
+  违法建筑).
 
 Honest gaps: a street without a matching figure is listed with NO_FIGURE when its reports discuss the topic
 (the comparison finds a relevant passage) and with NOT_COVERED when they do not. Figures are never added up:
@@ -232,11 +234,8 @@ def figure_table(
     alternatives = [p for p in _ALTERNATIVES.split(label) if p.strip()]
     chosen = _chosen(cache, matched, set(names), year, status)
     gap_rows: list[StreetGap] = []
-    missing = [
-        name
-        for name in names
-        if name not in {cache.street_of[cache.figures[i].figure.doc_id] for i in chosen}
-    ]
+    found = {cache.street_of[cache.figures[i].figure.doc_id] for i in chosen}
+    missing = [name for name in names if name not in found]
     if gaps and missing:
         for gap in _gaps(qa, query, missing):
             # The reports discuss the topic, but no figure's words match it: a paraphrased figure (拆除违章建筑点位32个
