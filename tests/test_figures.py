@@ -211,3 +211,15 @@ def test_figures_are_stored_in_the_index_and_an_old_index_says_to_rebuild(index_
         with pytest.raises(FiguresUnavailableError, match="rebuild"):
             old.figures("群租")
         assert old.ask("各街道加装电梯完成了多少台?").kind != ""  # asking still works without figures
+
+
+def test_a_rebuild_keeps_the_figures_of_unchanged_reports(index_copy, embedder, monkeypatch):
+    from govqa.engine import build
+    from govqa.index import store
+
+    before = json.loads((current_generation(index_copy) / "manifest.json").read_text(encoding="utf-8"))
+    extracted: list[str] = []
+    monkeypatch.setattr(store, "figure_rows", lambda doc: extracted.append(doc.doc_id) or [])
+    result = build(CORPUS, index_copy, embedder)
+    assert extracted == []  # every report is unchanged: its stored rows are copied, nothing is parsed again
+    assert result.report.figures == before["counts"]["figures"]
