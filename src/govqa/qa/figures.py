@@ -328,7 +328,8 @@ class _Cache:
         figures = getattr(qa.index, "figures", None)  # a Milvus index has none (see index.milvus)
         if figures is None:
             raise FiguresUnavailableError(
-                "this index was built before figures were extracted; rebuild it with: govqa index"
+                "this index holds no figures (built before figures were extracted, or a Milvus index): "
+                "rebuild it with: govqa index"
             )
         self.figures: list[StoredFigure] = figures
         self.street_of = {d: m.street or "" for d, m in qa.index.metas.items()}
