@@ -28,7 +28,6 @@ from govqa.engine import (
 from govqa.index.store import CURRENT, IndexUnavailableError
 from govqa.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from govqa.qa import compare, figures
-from govqa.qa.compare import compare_streets, coverage_matrix
 from govqa.qa.questions import MAX_QUESTION_CHARS, QuestionError
 from govqa.records import Answer, Citation, DocMeta, Document, Filters, Hit
 
@@ -377,12 +376,12 @@ def load_document(_qa: GovQA, index_key: tuple[str, str], doc_id: str) -> Docume
 
 @st.cache_resource(max_entries=16, show_spinner="正在对比各街道… (comparing streets)")
 def run_compare(_qa: GovQA, index_key: tuple[str, str], topic: str, streets: tuple[str, ...]):
-    return compare_streets(_qa, topic, list(streets) or None)
+    return _qa.compare(topic, list(streets) or None)
 
 
 @st.cache_resource(max_entries=8, show_spinner="正在计算覆盖矩阵… (computing coverage)")
 def run_coverage(_qa: GovQA, index_key: tuple[str, str], topics: tuple[str, ...], streets: tuple[str, ...]):
-    return coverage_matrix(_qa, list(topics) or None, list(streets) or None)
+    return _qa.coverage(list(topics) or None, list(streets) or None)
 
 
 @st.cache_resource(max_entries=16, show_spinner="正在汇总各街道的数字… (collecting figures)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,9 +21,15 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def corpus_index(tmp_path_factory, embedder) -> Path:
-    """A built index of the real corpus. Tests must not modify it: copy it first (see `index_copy`)."""
+    """A built index of the real corpus. Tests must not modify it: copy it first (see `index_copy`).
+
+    GOVQA_TEST_INDEX=DIR reuses an index of the same corpus built earlier with this code (a developer's
+    shortcut when several test runs share two cores); CI leaves it unset and builds one."""
     path = tmp_path_factory.mktemp("index") / "index"
-    build(CORPUS, path, embedder)
+    if prebuilt := os.environ.get("GOVQA_TEST_INDEX"):
+        shutil.copytree(prebuilt, path)
+    else:
+        build(CORPUS, path, embedder)
     return path
 
 

@@ -18,8 +18,6 @@ from govqa.qa.compare import (
     MAX_FINDING_CHARS,
     MIN_TOPIC_COVERAGE,
     NOT_COVERED,
-    compare_streets,
-    coverage_matrix,
     format_matrix,
     relevance,
 )
@@ -48,19 +46,23 @@ def check_citations(qa, finding) -> None:
 
 def test_relevance_needs_every_topic_word_in_one_clause(qa):
     assert (
-        relevance(qa, "加装电梯", "稳步推进老旧小区电梯加装工程,辖区内正在施工1台") == 1.0
+        relevance(qa.answerer, "加装电梯", "稳步推进老旧小区电梯加装工程,辖区内正在施工1台") == 1.0
     )  # word order free
     # 000's elevator repairs are not 加装电梯: only 电梯 matches.
     assert (
-        relevance(qa, "加装电梯", "完成33台存在重大安全隐患的老旧住宅电梯更新、改造、修理。")
+        relevance(qa.answerer, "加装电梯", "完成33台存在重大安全隐患的老旧住宅电梯更新、改造、修理。")
         < MIN_TOPIC_COVERAGE
     )
-    assert relevance(qa, "加装电梯", "加装了扶手,电梯也完成了改造") < MIN_TOPIC_COVERAGE  # different clauses
-    assert relevance(qa, "为老服务/养老", "指导居民区、养老机构做好防范") == 1.0  # either alternative counts
+    assert (
+        relevance(qa.answerer, "加装电梯", "加装了扶手,电梯也完成了改造") < MIN_TOPIC_COVERAGE
+    )  # different clauses
+    assert (
+        relevance(qa.answerer, "为老服务/养老", "指导居民区、养老机构做好防范") == 1.0
+    )  # either alternative counts
 
 
 def test_covered_streets_found_with_verbatim_citations(qa):
-    comparison = compare_streets(qa, "垃圾分类", ["塘桥街道", "长白新村街道"])
+    comparison = qa.compare("垃圾分类", ["塘桥街道", "长白新村街道"])
     assert comparison.topic == "垃圾分类"
     assert [f.street for f in comparison.findings] == ["塘桥街道", "长白新村街道"]
     assert [f.district for f in comparison.findings] == ["浦东新区", "杨浦区"]
@@ -77,7 +79,7 @@ def test_covered_streets_found_with_verbatim_citations(qa):
 def test_streets_that_never_mention_a_topic_are_not_found(qa):
     covered = streets_mentioning(qa, "疫情")
     assert covered == {"万里街道", "长白新村街道"}
-    comparison = compare_streets(qa, "疫情防控")
+    comparison = qa.compare("疫情防控")
     assert [f.street for f in comparison.findings] == ALL_STREETS  # default: every street, sorted
     for f in comparison.findings:
         if f.street in covered:
@@ -93,7 +95,7 @@ def test_streets_that_never_mention_a_topic_are_not_found(qa):
 def test_streets_keep_the_given_order_and_short_names(qa):
     covered = streets_mentioning(qa, "河长制")
     assert covered == {"长寿路街道", "长白新村街道"}
-    comparison = compare_streets(qa, "河长制", ["长白新村街道", "塘桥", "长寿路", "万里街道"], k=2)
+    comparison = qa.compare("河长制", ["长白新村街道", "塘桥", "长寿路", "万里街道"], k=2)
     assert [f.street for f in comparison.findings] == ["长白新村街道", "塘桥街道", "长寿路街道", "万里街道"]
     assert {f.street for f in comparison.findings if f.found} == {"长白新村街道", "长寿路街道"}
     assert all(len(f.passages) <= 2 for f in comparison.findings)
@@ -103,18 +105,18 @@ def test_streets_keep_the_given_order_and_short_names(qa):
 
 def test_bad_streets_and_topics_are_refused(qa):
     with pytest.raises(ValueError, match="not a street"):
-        compare_streets(qa, "垃圾分类", ["陆家嘴街道"])
+        qa.compare("垃圾分类", ["陆家嘴街道"])
     with pytest.raises(ValueError, match="several streets"):
-        compare_streets(qa, "垃圾分类", ["长"])  # 长寿路 and 长白新村
+        qa.compare("垃圾分类", ["长"])  # 长寿路 and 长白新村
     with pytest.raises(QuestionError):
-        compare_streets(qa, "  ")
+        qa.compare("  ")
     with pytest.raises(QuestionError):
-        compare_streets(qa, "的")  # no content word
+        qa.compare("的")  # no content word
 
 
 def test_coverage_matrix(qa):
     topics = ["垃圾分类", "疫情防控", "旧区改造/美丽家园"]
-    matrix = coverage_matrix(qa, topics)
+    matrix = qa.coverage(topics)
     assert matrix.topics == tuple(topics)
     assert matrix.streets == tuple(ALL_STREETS)
     assert len(matrix.cells) == len(topics) * len(ALL_STREETS)
@@ -157,10 +159,10 @@ def test_coverage_matrix(qa):
 
 
 def test_default_matrix_agrees_with_comparison(qa):
-    matrix = coverage_matrix(qa, streets=["塘桥街道", "新华路街道"])
+    matrix = qa.coverage(streets=["塘桥街道", "新华路街道"])
     assert matrix.topics == DEFAULT_TOPICS and 8 <= len(DEFAULT_TOPICS) <= 12
     assert matrix.streets == ("塘桥街道", "新华路街道")
-    comparison = compare_streets(qa, "旧区改造/美丽家园", ["塘桥街道", "新华路街道"])
+    comparison = qa.compare("旧区改造/美丽家园", ["塘桥街道", "新华路街道"])
     for f in comparison.findings:
         assert f.found == (matrix.cell("旧区改造/美丽家园", f.street).score > 0)
 

@@ -399,9 +399,8 @@ def test_k_and_questions_are_checked_in_the_cli(corpus_index):
 
 @pytest.mark.parametrize("question", [None, 42, "  ", "垃圾\ud800分类"])
 def test_bad_questions_get_a_question_error_everywhere(qa, question):
-    from govqa.qa.compare import compare_streets
 
-    for call in (qa.ask, qa.search, lambda q: compare_streets(qa, q)):
+    for call in (qa.ask, qa.search, lambda q: qa.compare(q)):
         with pytest.raises(QuestionError):
             call(question)
 

@@ -395,3 +395,31 @@ def test_a_weak_second_citation_is_not_kept():
     # Cites [1][2], but passage 2 holds none of it: one citation, to the sentence of passage 1.
     answer = verify_answer("q", "新建停车位300个[1][2]。", HITS).answer
     assert answer.text == "新建停车位300个。[1]" and [c.doc_id for c in answer.citations] == ["doc1.txt"]
+
+
+def test_llm_answers_go_through_the_front_door_with_follow_ups_and_pages(qa):
+    """`GovQA.ask(..., llm=)`: the follow-up is resolved before retrieval, as for the extractive answer."""
+
+    class Copier:
+        name = "copier"
+        seen: list = []
+
+        def complete(self, messages):
+            self.seen.append(messages)
+            # Copies the first passage's first sentence, citing it: a supported answer.
+            passage = messages[-1]["content"].split("[1]", 1)[1]
+            return passage.strip().split("。")[0].split("\n")[-1] + "。[1]"
+
+        def stream(self, messages):
+            yield self.complete(messages)
+
+    first = qa.ask("塘桥街道2019年拆除了多少违章建筑?")
+    backend = Copier()
+    answer = qa.ask("那长寿路街道呢?", history=[first], llm=backend)
+    assert answer.question == "那长寿路街道呢?"
+    assert answer.resolved_question.startswith("长寿路街道")
+    assert "长寿路街道" in backend.seen[-1][-1]["content"]  # the model was asked the resolved question
+    assert all(c.street == "长寿路街道" for c in answer.citations)
+    pieces: list[str] = []
+    streamed = qa.ask("那长寿路街道呢?", history=[first], llm=backend, on_text=pieces.append)
+    assert pieces and streamed.text == answer.text

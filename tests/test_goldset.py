@@ -12,6 +12,8 @@ from govqa.ingest.documents import load_corpus
 from govqa.qa.questions import KINDS
 from testpaths import CORPUS, GOLD
 
+GOLD_KINDS = set(KINDS) - {"which_street"}  # written before that kind existed: the blind set has it
+
 
 @pytest.fixture(scope="module")
 def cleaned() -> dict[str, str]:
@@ -41,10 +43,10 @@ def test_size_and_balance():
     assert len({q.id for q in gold}) == len(gold)
     answerable = [q for q in gold if q.answerable]
     assert len(answerable) >= 150
-    assert {q.kind for q in gold} <= set(KINDS)
+    assert {q.kind for q in gold} <= GOLD_KINDS
     per_kind = Counter(q.kind for q in answerable)
-    assert all(per_kind[k] >= 15 for k in KINDS), per_kind
+    assert all(per_kind[k] >= 15 for k in GOLD_KINDS), per_kind
     for split in SPLITS:
         part = load_gold(GOLD, split)
-        assert {q.kind for q in part if q.answerable} == set(KINDS), split
+        assert {q.kind for q in part if q.answerable} == GOLD_KINDS, split
         assert sum(not q.answerable for q in part) >= 12, split

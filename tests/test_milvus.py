@@ -26,7 +26,6 @@ from govqa.evaluation.goldset import load_gold, score_retrieval  # noqa: E402
 from govqa.index.backend import MILVUS_DESCRIPTOR  # noqa: E402
 from govqa.index.milvus import BM25_PARAMS, MilvusIndex, MilvusUnavailableError, encode_term  # noqa: E402
 from govqa.index.store import IndexNotFoundError  # noqa: E402
-from govqa.qa.compare import compare_streets  # noqa: E402
 from govqa.records import Filters  # noqa: E402
 from testpaths import CORPUS, GOLD  # noqa: E402
 
@@ -184,8 +183,8 @@ def test_answers_and_citations_are_the_same_on_both_backends(mqa, qa):
 
 
 def test_comparison_works_on_milvus(mqa, qa):
-    remote = compare_streets(mqa, "垃圾分类", ["塘桥街道", "长白新村街道"])
-    local = compare_streets(qa, "垃圾分类", ["塘桥街道", "长白新村街道"])
+    remote = mqa.compare("垃圾分类", ["塘桥街道", "长白新村街道"])
+    local = qa.compare("垃圾分类", ["塘桥街道", "长白新村街道"])
     assert [f.found for f in remote.findings] == [f.found for f in local.findings] == [True, True]
     # Milvus BM25 scores words only (no bigram field), so where several passages qualify the chosen sentence
     # may differ from the local one; each must still be the street's own, quoted verbatim.

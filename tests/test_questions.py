@@ -15,6 +15,8 @@ METAS = [
     DocMeta("安康和美·活力长白行动计划(2021-2023年)", "长白新村街道", "杨浦区", 2021, 2023),
 ]
 
+GOLD_KINDS = set(KINDS) - {"which_street"}  # written before that kind existed: the blind set has it
+
 
 @pytest.mark.parametrize(
     ("question", "kind"),
@@ -50,7 +52,7 @@ def test_classifier_agrees_with_the_hand_labels():
     """The gold kinds were labelled by hand; the classifier should agree on most (it is not fitted to them)."""
     gold = [q for q in load_gold(GOLD) if q.answerable]
     agree = sum(question_kind(q.question) == q.kind for q in gold)
-    assert {q.kind for q in gold} == set(KINDS)
+    assert {q.kind for q in gold} == GOLD_KINDS
     assert agree / len(gold) >= 0.8
 
 

@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from govqa.index.store import Index
-from govqa.qa.compare import compare_streets
 from govqa.serialize import answer_json, comparison_json, hit_json
 from testpaths import CORPUS, ROOT
 
@@ -189,7 +188,7 @@ def test_document_list_compare_and_coverage(http, qa):
 
     r = http.post("/v1/compare", json={"topic": "垃圾分类", "streets": ["塘桥街道", "长寿路街道"]})
     assert r.status_code == 200
-    assert r.json() == comparison_json(compare_streets(qa, "垃圾分类", ["塘桥街道", "长寿路街道"]))
+    assert r.json() == comparison_json(qa.compare("垃圾分类", ["塘桥街道", "长寿路街道"]))
 
     cov = http.get("/v1/coverage", params={"topics": "垃圾分类,为老服务", "streets": "塘桥街道"}).json()
     assert cov["topics"] == ["垃圾分类", "为老服务"] and cov["streets"] == ["塘桥街道"]

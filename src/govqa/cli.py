@@ -206,7 +206,7 @@ def ask(
     qa = _open(index_dir, embedder)
     try:
         if llm:
-            from .qa.generation import LLMError, llm_answer
+            from .qa.generation import LLMError
 
             # Only the checked answer goes to stdout: the model's own text may misstate or be steered by a report.
             echo = None
@@ -215,7 +215,7 @@ def ask(
                 echo = lambda text: click.secho(text, nl=False, dim=True, err=True)  # noqa: E731
             try:
                 filters = Filters(street, district, year, doc_type)
-                answer = llm_answer(qa.retriever, llm, question, filters, on_text=echo)
+                answer = qa.ask(question, filters, llm=llm, on_text=echo)
             except LLMError as exc:
                 _fail(str(exc))
                 return
@@ -244,7 +244,7 @@ def ask(
 @click.option("--json", "as_json", is_flag=True)
 def info(index_dir: Path, as_json: bool) -> None:
     """Show what the index holds and how it was built."""
-    from .index.backend import open_index
+    from .index.opener import open_index
 
     try:
         index = open_index(index_dir)
@@ -352,7 +352,7 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
     A street whose reports never discuss the topic is shown as 报告中未涉及该主题. With --coverage, print how
     much each street says on each topic (share of its passages on the topic, 1.00 = the most of any street).
     """
-    from .qa.compare import compare_streets, coverage_matrix, format_comparison, format_matrix
+    from .qa.compare import format_comparison, format_matrix
 
     def split(value: str | None) -> list[str] | None:
         items = [v.strip() for v in (value or "").replace("，", ",").split(",") if v.strip()]
@@ -363,9 +363,9 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
     qa = _open(index_dir, embedder)
     try:
         if coverage:
-            matrix = coverage_matrix(qa, split(topics) or ([topic] if topic else None), split(streets))
+            matrix = qa.coverage(split(topics) or ([topic] if topic else None), split(streets))
         else:
-            comparison = compare_streets(qa, topic, split(streets), k=k)
+            comparison = qa.compare(topic, split(streets), k=k)
     except ValueError as exc:  # QuestionError included
         _fail(str(exc))
         return

@@ -22,12 +22,14 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .index.backend import open_index
+from .errors import DocumentError, DocumentExistsError, DocumentNotFoundError  # noqa: F401
 from .index.embedders import Embedder, load_embedder, set_thread_pools, thread_setting
+from .index.opener import open_index
 from .index.resume import CACHE_DIR as EMBEDDING_CACHE
 from .index.resume import ResumableEmbedder
 from .index.store import (
@@ -45,10 +47,14 @@ from .ingest.documents import CorpusLoad, load_corpus, load_document
 from .ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from .ingest.metadata import SIDECAR_SUFFIX
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
+from .qa.compare import Comparison, CoverageMatrix, compare_streets, coverage_matrix
 from .qa.figures import FigureTable, figure_table, quantity_answer
-from .qa.questions import check_question, resolve_follow_up
+from .qa.query import Query, analyse
 from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit, Turn
+
+if TYPE_CHECKING:
+    from .qa.generation import ChatBackend
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("index")
@@ -169,20 +175,50 @@ class GovQA:
         return self.retriever.search(question, k=k, filters=filters, mode=mode)  # it checks both
 
     def ask(
-        self, question: str, filters: Filters | None = None, history: Sequence[Turn | Answer] | None = None
+        self,
+        question: str,
+        filters: Filters | None = None,
+        history: Sequence[Turn | Answer] | None = None,
+        llm: str | ChatBackend | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Answer:
-        """An extractive answer whose every quoted sentence comes from a report, cited.
+        """An answer whose every sentence is quoted from, or checked against, a report, cited with pages.
 
         `history`: the conversation so far (earlier Answers or their .turn()), oldest first. A follow-up such as
-        "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered."""
-        turns = [t.turn() if isinstance(t, Answer) else t for t in history or ()]
-        question = check_question(question)
-        if (filters is None or filters.is_empty()) and getattr(self.index, "figures", None) is not None:
+        "那长寿路街道呢?" is completed from the last turn; `answer.resolved_question` is what was answered.
+        `llm`: a language model writes the answer (a backend spec as for `govqa ask --llm`, or a backend) and
+        only the sentences its passages support are kept; `on_text` then gets its unchecked text as it comes.
+        Default: the extractive answerer, offline."""
+        query = self.analyse(question, filters, history)
+        explicit = filters is None or filters.is_empty()
+        if llm is None and explicit and getattr(self.index, "figures", None) is not None:
             # 各街道加装电梯完成了多少台? is answered by the figures table, street by street, each figure cited.
-            table = quantity_answer(self, self.resolve(question, turns))
+            table = quantity_answer(self, query.resolved_question)
             if table is not None:
-                return dataclasses.replace(table, question=question)
-        return self.with_pages(self.answerer.answer(question, filters, history=turns))
+                return dataclasses.replace(table, question=query.question)
+        if llm is None:
+            return self.with_pages(self.answerer.answer_query(query))
+        from .qa.generation import LLMAnswerer, load_backend  # only when asked: it imports HTTP clients
+
+        backend = load_backend(llm) if isinstance(llm, str) else llm
+        return self.with_pages(LLMAnswerer(self.retriever, backend).answer_query(query, on_text))
+
+    def analyse(
+        self, question: str, filters: Filters | None = None, history: Sequence[Turn | Answer] | None = None
+    ) -> Query:
+        """The question checked and analysed once (script, follow-up, filters, kind, streets, years, focus)."""
+        turns = [t.turn() if isinstance(t, Answer) else t for t in history or ()]
+        return analyse(question, self.index.metas.values(), filters, turns)
+
+    def compare(self, topic: str, streets: Sequence[str] | None = None, k: int = 3) -> Comparison:
+        """What each street's reports say on `topic`, one cited finding per street (see qa.compare)."""
+        return compare_streets(self.answerer, topic, streets, k=k)
+
+    def coverage(
+        self, topics: Sequence[str] | None = None, streets: Sequence[str] | None = None
+    ) -> CoverageMatrix:
+        """How much each street's reports say on each topic (see qa.compare.coverage_matrix)."""
+        return coverage_matrix(self.answerer, topics, streets)
 
     def with_pages(self, answer: Answer) -> Answer:
         """The answer with each citation's page (第N页) filled in, where its report has pages (PDF, scans)."""
@@ -216,8 +252,7 @@ class GovQA:
 
     def resolve(self, question: str, history: Sequence[Turn] = ()) -> str:
         """The standalone question a follow-up stands for, given the conversation so far."""
-        previous = history[-1].resolved_question if history else None
-        return resolve_follow_up(check_question(question), previous, self.index.metas.values()).question
+        return self.analyse(question, history=history).resolved_question
 
     def conversation(self, questions: Sequence[str]) -> list[Turn]:
         """Turns for earlier questions known only by their text (a chat client's messages), oldest first:
@@ -259,18 +294,6 @@ MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # the largest report file accepted by add
 MAX_FILE_NAME_CHARS = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\-()（）【】《》 ]")
 _LOCK_FILE = ".govqa-corpus.lock"
-
-
-class DocumentError(ValueError):
-    """A report that cannot be added or removed as asked; the message says why. Nothing was changed."""
-
-
-class DocumentExistsError(DocumentError):
-    pass
-
-
-class DocumentNotFoundError(DocumentError):
-    pass
 
 
 @dataclass

@@ -338,12 +338,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/compare", tags=["query"], dependencies=reads, response_model=ComparisonJSON)
     def compare(body: CompareRequest) -> JSONResponse:
-        from .qa.compare import compare_streets
-
         try:
-            return JSONResponse(
-                comparison_json(compare_streets(service.qa, body.topic, body.streets, k=body.k))
-            )
+            return JSONResponse(comparison_json(service.qa.compare(body.topic, body.streets, k=body.k)))
         except QuestionError:
             raise
         except ValueError as exc:  # an unknown street, an empty topic
@@ -375,10 +371,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topics: str | None = Query(None, description="Comma-separated topics; default: built-in ones."),
         streets: str | None = Query(None, description="Comma-separated streets; default: all."),
     ) -> JSONResponse:
-        from .qa.compare import coverage_matrix
-
         try:
-            return JSONResponse(coverage_json(coverage_matrix(service.qa, _split(topics), _split(streets))))
+            return JSONResponse(coverage_json(service.qa.coverage(_split(topics), _split(streets))))
         except QuestionError:
             raise
         except ValueError as exc:
@@ -515,11 +509,10 @@ def answer(
     if model == LLM_MODEL:
         if service.llm is None:
             raise HTTPException(404, "no language model is configured on this server (govqa serve --llm)")
-        from .qa.generation import LLMAnswerer, LLMError
+        from .qa.generation import LLMError
 
-        asked = qa.resolve(question, turns)
         try:
-            return qa.with_pages(LLMAnswerer(qa.retriever, service.llm).answer(asked, filters))
+            return qa.ask(question, filters, history=turns, llm=service.llm)
         except LLMError as exc:
             raise HTTPException(502, f"the language model failed: {exc}") from exc
     return qa.ask(question, filters, history=turns)

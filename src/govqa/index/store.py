@@ -53,6 +53,14 @@ except ImportError:  # Windows: no flock; see the module doc
     fcntl = None  # type: ignore[assignment]
 
 from .. import __version__
+from ..errors import (  # noqa: F401  (raised here; importable from here as before)
+    EmbedderMismatchError,
+    IndexBusyError,
+    IndexCorruptedError,
+    IndexNotFoundError,
+    IndexNotWritableError,
+    IndexUnavailableError,
+)
 from ..ingest.chunking import ChunkConfig, chunk_document
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
 from .ann import EXACT_MAX, make_vector_index, query_pieces
@@ -86,30 +94,6 @@ BUILD_BATCH_CHUNKS = 20_000
 EAGER_CHUNKS = 100_000
 log = logging.getLogger("govqa")
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
-
-
-class IndexUnavailableError(Exception):
-    """Base for index problems; the message says what to do."""
-
-
-class IndexNotFoundError(IndexUnavailableError):
-    pass
-
-
-class IndexCorruptedError(IndexUnavailableError):
-    pass
-
-
-class EmbedderMismatchError(IndexUnavailableError):
-    pass
-
-
-class IndexBusyError(IndexUnavailableError):
-    """Another build is writing the same index folder."""
-
-
-class IndexNotWritableError(IndexUnavailableError):
-    """The index folder cannot take a new generation: not a folder, not writable, or too little space."""
 
 
 @dataclass

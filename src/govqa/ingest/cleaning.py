@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from .headings import heading_level
+
 # Bump when cleaning changes what a document looks like: it invalidates reused embeddings.
 CLEANING_VERSION = "4"
 
@@ -124,7 +126,6 @@ def rejoin_wrapped(lines: list[Line]) -> list[Line]:
     width = max(set(long), key=long.count)
     if sum(width - 1 <= w <= width + 1 for w in long) < WRAPPED_SHARE * len(long):
         return lines
-    from .structure import heading_level  # structure builds on cleaning: import here, not at the top
 
     joined: list[Line] = []
     last_width = 0  # of the last physical line: a joined paragraph is longer than any one line

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .cleaning import Line
-from .structure import heading_level
+from .headings import heading_level
 
 # Lines in these top and bottom shares of a page are where running headers, footers and page numbers sit.
 MARGIN_BAND = 0.08

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import LoadError  # noqa: F401  (raised here; importable from here as before)
 from .cleaning import Line, normalize_text, rejoin_wrapped
+from .source import Source
 
 log = logging.getLogger("govqa.ingest")
 
@@ -24,37 +25,6 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + WORD_SUFFIXES + (".pdf",) +
 # another encoding: text in GBK fails on nearly every Chinese character.
 MAX_BAD_UTF8 = 8
 MAX_BAD_UTF8_PER_10K = 5
-
-
-class LoadError(Exception):
-    """A corpus file that cannot be read. The rest of the corpus still indexes."""
-
-    def __init__(self, path: Path | str, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
-
-    def __reduce__(self):  # from a worker process (load_corpus): Exception would pickle the message only
-        return LoadError, (self.path, self.reason)
-
-
-@dataclass
-class Source:
-    """What a loader read: lines in reading order, metadata the format states itself, and warnings
-    (damage that was repaired, OCR pages of low confidence) to show the user."""
-
-    lines: list[Line]
-    title: str | None = None
-    published: str | None = None  # ISO date
-    warnings: list[str] = field(default_factory=list)
-    ocr_confidence: dict[int, float] = field(
-        default_factory=dict
-    )  # page -> mean OCR score, pages read by OCR
-    normalized: bool = False  # lines already in normal form (normalize_text), as plain text reads them
-
-    @property
-    def text(self) -> str:
-        return "\n".join(line.text for line in self.lines)
 
 
 def read_text(path: Path) -> str:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ..errors import LoadError
 from .layout import PageBox, TextLine, assemble
-from .loaders import LoadError, Source
+from .source import Source
 
 # Pages whose mean recognition score is below this are reported: their text needs a human look.
 LOW_CONFIDENCE = 0.85

@@ -13,9 +13,10 @@ import os
 import re
 from pathlib import Path
 
+from ..errors import LoadError
 from .cleaning import normalize_text
 from .layout import PageBox, TableBox, TextLine, assemble, drop_running_lines
-from .loaders import LoadError, Source
+from .source import Source
 
 # A page with fewer characters than this in its text layer is a scan (perhaps with a stamped page number).
 MIN_TEXT_CHARS = 10

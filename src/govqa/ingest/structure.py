@@ -7,16 +7,8 @@ import re
 
 from ..records import Footnote, Paragraph
 from .cleaning import Block
+from .headings import HEADING_LEVELS, heading_level  # noqa: F401  (importable from here as before)
 
-_CN_NUM = "一二三四五六七八九十"
-# Outline markers in the order of their depth.
-HEADING_LEVELS: tuple[re.Pattern[str], ...] = (
-    re.compile(rf"^[{_CN_NUM}]+、"),
-    re.compile(rf"^[(（][{_CN_NUM}]+[)）]"),
-    re.compile(r"^\d{1,2}(、|[.．](?!\d))"),
-    re.compile(r"^[(（]\d{1,2}[)）]"),
-)
-_SPECIAL_HEADING = re.compile(r"^(前\s*言|名词解释[:：]?|附件\s*\d+\s*[:：].{0,40}|结\s*语)$")
 _GLOSSARY_HEADING = re.compile(r"名词解释")
 _NUMBERED_ENTRY = re.compile(r"^(\d{1,3})[、.．]\s*(.+?)[:：]\s*(.+)$")
 _QUOTED_ENTRY = re.compile(r"^(“[^”]{1,30}”[^:：]{0,12})[:：]\s*(.+)$")
@@ -26,13 +18,9 @@ MAX_BARE_HEADING = 40  # longer lines that start with a marker are paragraphs le
 MAX_INLINE_TITLE = 32
 
 
-def heading_level(line: str) -> int | None:
-    if _SPECIAL_HEADING.match(line):
-        return 1
-    for level, pattern in enumerate(HEADING_LEVELS, start=1):
-        if pattern.match(line):
-            return level
-    return None
+def in_glossary(section_path: tuple[str, ...] | list[str]) -> bool:
+    """The section path lies in a report's 名词解释 glossary."""
+    return bool(section_path) and bool(_GLOSSARY_HEADING.search(section_path[0]))
 
 
 def is_heading_line(text: str) -> bool:

@@ -7,8 +7,9 @@ import re
 from functools import cache
 from pathlib import Path
 
+from ..errors import LoadError
 from .cleaning import Line
-from .loaders import LoadError, Source
+from .source import Source
 
 _HEAD_LEVEL = re.compile(r"h(\d)")
 

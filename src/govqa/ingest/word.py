@@ -11,8 +11,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..errors import LoadError
 from .cleaning import Line
-from .loaders import LoadError, Source
+from .source import Source
 
 # A .docx is a zip: refuse archives that would expand far beyond any real report (zip bombs).
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024

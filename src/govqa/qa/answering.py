@@ -22,30 +22,31 @@ that no report covers is named in the refusal.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 from ..index.tokenize import simplified
 from ..ingest.chunking import sentence_spans
-from ..ingest.structure import is_heading_line
+from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
+from .compare import NOT_COVERED, compare_streets
+from .query import Query, analyse
 from .questions import (
     asks_explanation,
     asks_quantity,
     asks_time,
-    check_question,
     dated_reports,
     focus_text,
-    named_streets,
+    near_same,
     place_words,
-    question_kind,
     quoted_terms,
-    resolve_follow_up,
+    sense_of,
     topic_of,
+    years_in,
 )
 from .retrieval import Retriever
 
@@ -100,30 +101,13 @@ _ANY_NUMBER = re.compile(r"\d[\d.,]*(?![\d.,]|\s*[年月日号弄路街巷室楼
 _MEASURE_WORD = re.compile(r"(?:多少|几)([^\W\d的是在个年级钱人次岁]{1})")
 # A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
 _DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
-# What a summary question asks for, and the word a section heading for it carries: 主要任务 -> 2020年主要任务.
-_OUTLINE_AIMS = {
-    "主要任务": "任务",
-    "重点任务": "任务",
-    "工作任务": "任务",
-    "工作重点": "重点",
-    "重点工作": "重点",
-    "主要内容": "内容",
-    "工作思路": "思路",
-    "工作回顾": "回顾",
-    "总体目标": "目标",
-    "主要目标": "目标",
-    "发展目标": "目标",
-    "工作目标": "目标",
-    "总体要求": "要求",
-    "主要举措": "举措",
-    "重点项目": "项目",
-}
 _YEAR_NUMBER = re.compile(r"((?:19|20)\d\d)\s*年")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 # Characters of question words and of the report genre: present in every sentence or none, never evidence.
 _FUNCTION_CHARS = frozenset(
     "的了是在和与及或有多少几个什么哪些如何怎样么呢吗年月日中对为把被将从于到以这那其该各等也都就还又"
 )
+_QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』]{2,20})[”\"」』]")
 _SENTENCE_STOP = re.compile(r"[。！？!?]")
 _GLOSSARY_SECTION = re.compile(r"名词解释")
 _GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
@@ -179,6 +163,10 @@ FITTED_WEIGHTS: tuple[float, ...] = (
 FITTED_BIAS = -5.4293
 FITTED_MIN_EVIDENCE = 0.11
 
+
+# A question's quoted names are looked for in the text of the reports it is asked of when they are this few.
+MAX_TERM_SCAN_DOCS = 50
+_SPACES = re.compile(r"\s+")
 
 # Character IDF is estimated from at most this many chunks, spread over the index: exact for corpora up to this
 # size, and a large index need not read every chunk (and keep it in memory) to answer its first question.
@@ -248,6 +236,7 @@ class ExtractiveAnswerer:
         self._char_idf = _char_idf(index.chunks[i].text for i in sample)
         self._char_idf_unseen = max(self._char_idf.values(), default=1.0)
         self._documents: dict[str, Document] = {}
+        self._plain: dict[str, str] = {}
         self._glossary: list[GlossaryEntry] | None = None
         self._sentence_cache: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
 
@@ -260,30 +249,48 @@ class ExtractiveAnswerer:
         infer: bool = True,
         history: Sequence[Turn] | None = None,
     ) -> Answer:
-        """infer=False: search with `filters` only, not the street/year the question names (external data).
+        """The question analysed (see qa.query), then answered: for callers that hold only its text.
 
+        infer=False: search with `filters` only, not the street/year the question names (external data).
         `history`: the conversation so far, oldest first; a follow-up question is completed from the last turn
-        (see questions.resolve_follow_up) and the answer's resolved_question says what was answered."""
-        question = check_question(question)
-        previous = history[-1].resolved_question if history else None
-        asked = resolve_follow_up(question, previous, self.retriever.index.metas.values()).question
-        resolved = self.retriever.resolve_filters(asked, filters, infer)
-        streets = self._named_streets(asked) if infer else []
-        kind = question_kind(asked, streets)
-        missing = self._missing_reports(resolved) if infer else None
+        and the answer's resolved_question says what was answered."""
+        metas = self.retriever.index.metas.values()
+        return self.answer_query(analyse(question, metas, filters, history or (), infer))
+
+    def answer_query(self, query: Query) -> Answer:
+        """The answer to an analysed question, in the shape its kind asks for."""
+        answer = self._answer(query)
+        if answer.resolved_question != query.resolved_question:
+            answer = dataclasses.replace(answer, resolved_question=query.resolved_question)
+        return answer
+
+    def _answer(self, query: Query) -> Answer:
+        question, asked, kind, resolved = query.question, query.text, query.kind, query.filters
+        missing = self._missing_reports(resolved) if query.inferred else None
         if missing:
             return self._refusal(question, asked, kind, resolved, text=missing)
-        if kind == "cross_street" and infer:
-            answer = self._cross_street(question, asked, streets)
+        if query.inferred and (unknown := self._unquoted_terms(asked, resolved)):
+            # A name given in quotes is asked for by that name: reports that never write it do not answer.
+            names = "、".join(f"“{t}”" for t in unknown)
+            return self._refusal(
+                question, asked, kind, resolved, text=f"{NOT_FOUND}（所查报告中没有提到{names}。）"
+            )
+        if kind == "cross_street" and query.inferred:
+            year = query.years[0] if len(set(query.years)) == 1 else None
+            answer = self._cross_street(question, asked, list(query.streets), year)
             if answer is not None:
                 return answer
             kind = "list"
-        hits = self.retriever.search(asked, k=self.config.k, filters=resolved, infer=False)
+        hits = self.retriever.search(query, k=self.config.k)
         if kind == "summary":
             answer = self._summary(question, asked, resolved, hits)
             if answer is not None:
                 return answer
-        if kind == "definition":
+        if kind == "definition" or (
+            kind in ("other", "list") and self._glossary_entries_for(asked, resolved, hits)
+        ):
+            # A quoted term the reports define (“五件套”都是些什么设备?) is answered by its definition,
+            # however the question is worded.
             answer = self._definition(question, asked, resolved, hits)
             if answer is not None:
                 return answer
@@ -300,18 +307,28 @@ class ExtractiveAnswerer:
 
     def _sentences(self, question: str, asked: str, kind: str, filters: Filters, hits: list[Hit]) -> Answer:
         sentences = self.rank_sentences(focus_text(asked, filters), hits, asked)
-        matched, mismatched = FEATURES.index("year_match"), FEATURES.index("year_mismatch")
-        if any(s.features[matched] and s.score >= self.config.min_evidence for s in sentences):
-            # 2019年做了什么 is answered from the review of 2019, not from the same report's plan for 2020.
-            sentences = [s for s in sentences if not s.features[mismatched]]
+        if kind == "quantity":
+            # A glossary entry defines a term; the figures of a year are in the report's body.
+            sentences = [s for s in sentences if not in_glossary(s.hit.chunk.section_path)]
         if not sentences or sentences[0].score < self.config.min_evidence:
             return self._refusal(question, asked, kind, filters, hits)
+        # A year asked is the year answered: 2019年做了什么 from the review of 2019, not from the same report's
+        # plan for 2020; and 那2020年呢 is not answered with 2019's figure.
+        mismatched = FEATURES.index("year_mismatch")
+        of_the_year = [s for s in sentences if not s.features[mismatched]]
+        if not of_the_year or of_the_year[0].score < self.config.min_evidence:
+            other = sentences[0]
+            cite = _cite(1, other.hit, other.paragraph, other.text, other.start)
+            years = "、".join(f"{y}年" for y in dict.fromkeys(_YEAR_NUMBER.findall(asked)))
+            text = f"报告没有给出{years}的相关内容；最接近的是其他年份的记载：{cite.quote.strip()}[1]"
+            return Answer(question, text, (cite,), False, tuple(hits), filters, (), asked, kind)
+        sentences = of_the_year
         chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
         chosen = _distinct(chosen)[: self.config.max_sentences]
         if kind == "list":
             chosen = _distinct([self._enumeration(s) for s in chosen])
         chosen = _distinct([self._with_body(s) for s in chosen])
-        if kind in ("definition", "other", "list") and asks_explanation(simplified(asked)):  # 為什麼 too
+        if kind in ("definition", "other", "list") and asks_explanation(asked):  # simplified: 為什麼 too
             # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
             # 症状包括…): the best sentence is quoted with the one after it.
             chosen = _distinct([self._with_next(chosen[0]), *chosen[1:]])
@@ -320,7 +337,11 @@ class ExtractiveAnswerer:
             # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
             text = f"{NO_NUMBER}相关内容：{citations[0].quote.strip()}[1]"
             return Answer(question, text, citations[:1], False, tuple(hits), filters, (), asked, kind)
-        text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
+        if kind == "which_street":
+            # Asked which street: each quote says whose report it is from.
+            text = "\n".join(f"{c.street or c.title}：{c.quote.strip()}[{c.n}]" for c in citations)
+        else:
+            text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, kind)
 
     def _with_body(self, s: Sentence) -> Sentence:
@@ -384,7 +405,7 @@ class ExtractiveAnswerer:
         wants_quantity = asks_quantity(question)
         wants_time = asks_time(question)
         unit = m.group(1) if (m := _ASKED_UNIT.search(question)) else None
-        years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}
+        years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}  # as asked: no ranges
         cfg = self.config
         out: list[Sentence] = []
         for hit in hits:
@@ -417,7 +438,9 @@ class ExtractiveAnswerer:
                 )
                 has_number = bool(_HAS_NUMBER.search(stripped))
                 # A report reviews one year and plans the next, under headings that say which: 2019年工作回顾.
-                around = {int(y) for y in _YEAR_NUMBER.findall(context_text + stripped)}
+                # The section's and sentence's own years first, else the years the report covers: the title of
+                # 2020年塘桥街道社代会报告 names the year it was given, not the year its review covers.
+                around = years_in(" ".join(chunk.section_path) + stripped) or _covered(hit.meta)
                 features = (
                     coverage,
                     char_coverage,
@@ -524,6 +547,31 @@ class ExtractiveAnswerer:
         text = "".join(f"{c.quote}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "definition")
 
+    def _unquoted_terms(self, asked: str, filters: Filters) -> list[str]:
+        """The question's quoted names that no report it is asked of writes (spaces and script aside)."""
+        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
+        if not terms:
+            return []
+        docs = self._docs(filters) if not filters.is_empty() else set(self.retriever.index.metas)
+        if len(docs) > MAX_TERM_SCAN_DOCS:
+            return []  # too many to read per question; the retriever and the sentence model still judge
+        texts = [self._plain_text(d) for d in docs]
+        return [t for t in terms if not any(_SPACES.sub("", t) in text for text in texts)]
+
+    def _plain_text(self, doc_id: str) -> str:
+        """A report's text in simplified script without spaces, made once."""
+        if doc_id not in self._plain:
+            self._plain[doc_id] = _SPACES.sub("", simplified(self._document(doc_id).text))
+        return self._plain[doc_id]
+
+    def _glossary_entries_for(self, asked: str, filters: Filters, hits: list[Hit]) -> list[GlossaryEntry]:
+        """Glossary entries of the question's quoted terms in the reports it is asked of."""
+        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
+        if not terms:
+            return []
+        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self._docs(filters)
+        return [e for t in terms for e in self._glossary_entries(t, docs) if e.term == t.strip("“”\"' ")]
+
     def _quoted_term_sentences(
         self, question: str, asked: str, filters: Filters, hits: list[Hit], terms: list[str]
     ) -> Answer | None:
@@ -604,63 +652,104 @@ class ExtractiveAnswerer:
     # ------------------------------------------------------------------------------------------ summaries
 
     def _summary(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
-        """The outline under the section the question is about; None: the report has no outline to show.
+        """The parts of the section the question is about, each cited; None: no section fits.
 
-        Sections are matched on the question's subject (its words without the asking: 塘桥街道2019年民生服务
-        方面主要做了哪几个方面的工作 -> 民生服务); a question with no subject left (万里街道2021年的工作重点是什么)
-        gets the report's top-level outline."""
+        A section's parts are its sub-headings, or, where it has none, the short lead phrases its paragraphs
+        open with (“平战结合”科学精准抓好疫情防控。). The section is chosen by three things: the question's
+        subject words that the report's outline uses (塘桥2019年民生服务这块包括哪几部分 -> 民生服务; words no
+        heading has, such as 哪几块 or 大事, say nothing about which part), the year asked against the years
+        the section names, and whether the question asks what was done (review) or what is planned (tasks)
+        against the section's own sense. A question with no subject gets the top-level section that fits its
+        year and sense, else the report's top-level outline."""
         if not hits:
             return None
         tokenizer = self.retriever.index.tokenizer
-        subject = _SUMMARY_ASKING.sub(" ", focus_text(asked, filters))
         doc_id = hits[0].chunk.doc_id
         doc = self._document(doc_id)
+        root = _outline(doc)
+        nodes = [n for n in _walk(root) if len(self._parts(doc, n)) >= 2]
+        if not nodes:
+            return None
         # Words of the report's title (行动计划, 工作总结) say which report, not which part of it.
         title_words = set(tokenizer.tokens(doc.meta.title))
-        q_tokens = {
-            t
-            for t in tokenizer.tokens(subject)
-            if t not in self._place_words and t not in title_words and (_HAN.search(t) or t.isdigit())
-        }
-        weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
+        outline_words = {t for n in _walk(root) if n.path for t in tokenizer.tokens(n.path[-1])}
+        focus = focus_text(asked, filters)
+
+        def heading_weights(text: str) -> dict[str, float]:
+            return {
+                t: self._idf.get(t, self._idf_unseen)
+                for t in tokenizer.tokens(text)
+                if t in outline_words
+                and t not in self._place_words
+                and t not in title_words
+                and _HAN.search(t)
+            }
+
+        weights = heading_weights(_SUMMARY_ASKING.sub(" ", focus))
         total = sum(weights.values()) or 1.0
-        root = _outline(doc)
+        # What the asking itself names (主要任务, 保障措施) picks among sections when no subject is left.
+        aims = heading_weights(focus)
+        years = {int(y) for y in _YEAR_NUMBER.findall(asked)}
+        sense = sense_of(asked)
         hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
 
         def match(text: str) -> float:
             tokens = set(tokenizer.tokens(text))
             return sum(w for t, w in weights.items() if t in tokens) / total
 
+        def fit(node: _Outline) -> float:
+            """Year and sense: +1 for the year asked, -1 for other years only; +0.5 / -0.5 for the sense."""
+            path = " ".join(node.path) if node.path else doc.meta.title
+            named = years_in(path)
+            score = (1.0 if years & named else -1.0) if years and named else 0.0
+            own_sense = sense_of(path, heading=True) or (
+                sense_of(doc.meta.title, heading=True) if not node.path else None
+            )
+            if sense and own_sense:
+                score += 0.5 if sense == own_sense else -0.5
+            return score
+
         best: tuple[float, _Outline] | None = None
-        if not weights:
-            # Nothing left but the asking (2020年的主要任务是什么): the section whose heading names it, if any.
-            aimed = _aimed_section(root, asked)
-            if aimed is not None:
-                best = (1.0, aimed)
-        for node in _walk(root) if best is None else ():
-            if len(node.children) < 2 or not node.path:
-                continue
-            own = match(node.path[-1])
-            parts = max(match(c.path[-1]) for c in node.children)
-            inside = sum(1 for n in hit_paras if _within(doc, n, node.path)) / max(1, len(hit_paras))
-            score = own + 0.3 * parts + 0.2 * inside
-            if own >= self.config.min_outline_match and (best is None or score > best[0]):
+        for node in nodes:
+            named = years_in(" ".join(node.path)) or years_in(doc.meta.title)
+            if years and named and not years & named:
+                continue  # a section (or report) of other years only: 2024年的重点任务 is not its plan for 2023
+            if weights:
+                if not node.path:
+                    continue
+                own = match(node.path[-1])
+                parts = max((match(t) for t in self._part_texts(doc, node)), default=0.0)
+                if max(own, parts) < self.config.min_outline_match:
+                    continue
+                inside = sum(1 for n in hit_paras if _within(doc, n, node.path)) / max(1, len(hit_paras))
+                score = own + 0.3 * parts + 0.2 * inside + 0.5 * fit(node)
+            else:
+                if len(node.path) > 1:
+                    continue  # no subject: a top-level section or the report as a whole
+                aimed = (
+                    sum(w for t, w in aims.items() if t in tokenizer.tokens(node.path[-1]))
+                    if node.path
+                    else 0.0
+                )
+                aimed /= sum(aims.values()) or 1.0
+                # A fitting section before the whole report
+                score = fit(node) + aimed + (0.1 if node.path else 0.0)
+            if best is None or score > best[0]:
                 best = (score, node)
-        if best is not None:
-            node = best[1]
-        elif len(root.children) >= 2 and not weights:
-            node = root
-        else:
+        if best is None:
             return None
+        node = best[1]
+        if not weights and node.path and best[0] <= 0.1:
+            node = root if root in nodes else node  # no section fits the year or sense: the whole outline
         meta = self.retriever.index.metas[doc_id]
-        openers = ([node.opener] if node.opener is not None else []) + [
-            c.opener for c in node.children[: self.config.max_outline] if c.opener is not None
-        ]
         citations = []
-        for n, p in enumerate(openers, start=1):
-            title = _heading_span(p)
-            citations.append(Citation(n, doc_id, meta.title, meta.street, p.section_path, p.number, title,
-                                      p.char_start, p.char_start + len(title)))  # fmt: skip
+        spans = ([(node.opener, _heading_span(node.opener))] if node.opener is not None else []) + [
+            (p, text) for p, text in self._parts(doc, node)[: self.config.max_outline]
+        ]
+        for n, (p, text) in enumerate(spans, start=1):
+            start = p.char_start + p.text.index(text)
+            citations.append(Citation(n, doc_id, meta.title, meta.street, p.section_path, p.number, text,
+                                      start, start + len(text)))  # fmt: skip
         head, items = (citations[0], citations[1:]) if node.opener is not None else (None, citations)
         lines = ([f"{head.quote}[{head.n}]："] if head else [f"{meta.title}："]) + [
             f"{c.quote}[{c.n}]" for c in items
@@ -668,26 +757,47 @@ class ExtractiveAnswerer:
         return Answer(question, "\n".join(lines), tuple(citations), True, tuple(hits), filters, (), asked,
                       "summary")  # fmt: skip
 
+    def _parts(self, doc: Document, node: _Outline) -> list[tuple[Paragraph, str]]:
+        """A section's parts as (paragraph, verbatim text): its sub-headings, else its paragraphs' lead phrases."""
+        if len(node.children) >= 2:
+            return [(c.opener, _heading_span(c.opener)) for c in node.children if c.opener is not None]
+        if not node.path or node.opener is None:
+            return []
+        leads = []
+        for p in doc.paragraphs[node.opener.number :]:
+            if p.section_path[: len(node.path)] != node.path:
+                break
+            if p.kind != "text" or p.section_path != node.path:
+                continue
+            first = next(iter(_line_sentences(p.text)), None)
+            if (
+                first
+                and first[0] == 0
+                and first[1] <= self.config.max_lead_chars + 10
+                and first[1] < len(p.text)
+            ):
+                leads.append((p, p.text[first[0] : first[1]]))
+        return leads
+
+    def _part_texts(self, doc: Document, node: _Outline) -> list[str]:
+        return [text for _, text in self._parts(doc, node)]
+
     # -------------------------------------------------------------------------------------- cross-street
 
-    def _cross_street(self, question: str, asked: str, streets: list[str]) -> Answer | None:
+    def _cross_street(self, question: str, asked: str, streets: list[str], year: int | None) -> Answer | None:
         """Street by street, from the comparison engine; None: the question names no topic to compare on."""
-        from .compare import NOT_COVERED, compare_streets
-
-        topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters()))
+        topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters(year=year)))
         for name in sorted(self._place_words, key=len, reverse=True):
             topic = topic.replace(name, " ")
         topic = re.sub(r"\s+", " ", topic).strip()
         if len(topic.replace(" ", "")) < 2:
             return None
-        engine = SimpleNamespace(index=self.retriever.index, embedder=self.retriever.embedder,
-                                 retriever=self.retriever, answerer=self)  # fmt: skip
         topic = topic.replace(" ", "")
         try:
-            comparison = compare_streets(engine, topic, streets or None)
+            comparison = compare_streets(self, topic, streets or None, year=year)
             if sum(f.found for f in comparison.findings) < 2 and (specific := self._specific_word(topic)):
                 # 停车管理措施 is rarely written whole; its most specific word (停车) still names the topic.
-                comparison = compare_streets(engine, f"{topic}/{specific}", streets or None)
+                comparison = compare_streets(self, f"{topic}/{specific}", streets or None, year=year)
         except ValueError:
             return None
         findings = sorted(comparison.findings, key=lambda f: not f.found)
@@ -722,9 +832,6 @@ class ExtractiveAnswerer:
             return None
         return max(sorted(words), key=lambda t: self._idf.get(t, self._idf_unseen))
 
-    def _named_streets(self, question: str) -> list[str]:
-        return named_streets(question, self.retriever.index.metas.values())
-
     def _missing_reports(self, filters: Filters) -> str | None:
         """A refusal naming what the corpus lacks: a street (or district) it has no report of, or a year."""
         metas = list(self.retriever.index.metas.values())
@@ -752,11 +859,6 @@ class ExtractiveAnswerer:
         return Answer(question, text, (), False, tuple(hits), filters, (), asked, kind)
 
 
-def in_glossary(section_path: Sequence[str]) -> bool:
-    """The section path lies in a report's 名词解释 glossary."""
-    return bool(section_path) and bool(_GLOSSARY_SECTION.search(section_path[0]))
-
-
 def replace_score(s: Sentence, score: float) -> Sentence:
     return Sentence(s.hit, s.text, s.start, s.end, s.paragraph, score, s.features)
 
@@ -766,6 +868,10 @@ def _states_amount(question: str, text: str) -> bool:
     for asked, stated in _AMOUNT_KINDS:
         if asked.search(question):
             return bool(stated.search(text))
+    if re.search(r"(?:多少|几)年", question) and re.search(
+        r"(?<![\d])(?:[一二两三四五六七八九十]+|\d{1,2})\s*年(?!\d)", text
+    ):
+        return True  # 多少年滚动一次 -> 五年一滚动: a span of years, not a date
     text = _YEAR.sub("", text)  # 2019年 is when, not how many
     m = _MEASURE_WORD.search(question)
     if m and re.search(rf"[\d一二两三四五六七八九十百千万]\s*{m.group(1)}", text):
@@ -775,6 +881,13 @@ def _states_amount(question: str, text: str) -> bool:
         # answered by 15分钟养老服务圈.
         return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
     return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
+
+
+def _covered(meta) -> set[int]:
+    """The years a report covers, by its metadata (else by its title)."""
+    if meta.year_start is not None:
+        return set(range(meta.year_start, (meta.year_end or meta.year_start) + 1))
+    return years_in(meta.title)
 
 
 def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
@@ -815,26 +928,6 @@ def _outline(doc: Document) -> _Outline:
     return root
 
 
-def _aimed_section(root: _Outline, question: str) -> _Outline | None:
-    """The section (with sub-sections) whose heading carries what the question asks for, in the year it names.
-
-    "2020年的主要任务" -> "二、2020年主要任务" rather than the report's whole outline; a heading naming another
-    year (2019年工作回顾) is passed over, and the first fitting section in reading order wins."""
-    keys = {key for aim, key in _OUTLINE_AIMS.items() if aim in question}
-    if not keys:
-        return None
-    years = set(_YEAR_NUMBER.findall(question))
-    fitting = []
-    for node in _walk(root):
-        if not node.path or len(node.children) < 2 or not any(k in node.path[-1] for k in keys):
-            continue
-        named = set(_YEAR_NUMBER.findall(node.path[-1]))
-        if years and named and not years & named:
-            continue
-        fitting.append((not (years & named), node))
-    return min(fitting, key=lambda x: x[0])[1] if fitting else None
-
-
 def _walk(node: _Outline):
     yield node
     for child in node.children:
@@ -869,7 +962,7 @@ def _distinct(sentences: list[Sentence]) -> list[Sentence]:
     kept: list[Sentence] = []
     for s in sentences:
         if any(
-            s.text == k.text
+            near_same(s.text, k.text)
             or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and (s.start < k.end and k.start < s.end))
             for k in kept
         ):

@@ -29,19 +29,45 @@ import unicodedata
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from ..index.embedders import Embedder
+from ..index.store import Index
 from ..ingest.chunking import sentence_spans
-from ..ingest.structure import is_heading_line
+from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Chunk, Citation, DocMeta, Filters, Hit
-from .answering import in_glossary
-from .questions import QuestionError, check_k, check_question, place_words
+from .questions import QuestionError, check_k, check_question, place_words, sense_of, years_in
 from .retrieval import Retriever
 
-if TYPE_CHECKING:
-    from ..engine import GovQA
+
+class SentenceRanker(Protocol):
+    """What a comparison needs of the answerer: its retriever and its fitted sentence model.
+
+    A protocol, not the answerer's class: the answerer routes cross-street questions here, so this module
+    must not import it back."""
+
+    retriever: Retriever
+    config: object  # AnswerConfig: relative_cutoff
+
+    def rank_sentences(self, question: str, hits: list[Hit], asked: str | None = None) -> list: ...
+
+
+@dataclass(frozen=True)
+class _Engine:
+    """The parts of an opened index a comparison reads, taken from the answerer."""
+
+    index: Index
+    embedder: Embedder
+    retriever: Retriever
+    answerer: SentenceRanker
+
+    @classmethod
+    def of(cls, answerer: SentenceRanker) -> _Engine:
+        r = answerer.retriever
+        return cls(r.index, r.embedder, r, answerer)
+
 
 NOT_COVERED = "报告中未涉及该主题"
 
@@ -61,6 +87,10 @@ DEFAULT_TOPICS: tuple[str, ...] = (
 
 # Share of an alternative's IDF weight a clause must hold to be relevant (measured; see the module doc).
 MIN_TOPIC_COVERAGE = 0.9
+# A street none of whose clauses names the topic still covers it when its best evidence sentence, by the
+# answerer's sentence model over its own hybrid search, scores at least this (fitted on the blind dev set's
+# cross-street questions: see README "Answers on everyday wording").
+MIN_MEANING_EVIDENCE = 0.5
 # Quoted characters in one finding line: a longer sentence is cut to its relevant clauses.
 MAX_FINDING_CHARS = 100
 MAX_FINDING_SENTENCES = 2
@@ -110,7 +140,13 @@ class CoverageMatrix:
 # ----------------------------------------------------------------------------------------------- public API
 
 
-def compare_streets(qa: GovQA, topic: str, streets: Sequence[str] | None = None, k: int = 3) -> Comparison:
+def compare_streets(
+    answerer: SentenceRanker,
+    topic: str,
+    streets: Sequence[str] | None = None,
+    k: int = 3,
+    year: int | None = None,
+) -> Comparison:
     """What each street's reports say on `topic`: one extractive, cited finding per street.
 
     Each street is searched on its own (Filters(street=...), no filters inferred from the topic). Only
@@ -121,18 +157,22 @@ def compare_streets(qa: GovQA, topic: str, streets: Sequence[str] | None = None,
     long for one line is cut to its relevant clauses (shown with …), and the citation's quote and offsets
     are that verbatim span. Citations are numbered per street from 1.
 
+    `year`: only what a report says of that year counts (a sentence whose section, text or report names
+    other years only is passed over): a street that says nothing of that year is not covered for it.
+
     `streets` default: every street in the index, sorted. A name may be short (塘桥 for 塘桥街道); a name that
     matches no report, or several streets, raises ValueError. An empty topic raises QuestionError.
     """
+    qa = _Engine.of(answerer)
     k = check_k(k)
     query = _Topic.parse(qa, topic)
     names = _resolve_streets(qa, streets)
     retriever = _retriever(qa, [query.text])
-    return Comparison(query.label, tuple(_finding(qa, retriever, query, name, k) for name in names))
+    return Comparison(query.label, tuple(_finding(qa, retriever, query, name, k, year) for name in names))
 
 
 def coverage_matrix(
-    qa: GovQA, topics: Sequence[str] | None = None, streets: Sequence[str] | None = None
+    answerer: SentenceRanker, topics: Sequence[str] | None = None, streets: Sequence[str] | None = None
 ) -> CoverageMatrix:
     """How much each street's reports say on each topic.
 
@@ -146,6 +186,7 @@ def coverage_matrix(
     then the rest), so len(cell.passages) is the count behind the share.
     `topics` default: DEFAULT_TOPICS; `streets` default: every street in the index, sorted.
     """
+    qa = _Engine.of(answerer)
     queries = [_Topic.parse(qa, t) for t in dict.fromkeys(t.strip() for t in (topics or DEFAULT_TOPICS))]
     names = _resolve_streets(qa, streets)
     retriever = _retriever(qa, [q.text for q in queries])
@@ -161,10 +202,11 @@ def coverage_matrix(
     return CoverageMatrix(tuple(q.label for q in queries), tuple(names), tuple(cells))
 
 
-def relevance(qa: GovQA, topic: str, text: str) -> float:
+def relevance(answerer: SentenceRanker, topic: str, text: str) -> float:
     """0..1: the largest share of a topic alternative's IDF weight that one clause of `text` holds.
 
     At least MIN_TOPIC_COVERAGE: the text is relevant to the topic."""
+    qa = _Engine.of(answerer)
     return _Topic.parse(qa, topic).relevance(_clause_tokens(qa, text))
 
 
@@ -232,13 +274,16 @@ class _Topic:
     alternatives: tuple[dict[str, float], ...]  # content token -> IDF weight, one dict per alternative
 
     @classmethod
-    def parse(cls, qa: GovQA, topic: str) -> _Topic:
+    def parse(cls, qa: _Engine, topic: str) -> _Topic:
         label = check_question(topic)
         parts = [p.strip() for p in _ALTERNATIVES.split(label) if p.strip()]
         cache = _cache(qa)
         alternatives = []
         for part in parts:
-            tokens = {t for t in qa.index.tokenizer.tokens(part) if t not in cache.place_words}
+            # Words no report uses (啥, 各有) can be held by no clause: they would make every street silent.
+            tokens = {
+                t for t in qa.index.tokenizer.tokens(part) if t not in cache.place_words and t in cache.idf
+            }
             atoms = _atoms(tokens)
             if atoms:
                 alternatives.append({t: cache.idf.get(t, cache.idf_unseen) for t in atoms})
@@ -246,13 +291,24 @@ class _Topic:
             raise QuestionError(f"主题「{label}」没有可检索的实词。 (the topic has no content words)")
         return cls(label, " ".join(parts), tuple(alternatives))
 
-    def relevance(self, clauses: Sequence[frozenset[str]]) -> float:
+    def relevance(self, clauses: Sequence[_Clause]) -> float:
         best = 0.0
         for weights in self.alternatives:
             total = sum(weights.values())
-            for tokens in clauses:
-                best = max(best, sum(w for t, w in weights.items() if t in tokens) / total)
+            for clause in clauses:
+                best = max(best, sum(w for t, w in weights.items() if clause.holds(t)) / total)
         return best
+
+
+@dataclass(frozen=True)
+class _Clause:
+    text: str
+    tokens: frozenset[str]
+
+    def holds(self, term: str) -> bool:
+        """The clause has the term as a word, or (two characters or more) inside a word: the tokenizer cuts
+        老年助餐点 as one word, and a report that has it must not be called silent on 助餐."""
+        return term in self.tokens or (len(term) >= 2 and term in self.text)
 
 
 @dataclass(frozen=True)
@@ -260,20 +316,20 @@ class _Sentence:
     start: int  # offsets in the chunk text, whitespace stripped
     end: int
     heading: bool  # quoted only when no other sentence is relevant
-    clauses: tuple[frozenset[str], ...]
+    clauses: tuple[_Clause, ...]
 
 
 class _Cache:
     """Per-index data computed once: IDF weights, place words, every chunk's sentences as clause tokens."""
 
-    def __init__(self, qa: GovQA):
+    def __init__(self, qa: _Engine):
         self.idf = qa.index.token_idf
         self.idf_unseen = max(self.idf.values(), default=1.0)
         self.place_words = place_words(qa.index.metas.values())
         self.position = {id(c): i for i, c in enumerate(qa.index.chunks)}
         self._sentences: dict[int, tuple[_Sentence, ...]] = {}
 
-    def sentences(self, qa: GovQA, i: int) -> tuple[_Sentence, ...]:
+    def sentences(self, qa: _Engine, i: int) -> tuple[_Sentence, ...]:
         if i not in self._sentences:
             self._sentences[i] = tuple(_split(qa, qa.index.chunks[i]))
         return self._sentences[i]
@@ -282,14 +338,14 @@ class _Cache:
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _cache(qa: GovQA) -> _Cache:
+def _cache(qa: _Engine) -> _Cache:
     cache = _CACHES.get(qa.index)
     if cache is None:
         cache = _CACHES[qa.index] = _Cache(qa)
     return cache
 
 
-def _split(qa: GovQA, chunk: Chunk) -> list[_Sentence]:
+def _split(qa: _Engine, chunk: Chunk) -> list[_Sentence]:
     """The chunk's sentences, line by line (a heading line is a sentence of its own)."""
     out = []
     offset = 0
@@ -306,9 +362,9 @@ def _split(qa: GovQA, chunk: Chunk) -> list[_Sentence]:
     return out
 
 
-def _clause_tokens(qa: GovQA, text: str) -> tuple[frozenset[str], ...]:
+def _clause_tokens(qa: _Engine, text: str) -> tuple[_Clause, ...]:
     tokenizer = qa.index.tokenizer
-    return tuple(frozenset(tokenizer.tokens(m.group())) for m in _CLAUSE.finditer(text))
+    return tuple(_Clause(m.group(), frozenset(tokenizer.tokens(m.group()))) for m in _CLAUSE.finditer(text))
 
 
 def _atoms(tokens: set[str]) -> set[str]:
@@ -350,17 +406,17 @@ class _QueryCache:
         return self._inner.embed_passages(texts, progress)
 
 
-def _retriever(qa: GovQA, texts: Sequence[str]) -> Retriever:
+def _retriever(qa: _Engine, texts: Sequence[str]) -> Retriever:
     embedder = _QueryCache(qa.embedder)
     embedder.prefetch(texts)
     return Retriever(qa.index, embedder, qa.retriever.config)
 
 
-def _streets(qa: GovQA) -> list[str]:
+def _streets(qa: _Engine) -> list[str]:
     return sorted({m.street for m in qa.index.metas.values() if m.street})
 
 
-def _resolve_streets(qa: GovQA, streets: Sequence[str] | None) -> list[str]:
+def _resolve_streets(qa: _Engine, streets: Sequence[str] | None) -> list[str]:
     known = _streets(qa)
     if streets is None:
         return known
@@ -377,17 +433,17 @@ def _resolve_streets(qa: GovQA, streets: Sequence[str] | None) -> list[str]:
     return names
 
 
-def _street_docs(qa: GovQA, street: str) -> set[str]:
+def _street_docs(qa: _Engine, street: str) -> set[str]:
     return {doc_id for doc_id, meta in qa.index.metas.items() if meta.street == street}
 
 
-def _district(qa: GovQA, street: str) -> str | None:
+def _district(qa: _Engine, street: str) -> str | None:
     districts = {m.district for m in qa.index.metas.values() if m.street == street and m.district}
     return districts.pop() if len(districts) == 1 else None
 
 
 def _relevant_passages(
-    qa: GovQA, retriever: Retriever, query: _Topic, street: str, limit: int | None = None
+    qa: _Engine, retriever: Retriever, query: _Topic, street: str, limit: int | None = None
 ) -> list[Hit]:
     """All chunks of `street` holding a relevant sentence: those the retriever ranks first, in its order, then
     the rest by relevance and position. Ranks are renumbered 1..n; a chunk the retriever did not return has
@@ -426,15 +482,22 @@ class _Quote:
     paragraph: int
 
 
-def _finding(qa: GovQA, retriever: Retriever, query: _Topic, street: str, k: int) -> StreetFinding:
+def _finding(
+    qa: _Engine, retriever: Retriever, query: _Topic, street: str, k: int, year: int | None = None
+) -> StreetFinding:
     district = _district(qa, street)
     passages = _relevant_passages(qa, retriever, query, street, limit=k)
-    if not passages:
+    quotes = [q for q in _choose(qa, query, passages) if _of_year(q, year)] if passages else []
+    if not quotes:
+        # No clause names the topic: the street may still discuss it in other words (老人吃饭 -> 助餐).
+        passages, quotes = _by_meaning(qa, retriever, query, street, k)
+        quotes = [q for q in quotes if _of_year(q, year)]
+    if not quotes:
         return StreetFinding(street, district, False, NOT_COVERED, (), ())
     citations: list[Citation] = []
     parts: list[str] = []
     budget = MAX_FINDING_CHARS
-    for n, quote in enumerate(_choose(qa, query, passages), start=1):
+    for n, quote in enumerate(quotes, start=1):
         if n > 1 and len(quote.text) > budget:
             break  # only the first sentence is ever cut; a second one comes whole or not at all
         a, b = _clip(qa, query, quote.text, budget)
@@ -443,12 +506,51 @@ def _finding(qa: GovQA, retriever: Retriever, query: _Topic, street: str, k: int
         meta = quote.hit.meta
         citations.append(Citation(n, chunk.doc_id, meta.title, meta.street, chunk.section_path,
                                   quote.paragraph, text, quote.start + a, quote.start + b))  # fmt: skip
-        parts.append(f"{'…' if a > 0 else ''}{text}{'…' if b < len(quote.text) else ''}[{n}]")
+        label = _LABELS.get(_sense(quote.hit), "")
+        parts.append(f"{label}{'…' if a > 0 else ''}{text}{'…' if b < len(quote.text) else ''}[{n}]")
         budget -= len(text)
     return StreetFinding(street, district, True, "".join(parts), tuple(citations), tuple(passages))
 
 
-def _choose(qa: GovQA, query: _Topic, passages: list[Hit]) -> list[_Quote]:
+_LABELS = {"review": "（已完成）", "plan": "（计划）"}
+
+
+def _sense(hit: Hit) -> str | None:
+    """Whether a passage reports what was done or what is planned: by its section, else its report's title."""
+    return sense_of(" ".join(hit.chunk.section_path), heading=True) or sense_of(hit.meta.title, heading=True)
+
+
+def _of_year(quote: _Quote, year: int | None) -> bool:
+    """The quote may speak of `year`: its section and text name that year, or no year (then its report's)."""
+    if year is None:
+        return True
+    named = years_in(" ".join(quote.hit.chunk.section_path) + quote.text) or years_in(quote.hit.meta.title)
+    return not named or year in named
+
+
+def _by_meaning(
+    qa: _Engine, retriever: Retriever, query: _Topic, street: str, k: int
+) -> tuple[tuple[Hit, ...], list[_Quote]]:
+    """The street's own best evidence for the topic by the answerer's sentence model over a street-filtered
+    hybrid search: up to two sentences scoring at least MIN_MEANING_EVIDENCE (else none: not covered)."""
+    hits = retriever.search(query.text, k=k, filters=Filters(street=street), infer=False)
+    ranked = [
+        s for s in qa.answerer.rank_sentences(query.text, hits) if not in_glossary(s.hit.chunk.section_path)
+    ]
+    if not ranked or ranked[0].score < MIN_MEANING_EVIDENCE:
+        return (), []
+    cutoff = qa.answerer.config.relative_cutoff * ranked[0].score
+    chosen: list[_Quote] = []
+    for s in ranked:
+        if s.score < cutoff or len(chosen) == MAX_FINDING_SENTENCES:
+            break
+        if not any(s.text == c.text for c in chosen):
+            chosen.append(_Quote(s.hit, s.text, s.start, s.paragraph))
+    used = {id(c.hit) for c in chosen}
+    return tuple(h for h in hits if id(h) in used), chosen
+
+
+def _choose(qa: _Engine, query: _Topic, passages: list[Hit]) -> list[_Quote]:
     """Up to two distinct relevant sentences, best first.
 
     The answerer ranks the passages' sentences (topic-word coverage plus a bonus for the passage's rank); only
@@ -460,6 +562,8 @@ def _choose(qa: GovQA, query: _Topic, passages: list[Hit]) -> list[_Quote]:
               if query.relevance(_clause_tokens(qa, s.text)) >= MIN_TOPIC_COVERAGE]  # fmt: skip
     # A glossary entry defines the topic; what the street did with it is in the body, if anywhere.
     ranked = [s for s in ranked if not in_glossary(s.hit.chunk.section_path)] or ranked
+    # What a street did comes before what it plans (a 2019 review before the same report's 2020 tasks).
+    ranked.sort(key=lambda s: _sense(s.hit) == "plan")
     chosen: list[_Quote] = []
     for s in ranked:
         if any(
@@ -486,7 +590,7 @@ def _choose(qa: GovQA, query: _Topic, passages: list[Hit]) -> list[_Quote]:
     return [min(lines, key=lambda x: x[:2])[2]] if lines else []
 
 
-def _clip(qa: GovQA, query: _Topic, text: str, budget: int) -> tuple[int, int]:
+def _clip(qa: _Engine, query: _Topic, text: str, budget: int) -> tuple[int, int]:
     """The span of `text` to quote: all of it when it fits `budget`, else its most relevant clause widened
     by neighbouring clauses on both sides while they fit (one clause longer than the budget is cut there)."""
     if len(text) <= budget:

@@ -344,7 +344,7 @@ class _Cache:
         for i, s in enumerate(figures):
             self.by_chunk_doc.setdefault(s.figure.doc_id, []).append(i)
         self._long_forms: dict[str, list[str]] | None = None
-        self.clauses: dict[int, tuple[frozenset[str], ...]] = {}  # a figure's topic text in words, once cut
+        self.clauses: dict[int, tuple] = {}  # a figure's topic text in words, once cut
 
     def long_forms(self, qa: GovQA, short: str) -> list[str]:
         """The index's four-character words whose short form `short` is (加梯: 加装电梯), found once per index."""
@@ -438,15 +438,16 @@ def _matching(qa: GovQA, cache: _Cache, topic: str) -> tuple[list[int], str, str
 
 
 def _relevant(qa: GovQA, cache: _Cache, query: str, rows: Sequence[int]) -> list[int]:
-    """The rows whose topic text is relevant to `query`: compare.relevance(qa, query, text) >= its threshold,
+    """The rows whose topic text is relevant to `query`: compare.relevance(answerer, query, text) >= its threshold,
     taken in its two steps so that a figure's text is cut into words once per index, not once per query
     (cutting is three quarters of the test's time: ~1 ms a figure on a busy machine)."""
-    topic = compare._Topic.parse(qa, query)
+    engine = compare._Engine.of(qa.answerer)
+    topic = compare._Topic.parse(engine, query)
     out = []
     for i in rows:
         clauses = cache.clauses.get(i)
         if clauses is None:
-            clauses = cache.clauses[i] = compare._clause_tokens(qa, cache.texts[i])
+            clauses = cache.clauses[i] = compare._clause_tokens(engine, cache.texts[i])
         if topic.relevance(clauses) >= compare.MIN_TOPIC_COVERAGE:
             out.append(i)
     return out
@@ -509,7 +510,7 @@ def _row(qa: GovQA, cache: _Cache, n: int, stored: StoredFigure) -> FigureRow:
 def _gaps(qa: GovQA, topic: str, streets: Sequence[str]) -> list[StreetGap]:
     """Why each street has no figure: its reports discuss the topic (NO_FIGURE) or not (NOT_COVERED)."""
     try:
-        comparison = compare.compare_streets(qa, topic, streets, k=1)
+        comparison = compare.compare_streets(qa.answerer, topic, streets, k=1)
     except QuestionError:
         return [StreetGap(s, NOT_COVERED) for s in streets]
     return [StreetGap(f.street, NO_FIGURE if f.found else NOT_COVERED) for f in comparison.findings]

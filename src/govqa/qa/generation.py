@@ -49,6 +49,7 @@ without calling the model.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -63,10 +64,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import LLMError  # noqa: F401
 from ..ingest.chunking import sentence_spans
 from ..ingest.metadata import DISTRICTS
 from ..records import Answer, Citation, Filters, Hit
 from .answering import NOT_FOUND
+from .query import Query
 from .questions import check_k, check_question, named_streets, question_kind
 from .retrieval import Retriever
 
@@ -75,10 +78,6 @@ Message = dict[str, str]
 ENV_BASE_URL = "GOVQA_LLM_BASE_URL"
 ENV_MODEL = "GOVQA_LLM_MODEL"
 ENV_API_KEY = "GOVQA_LLM_API_KEY"
-
-
-class LLMError(RuntimeError):
-    """No answer from a backend: not configured, unreachable, an HTTP error, a malformed reply."""
 
 
 class ChatBackend(Protocol):
@@ -1042,19 +1041,29 @@ class LLMAnswerer:
         pieces = self.backend.stream(build_messages(question, hits, kind or self.kind(question)))
         return AnswerStream(pieces, lambda raw: self.verify(question, raw, hits, resolved))
 
+    def answer_query(self, query: Query, on_text: Callable[[str], None] | None = None) -> Answer:
+        """The checked answer to an analysed question (its follow-up resolved, its filters and kind known);
+        `on_text` gets the model's raw text as it comes."""
+        hits = self.retriever.search(query, k=self.k)
+        if not hits:
+            answer = Answer(query.question, NOT_FOUND, (), False, (), query.filters, kind=query.kind)
+        else:
+            messages = build_messages(query.text, hits, query.kind)
+            if on_text is None:
+                answer = self.verify(query.text, self.backend.complete(messages), hits, query.filters).answer
+            else:
+                stream = AnswerStream(
+                    self.backend.stream(messages),
+                    lambda raw: self.verify(query.text, raw, hits, query.filters),
+                )
+                for piece in stream:
+                    on_text(piece)
+                answer = stream.answer
+        return dataclasses.replace(
+            answer, question=query.question, resolved_question=query.resolved_question, kind=query.kind
+        )
+
     def verify(
         self, question: str, raw: str, hits: Sequence[Hit], filters: Filters | None = None
     ) -> Verification:
         return verify_answer(question, raw, hits, filters, self.config, self.places)
-
-
-def llm_answer(retriever: Retriever, spec: str, question: str, filters: Filters | None = None, k: int = 5,
-               on_text: Callable[[str], None] | None = None) -> Answer:  # fmt: skip
-    """Answer with the backend `spec` names (see `load_backend`); `on_text` gets the raw text as it comes."""
-    answerer = LLMAnswerer(retriever, load_backend(spec), k=k)
-    if on_text is None:
-        return answerer.answer(question, filters)
-    stream = answerer.stream(question, filters)
-    for piece in stream:
-        on_text(piece)
-    return stream.answer

@@ -6,18 +6,51 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from ..errors import QuestionError  # noqa: F401
 from ..ingest.metadata import DISTRICTS
 from ..records import DocMeta, Filters
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 100  # passages one search may return: more is a dump of the index, not an answer
-_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+YEAR = re.compile(r"((?:19|20)\d\d)\s*年")  # a year a question names
 _STREET = re.compile(r"([^\W\d_a-zA-Z年区市省的在和与及各个哪该本这那全每]{2,6}?(?:街道|镇))")
 _SUFFIX = re.compile(r"(街道|镇)$")
 
 
-class QuestionError(ValueError):
-    """A question that cannot be searched as given (empty, or too long)."""
+_YEAR_RANGE = re.compile(r"((?:19|20)\d\d)\s*年?\s*(?:-|—|–|~|～|至|到)\s*((?:19|20)\d\d)\s*年?")
+
+
+def years_in(text: str) -> set[int]:
+    """Every year a text names, ranges spelled out: 2021-2023年 names 2021, 2022 and 2023."""
+    years = {int(y) for y in YEAR.findall(text)}
+    for a, b in _YEAR_RANGE.findall(text):
+        if 0 <= int(b) - int(a) <= 10:
+            years.update(range(int(a), int(b) + 1))
+    return years
+
+
+_REVIEW = re.compile(r"回顾|总结|成效|成绩|做法|进展|情况|完成|做了|干了|取得|开展了|实现了|过去|一年来")
+_PLAN = re.compile(r"任务|安排|计划|打算|思路|目标|举措|重点|措施|对策|建议|将要|准备|入手|要抓|主要抓|部署")
+
+
+def sense_of(text: str, heading: bool = False) -> str | None:
+    """ "review" (what was done) or "plan" (what is to be done), as a question or a heading says; None: neither.
+
+    A heading's review words (回顾, 成效) outweigh its plan words; a question's plan words (打算, 主要任务)
+    outweigh its review words (a plan question often says 做 too)."""
+    review, plan = bool(_REVIEW.search(text)), bool(_PLAN.search(text))
+    if review and plan:
+        return "review" if heading else "plan"
+    return "review" if review else "plan" if plan else None
+
+
+_NOT_WORDING = re.compile(r"[^\w]|的|地|得|了")
+
+
+def near_same(a: str, b: str) -> bool:
+    """Two sentences that differ only in punctuation, spacing and particles (a report repeating itself with one
+    的 more): quoting both would say one thing twice."""
+    return a == b or _NOT_WORDING.sub("", a) == _NOT_WORDING.sub("", b)
 
 
 def check_question(question: object) -> str:
@@ -59,13 +92,13 @@ def infer_filters(question: str, metas: Iterable[DocMeta]) -> Filters:
     """The street, district and year a question names. A street outside the corpus is kept: it matches nothing."""
     metas = list(metas)
     streets = {m.street for m in metas if m.street}
-    street = next((s for s in sorted(streets, key=len, reverse=True) if _stem(s) in question), None)
+    street = next((s for name, s in street_aliases(streets) if name in question), None)
     if street is None and (m := _STREET.search(question)):
         street = m.group(1)
     district = None
     if street is None:
         district = next((full for short, full in DISTRICTS.items() if short in question), None)
-    years = _YEAR.findall(question)
+    years = YEAR.findall(question)
     year = int(years[0]) if len(years) == 1 else None
     return Filters(street=street, district=district, year=year)
 
@@ -95,6 +128,22 @@ def _stem(street: str) -> str:
     return _SUFFIX.sub("", street)
 
 
+def street_aliases(streets: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, street) for every way a question may name a corpus street, longest name first: the whole name,
+    without 街道/镇 (塘桥), and a long name's first two characters when no other street starts so (长白 for
+    长白新村街道, as people say it; not 长寿 if 长寿路 and 长寿新村 were both in the corpus)."""
+    streets = set(streets)
+    stems = {s: _stem(s) for s in streets}
+    aliases = {}
+    for street, stem in stems.items():
+        aliases[street] = street
+        aliases.setdefault(stem, street)
+        short = stem[:2]
+        if len(stem) >= 4 and sum(other.startswith(short) for other in stems.values()) == 1:
+            aliases.setdefault(short, street)
+    return sorted(aliases.items(), key=lambda item: (-len(item[0]), item[0]))
+
+
 def focus_text(question: str, filters: Filters) -> str:
     """The question without the places and year it was filtered on.
 
@@ -104,8 +153,11 @@ def focus_text(question: str, filters: Filters) -> str:
     text = question
     for place in (filters.street, filters.district):
         if place:
+            short = _stem(place)[:2] if len(_stem(place)) >= 4 else ""  # 长白 for 长白新村街道
             for name in sorted(
-                {place, _stem(place), place.removesuffix("新区").removesuffix("区")}, key=len, reverse=True
+                {place, _stem(place), short, place.removesuffix("新区").removesuffix("区")},
+                key=len,
+                reverse=True,
             ):
                 if len(name) >= 2:
                     text = text.replace(name, " ")
@@ -124,23 +176,38 @@ def place_words(metas: Iterable[DocMeta]) -> frozenset[str]:
     They decide which report a passage comes from, not what it says, so they are never evidence.
     """
     words = {"街道"}
+    metas = list(metas)
     for meta in metas:
-        for name in (meta.street, meta.district):
-            if name:
-                words |= {name, name.removesuffix("新区").removesuffix("区"), _stem(name)}
+        if meta.district:
+            words |= {meta.district, meta.district.removesuffix("新区").removesuffix("区")}
+    words |= {name for name, _ in street_aliases(m.street for m in metas if m.street)}
     return frozenset(w for w in words if len(w) >= 2)
 
 
 # ------------------------------------------------------------------------------------------ question kinds
 
-KINDS = ("quantity", "definition", "list", "summary", "cross_street", "time", "yes_no", "other")
+KINDS = (
+    "quantity",
+    "definition",
+    "list",
+    "summary",
+    "cross_street",
+    "which_street",
+    "time",
+    "yes_no",
+    "other",
+)
+# Asks which one street did something: the answer names the street of each quoted sentence.
+_WHICH_STREET = re.compile(r"(?:哪个|哪一个|哪家|哪条|什么)(?:街道|街镇|镇)")
 
 _CROSS = re.compile(
-    r"哪些街道|哪几个街道|各个?街道|各街镇|几个街道都|比较|对比|相比|比呢|差异|不同之处|有何不同|有什么不同"
+    r"哪些街道|哪几个街道|各个?街道|各街镇|几个街道|各自|比较|对比|相比|比呢|差异|不同之处|有何不同|有什么不同"
 )
 _SUMMARY = re.compile(
     r"工作重点|重点工作|主要任务|重点任务|总体目标|发展目标|主要目标|几个方面|哪些方面|哪几方面|哪几点|主要内容|"
-    r"工作思路|总体要求|主要做法|概括|提纲|框架|大纲|总结了哪些|分为哪"
+    r"工作思路|总体要求|主要做法|概括|提纲|框架|大纲|总结了哪些|分[为成]哪|"
+    # 哪几 + a word for parts of a whole: 哪几块 / 哪几大块 / 哪几件大事 / 哪几条保障措施 / 分哪几步
+    r"哪几(?:个|大)?(?:块|方面|部分|件大?事|条|步|点)"
 )
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{1,30})[”\"」』]")
 _DEFINITION = re.compile(
@@ -149,7 +216,7 @@ _DEFINITION = re.compile(
 )
 _WHAT_IS = re.compile(r"什么(?:是|叫)([^?？，,。]{2,20})")
 _TIME = re.compile(
-    r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是"
+    r"何时|哪一年|哪几年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是"
 )
 _QUANTITY = re.compile(
     # Not 那几年/好几个 (a few, not a question), 哪几个 (which), 科罗拉多大学, or 数量为什么变少.
@@ -165,8 +232,12 @@ _LIST = re.compile(
 
 def named_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
     """The corpus's streets a question names, whole or without 街道/镇 (longest first)."""
-    known = sorted({m.street for m in metas if m.street}, key=len, reverse=True)
-    return [s for s in known if s in question or s.removesuffix("街道").removesuffix("镇") in question]
+    named: list[str] = []
+    for name, street in street_aliases(m.street for m in metas if m.street):
+        if name in question and street not in named:
+            named.append(street)
+            question = question.replace(name, " ")  # 长白新村 is not also a mention of 长白
+    return sorted(named, key=len, reverse=True)
 
 
 def question_kind(question: str, streets: Sequence[str] = ()) -> str:
@@ -176,6 +247,8 @@ def question_kind(question: str, streets: Sequence[str] = ()) -> str:
     summary before a definition, "何时成立、由多少家单位发起" a time question before a quantity.
     """
     q = question.strip()
+    if not streets and _WHICH_STREET.search(q):
+        return "which_street"
     if len(set(streets)) >= 2 or _CROSS.search(q):
         return "cross_street"
     if _SUMMARY.search(q):
@@ -217,7 +290,7 @@ def asks_time(question: str) -> bool:
     return bool(_TIME.search(question))
 
 
-_PUBLISHED = re.compile(r"发布|印发|编制|出台|发表|公布|成文|制定|起草")
+_PUBLISHED = re.compile(r"发布|印发|编制|出台|发表|公布|成文|制定|起草|发出|下发")
 _THE_REPORT = re.compile(r"报告|计划|总结|规划|方案|文件|通知|《")
 
 

@@ -20,7 +20,8 @@ from ..index.embedders import Embedder
 from ..index.store import Index
 from ..index.tokenize import char_unigrams_bigrams, simplified
 from ..records import Filters, Hit
-from .questions import check_k, check_question, dated_reports, focus_text, infer_filters, relax
+from .query import Query, analyse
+from .questions import check_k, dated_reports, focus_text
 
 MODES = ("hybrid", "dense", "bm25", "baseline")
 FUSIONS = ("learned", "rrf", "weighted")
@@ -111,55 +112,44 @@ class Retriever:
         """The index itself when it searches on its own side (Milvus); None for the local index."""
         return self.index if isinstance(self.index, SearchBackend) else None
 
+    def analyse(self, question: str, filters: Filters | None = None, infer: bool = True) -> Query:
+        """The question analysed once against this index's reports (see qa.query)."""
+        return analyse(question, self.index.metas.values(), filters, infer=infer)
+
     def resolve_filters(self, question: str, filters: Filters | None, infer: bool = True) -> Filters:
         """Explicit filters win; what the question names fills the gaps (traditional script read as simplified)."""
-        filters = filters or Filters()
-        if not infer:
-            return filters
-        metas = self.index.metas.values()
-        named = relax(infer_filters(simplified(question), metas), metas)
-        return Filters(
-            street=filters.street or named.street,
-            district=filters.district or (None if filters.street else named.district),
-            year=filters.year if filters.year is not None else named.year,
-            doc_type=filters.doc_type,
-        )
+        return self.analyse(question, filters, infer).filters
 
     def search(
         self,
-        question: str,
+        question: str | Query,
         k: int = 5,
         filters: Filters | None = None,
         mode: str = "hybrid",
         infer: bool = True,
     ) -> list[Hit]:
+        """The k best passages for a question: its Query, or its text analysed here with `filters`/`infer`."""
         k = check_k(k)
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {MODES}")
-        question, filters, query, allowed = self._prepared(question, filters, infer)
+        query = question if isinstance(question, Query) else self.analyse(question, filters, infer)
+        allowed = self._allowed(query.filters)
         if allowed is not None and not allowed.any():
             return []
         if mode == "baseline":
-            return self._hits(self._baseline(query, allowed), {}, {}, k)
-        found = self.candidates(query, allowed, mode)
+            return self._hits(self._baseline(query.focus, allowed), {}, {}, k)
+        found = self.candidates(query.focus, allowed, mode)
         fused = self._fuse(found)
         if mode == "hybrid":
-            fused = self._front_matter_first(question, filters, fused)
+            fused = self._front_matter_first(query.text, query.filters, fused)
         return self._hits(fused, found.dense, found.sparse, k)
 
     def prepare(
         self, question: str, filters: Filters | None = None, infer: bool = True
     ) -> tuple[str, np.ndarray | None]:
         """The query text a question is searched with and the chunks its filters allow (None: all)."""
-        return self._prepared(question, filters, infer)[2:]
-
-    def _prepared(
-        self, question: str, filters: Filters | None, infer: bool
-    ) -> tuple[str, Filters, str, np.ndarray | None]:
-        """The question in simplified script, its resolved filters, its query text and allowed chunks."""
-        question = simplified(check_question(question))
-        resolved = self.resolve_filters(question, filters, infer)
-        return question, resolved, self.dense_query(question, resolved), self._allowed(resolved)
+        query = self.analyse(question, filters, infer)
+        return query.focus, self._allowed(query.filters)
 
     def _front_matter_first(
         self, question: str, filters: Filters, fused: list[tuple[int, float]]

@@ -1,0 +1,98 @@
+"""A question analysed once: the record every answerer and retriever reads instead of the raw text.
+
+    >>> q = analyse("那2020年呢?", metas, history=[Turn("塘桥街道2019年拆除了多少违章建筑?", ...)])  # doctest: +SKIP
+    >>> q.text, q.filters.year, q.kind                                   # doctest: +SKIP
+    ('塘桥街道2020年拆除了多少违章建筑?', 2020, 'quantity')
+
+The question is checked, read in simplified script (a traditional-script question and its follow-ups are
+matched like simplified ones), completed from the conversation when it is a follow-up, and given its
+filters, kind, named streets and years, and its focus (the text without the places and year it is filtered
+on). `GovQA.ask` makes one Query per question and hands it down; nothing below re-parses the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..index.tokenize import simplified
+from ..records import DocMeta, Filters, Turn
+from .questions import (
+    YEAR,
+    check_question,
+    focus_text,
+    infer_filters,
+    named_streets,
+    question_kind,
+    relax,
+    resolve_follow_up,
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    question: str  # as asked, checked (stripped)
+    text: str  # the standalone question in simplified script: a follow-up completed from the conversation
+    followed: bool  # True: `text` was completed from an earlier turn
+    filters: Filters  # explicit filters, with what the question names filling the gaps (when inferred)
+    kind: str  # one of questions.KINDS
+    streets: tuple[str, ...]  # the corpus's streets the question names (empty when filters are not inferred)
+    years: tuple[int, ...]  # every year the question names, in order
+    focus: str  # `text` without the places and year it is filtered on: what the retrievers match
+    inferred: bool = True  # False: only the explicit filters apply (external data, a comparison's street)
+
+    @property
+    def resolved_question(self) -> str:
+        """What the answer says was answered: the completed follow-up, else the question as asked."""
+        return self.text if self.followed else self.question
+
+
+def merge_filters(explicit: Filters | None, named: Filters) -> Filters:
+    """Explicit filters win; what the question names fills the gaps (a named district only without a street)."""
+    explicit = explicit or Filters()
+    return Filters(
+        street=explicit.street or named.street,
+        district=explicit.district or (None if explicit.street else named.district),
+        year=explicit.year if explicit.year is not None else named.year,
+        doc_type=explicit.doc_type,
+    )
+
+
+def analyse(
+    question: object,
+    metas: Iterable[DocMeta],
+    filters: Filters | None = None,
+    history: Sequence[Turn] = (),
+    infer: bool = True,
+) -> Query:
+    """The Query for `question` over a corpus with these report metadata.
+
+    `history`: earlier turns, oldest first; the last one completes a follow-up. `infer=False`: search with
+    `filters` only, not the street and year the question names."""
+    asked = check_question(question)
+    metas = list(metas)
+    previous = simplified(history[-1].resolved_question) if history else None
+    resolution = resolve_follow_up(simplified(asked), previous, metas)
+    text = resolution.question
+    if infer:
+        resolved = merge_filters(filters, relax(infer_filters(text, metas), metas))
+        streets = tuple(named_streets(text, metas))
+    else:
+        resolved, streets = filters or Filters(), ()
+    return Query(
+        question=asked,
+        text=text,
+        followed=resolution.followed,
+        filters=resolved,
+        kind=question_kind(text, streets),
+        streets=streets,
+        years=tuple(int(y) for y in YEAR.findall(text)),
+        focus=focus_text(text, resolved),
+        inferred=infer,
+    )
+
+
+def restricted(query: Query, filters: Filters) -> Query:
+    """The same question searched under other filters (one street of a comparison): focus recomputed."""
+    return Query(query.question, query.text, query.followed, filters, query.kind, query.streets, query.years,
+                 focus_text(query.text, filters), inferred=False)  # fmt: skip

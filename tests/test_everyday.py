@@ -1,0 +1,114 @@
+"""Answers to questions as people word them (issue: the blind question set), on the real corpus.
+
+Each case was a failure before: a summary refused or answered with the wrong part, a comparison calling a street
+silent whose report has the topic's words, a which-street answer that never named the street, a follow-up after
+a traditional-script question refused, a year asked answered with another year's figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from govqa.qa.compare import DEFAULT_TOPICS, NOT_COVERED
+from govqa.qa.questions import named_streets, near_same, street_aliases
+from govqa.records import DocMeta, Filters, Turn
+
+
+def test_a_summary_lists_the_parts_of_the_year_asked(qa):
+    answer = qa.ask("长寿路街道2018年的工作可以分为哪几个部分?")
+    assert answer.kind == "summary" and answer.supported
+    assert answer.citations[0].quote == "一、2018年度工作回顾"
+    assert len(answer.citations) == 7  # the heading and its six parts (一)…(六)
+    assert "(六)着眼政府法治化,不断提升政府治理效能" in answer.text
+
+
+def test_a_summary_of_a_plan_quotes_the_tasks_section(qa):
+    answer = qa.ask("塘桥街道2020年工作的重点是哪几块?")
+    assert answer.supported and answer.citations[0].quote == "二、2020年主要任务"
+    assert "(一)聚焦新要求,持续优化社区治理结构" in answer.text
+
+
+def test_a_section_without_sub_headings_lists_its_lead_phrases(qa):
+    answer = qa.ask("万里2021年在安全方面主要抓哪几件事?")
+    assert answer.kind == "summary" and answer.supported
+    assert "扫黑除恶专项斗争" in answer.text and "加强安全隐患排查整治" in answer.text
+    for c in answer.citations:  # every part is a verbatim span of its paragraph
+        assert qa.document(c.doc_id).text[c.char_start : c.char_end] == c.quote
+
+
+def test_a_which_street_answer_names_the_street(qa):
+    answer = qa.ask("哪个街道开设了微型助餐点?")
+    assert answer.kind == "which_street" and answer.supported
+    assert answer.text.startswith("塘桥街道：") and "微型助餐点" in answer.text
+
+
+def test_the_year_asked_is_the_year_answered(qa):
+    first = qa.ask("塘桥街道2019年拆除了多少违章建筑?")
+    assert first.supported and "4184平方米" in first.text
+    follow = qa.ask("那2020年呢?", history=[first])
+    assert follow.resolved_question.startswith("塘桥街道2020年")
+    assert not follow.supported and "2020年" in follow.text and follow.text.startswith("报告没有给出2020年")
+
+
+def test_a_follow_up_after_a_traditional_script_question(qa):
+    first = qa.ask("長壽路街道2018年新開了多少綠色賬戶?")
+    assert first.supported and "8377户" in first.text
+    follow = qa.ask("具体数字是多少?", history=[first])
+    assert follow.supported and "8377户" in follow.text
+
+
+def test_a_cross_street_question_in_a_year_no_report_covers_is_refused(qa):
+    answer = qa.ask("各街道2024年加装电梯分别完成了多少台?")
+    assert answer.kind == "cross_street" and not answer.supported
+
+
+@pytest.mark.parametrize("topic", [*DEFAULT_TOPICS, "助餐", "老年助餐点", "加装电梯", "群租"])
+def test_no_street_is_called_silent_when_its_report_has_the_topics_words(qa, topic):
+    texts = {}
+    for doc_id, meta in qa.index.metas.items():
+        texts[meta.street] = texts.get(meta.street, "") + qa.document(doc_id).text
+    comparison = qa.compare(topic)
+    for f in comparison.findings:
+        if any(alternative in texts[f.street] for alternative in topic.split("/")):
+            assert f.found and f.finding != NOT_COVERED, (topic, f.street)
+
+
+def test_a_comparison_shows_what_was_done_before_what_is_planned(qa):
+    finding = {f.street: f for f in qa.compare("垃圾分类").findings}["塘桥街道"]
+    assert finding.citations[0].section_path[0] == "一、2019年工作回顾"
+    assert finding.finding.startswith("（已完成）")
+    planned = {f.street: f for f in qa.compare("助餐").findings}["塘桥街道"]
+    assert "（计划）" in planned.finding or len(planned.citations) == 1
+
+
+def test_new_hua_road_has_a_meal_point_for_the_elderly(qa):
+    finding = {f.street: f for f in qa.compare("助餐").findings}["新华路街道"]
+    assert finding.found and "老年助餐点" in finding.finding
+
+
+def test_the_longest_street_name_wins():
+    metas = [DocMeta("a", "彭浦新村街道", "静安区"), DocMeta("b", "彭浦镇", "静安区")]
+    assert named_streets("彭浦新村街道2024年新增绿化面积多少?", metas) == ["彭浦新村街道"]
+    assert named_streets("彭浦镇和彭浦新村街道比较", metas) == ["彭浦新村街道", "彭浦镇"]
+    # 彭浦 is the stem of 彭浦镇 and the start of 彭浦新村: it names 彭浦镇 only
+    assert dict(street_aliases(["彭浦新村街道", "彭浦镇"]))["彭浦"] == "彭浦镇"
+
+
+def test_a_long_street_name_is_known_by_its_first_two_characters(qa):
+    assert "长白新村街道" in named_streets("塘桥和长白搞美丽家园都涉及了哪些小区?", qa.index.metas.values())
+    assert qa.analyse("长白的垃圾投放点怎么管?").filters == Filters(street="长白新村街道")
+
+
+def test_near_duplicate_sentences_are_one():
+    assert near_same("全面推进垃圾分类工作。", "全面推进的垃圾分类工作,")
+    assert not near_same("全面推进垃圾分类工作。", "全面推进加装电梯工作。")
+
+
+def test_history_turns_may_be_records(qa):
+    turn = Turn("塘桥街道2019年拆除了多少违章建筑?", "塘桥街道2019年拆除了多少违章建筑?", "quantity")
+    assert qa.analyse("那长寿路街道呢?", history=[turn]).text.startswith("长寿路街道2019年")
+
+
+def test_a_quoted_name_no_report_in_scope_writes_is_not_answered(qa):
+    answer = qa.ask("长寿路街道的“社区规划师”制度是什么?")
+    assert not answer.supported and "“社区规划师”" in answer.text
+    assert qa.ask("塘桥“美丽家园”第一批试点放在了哪些居委?").supported  # written in 塘桥's report
