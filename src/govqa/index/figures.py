@@ -240,7 +240,10 @@ def _is_quantity(sentence: str, m: re.Match[str]) -> bool:
 
 
 def _approx_word(text: str, start: int) -> str:
-    return next((w for w in _APPROX_BEFORE if text.startswith(w, start - len(w))), "") if start else ""
+    word = next((w for w in _APPROX_BEFORE if text.startswith(w, start - len(w))), "") if start else ""
+    if word == "约" and start >= 2 and text[start - 2] in "签合预制公条节契违履":
+        return ""  # 签约16台: signed, not about
+    return word
 
 
 def _cn_number(text: str) -> float | None:
