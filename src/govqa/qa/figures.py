@@ -528,7 +528,8 @@ _QUESTION_WORDS = re.compile(
 
 def quantity_answer(qa: GovQA, question: str) -> Answer | None:
     """A quantity question across streets (各街道加装电梯完成了多少台?) answered as the figures table, one line
-    per street, each figure cited; None when the question is not one, or no street states a figure."""
+    per street, each figure cited; None when the question is not one, or fewer than two streets state a
+    figure on its topic (the comparison then answers it, quoting what each street says)."""
     metas = qa.index.metas.values()
     streets = named_streets(question, metas)
     if question_kind(question, streets) != "cross_street" or not asks_quantity(question):
@@ -545,8 +546,8 @@ def quantity_answer(qa: GovQA, question: str) -> Answer | None:
         table = figure_table(qa, topic, streets or None, status=status)
     except (ValueError, FiguresUnavailableError):
         return None
-    if not table.rows:
-        return None
+    if len({r.street for r in table.rows}) < 2:
+        return None  # a table of one street compares nothing: the comparison answers, as before
     lines = []
     cells = table.cells()
     for street in table.streets:
