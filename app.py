@@ -40,6 +40,10 @@ CSS = """
 <style>
 .govqa-answer { font-size: 1.1rem; line-height: 1.8; }
 .govqa-answer sup.govqa-cite a { text-decoration: none; font-weight: 600; }
+.govqa-answer .govqa-line { margin: 0 0 .35rem; }
+.govqa-answer .govqa-street { font-weight: 600; }
+/* A report's own footnote mark: grey, upright, dotted - not a blue superscript citation link. */
+.govqa-answer .govqa-footnote-mark { color: #888; font-size: .8em; border-bottom: 1px dotted #aaa; cursor: help; }
 .govqa-context { border-left: 3px solid #ddd; padding-left: .75rem; }
 .govqa-para { white-space: pre-wrap; margin: .35rem 0; line-height: 1.7; }
 .govqa-para.govqa-cited { background: #fffbe6; border-left: 3px solid #f5a623; padding: .25rem .5rem; }
@@ -129,27 +133,53 @@ def filter_options(metas: Sequence[DocMeta]) -> dict[str, list]:
     }
 
 
-def answer_html(answer: Answer) -> str:
-    """The answer text with each citation mark [n] as a link to its citation below.
+_FOOTNOTE_MARK = re.compile(r"\[\d{1,3}\]")
+_STREET_LINE = re.compile(r"^(\S{2,12}?(?:街道|镇))：")
 
-    A report's own footnote marks (e.g. "五违四必” [2]") stay plain text: only the mark right after a
-    citation's quote is that citation's.
+
+def _text_html(text: str) -> str:
+    """Answer text between citation links: escaped, a report's own footnote marks ([2]) styled apart."""
+    return _FOOTNOTE_MARK.sub(
+        lambda m: (
+            f'<span class="govqa-footnote-mark" title="报告原文的注释标记 (the report\'s own footnote mark)">'
+            f"{m[0]}</span>"
+        ),
+        esc(text),
+    )
+
+
+def answer_html(answer: Answer) -> str:
+    """The answer text with each citation mark [n] as a link to its citation below, one line per line.
+
+    Only the mark right after a citation's quote (or after the … that ends a shortened quote) is that
+    citation's; a report's own footnote marks (e.g. "五违四必” [2]") are styled as such, not as links.
+    A cross-street answer has a line per street, its street name in bold.
     """
     text, pos, parts = answer.text, 0, []
     for c in answer.citations:
-        quote, mark = c.quote.strip(), f"[{c.n}]"
-        at = text.find(quote + mark, pos) if quote else -1
-        if at < 0:
+        quote = c.quote.strip()
+        found = (
+            re.compile(re.escape(quote) + r"…?" + re.escape(f"[{c.n}]")).search(text, pos) if quote else None
+        )
+        if found is None:
             continue
-        end = at + len(quote)
-        parts.append(esc(text[pos:end]))
+        end = found.end() - len(f"[{c.n}]")
+        parts.append(_text_html(text[pos:end]))
         parts.append(
             f'<sup class="govqa-cite"><a href="#govqa-cite-{c.n}" title="{esc(c.title)} · 第{c.paragraph}段">'
             f"[{c.n}]</a></sup>"
         )
-        pos = end + len(mark)
-    parts.append(esc(text[pos:]))
-    return f'<div class="govqa-answer">{"".join(parts)}</div>'
+        pos = found.end()
+    parts.append(_text_html(text[pos:]))
+    # Tags never hold a newline, so the marked-up text splits into lines where the answer's text does.
+    lines = "".join(parts).split("\n")
+    if answer.kind == "cross_street":
+        lines = [_STREET_LINE.sub(r'<span class="govqa-street">\1</span>：', line) for line in lines]
+    return (
+        '<div class="govqa-answer">'
+        + "".join(f'<div class="govqa-line">{line}</div>' for line in lines)
+        + "</div>"
+    )
 
 
 def _para_html(p, highlight: tuple[int, int] | None = None, cited: bool = False) -> str:
@@ -307,13 +337,16 @@ def comparison_rows(comparison) -> list[dict]:
 # here, once. `citation_text` is the plain form, for HTML (escaped there with `esc`).
 
 
-def hit_label(h: Hit) -> str:
-    """A passage's one-line title with its scores (a passage no retriever returned has none); Markdown-safe."""
+def hit_label(h: Hit, n: int | None = None) -> str:
+    """A passage's one-line title with its scores (a passage no retriever returned has none); Markdown-safe.
+
+    `n`: its place in the list shown, which is not its rank when the list gathers several searches' best
+    passages (a cross-street answer: each street's #1)."""
     where = md(f"{h.meta.title} · {path_label(h.chunk.section_path[-1:])} · 第{h.chunk.para_start}段")
     if h.dense_rank is None and h.bm25_rank is None:
         return where
     ranks = f"dense #{h.dense_rank or '-'} · bm25 #{h.bm25_rank or '-'}"
-    return f"#{h.rank} · {where} · fused {h.score:.4f} · {ranks}"
+    return f"#{h.rank if n is None else n} · {where} · fused {h.score:.4f} · {ranks}"
 
 
 def _citation_where(c: Citation) -> str:
@@ -344,7 +377,7 @@ def section_label(top: Sequence[str], paragraphs: Sequence) -> str:
 def hits_table(hits: Sequence[Hit]) -> list[dict]:
     return [
         {
-            "rank": h.rank,
+            "rank": n,  # the place in this list (see hit_label)
             "fused score": round(h.score, 5),
             "dense rank": h.dense_rank,
             "dense score": None if h.dense_score is None else round(h.dense_score, 4),
@@ -357,8 +390,21 @@ def hits_table(hits: Sequence[Hit]) -> list[dict]:
             if h.chunk.para_end != h.chunk.para_start
             else str(h.chunk.para_start),
         }
-        for h in hits
+        for n, h in enumerate(hits, start=1)
     ]
+
+
+def heatmap_rows(matrix) -> list[dict]:
+    """The coverage heatmap's cells. Each shows its passage count beside the score: the score is a share of
+    the street's passages, so a street with a 2-passage report on the topic can top one with 24."""
+    rows = []
+    for t in matrix.topics:
+        for s in matrix.streets:
+            c = matrix.cell(t, s)
+            count = len(c.passages)
+            label = f"{count} 段 · {c.score:.2f}" if count else "0"
+            rows.append({"topic": t, "street": s, "score": float(c.score), "passages": count, "label": label})
+    return rows
 
 
 # ---------------------------------------------------------------- cached loading
@@ -434,8 +480,8 @@ def show_citation(qa: GovQA, key: tuple[str, str], c: Citation, expanded: bool) 
 
 def show_hits(qa: GovQA, key: tuple[str, str], hits: Sequence[Hit]) -> None:
     st.dataframe(hits_table(hits), hide_index=True)
-    for h in hits:
-        with st.expander(hit_label(h)):
+    for n, h in enumerate(hits, start=1):
+        with st.expander(hit_label(h, n)):
             doc = load_document(qa, key, h.chunk.doc_id)
             st.html(hit_context_html(doc, h))
 
@@ -559,8 +605,10 @@ def page_compare(qa: GovQA, key: tuple[str, str]) -> None:
         return
     show_heatmap(matrix)
     st.caption(
-        "覆盖度：该街道报告中与主题相关的段落占比，以该主题下占比最高的街道为 1。 "
-        "(score: the share of a street's passages on the topic, relative to the street with the most)"
+        "每格：相关段落数 · 覆盖度。覆盖度是该街道报告中与主题相关的段落占比，以该主题下占比最高的街道为 1；"
+        "报告较短的街道，几个段落就可能占比最高，请结合段落数看。 "
+        "(each cell: relevant passages · score, the share of a street's passages on the topic relative to the "
+        "street with the most; a short report reaches a high share with few passages, so read it with the count)"
     )
 
     cols = st.columns(2)
@@ -573,8 +621,8 @@ def page_compare(qa: GovQA, key: tuple[str, str]) -> None:
     )
     if not cell.passages:
         st.caption("该街道的报告未涉及此主题。 (this street's reports do not discuss the topic)")
-    for h in cell.passages[:MAX_CELL_PASSAGES]:
-        with st.expander(hit_label(h)):
+    for n, h in enumerate(cell.passages[:MAX_CELL_PASSAGES], start=1):
+        with st.expander(hit_label(h, n)):
             st.html(hit_context_html(load_document(qa, key, h.chunk.doc_id), h, around=0))
     if len(cell.passages) > MAX_CELL_PASSAGES:
         st.caption(
@@ -587,14 +635,7 @@ def show_heatmap(matrix) -> None:
     import altair as alt
     import pandas as pd
 
-    data = pd.DataFrame(
-        [
-            {"topic": t, "street": s, "score": float(c.score), "passages": len(c.passages)}
-            for t in matrix.topics
-            for s in matrix.streets
-            for c in [matrix.cell(t, s)]
-        ]
-    )
+    data = pd.DataFrame(heatmap_rows(matrix))
     base = alt.Chart(data).encode(
         x=alt.X("street:N", title="街道 street", sort=list(matrix.streets), axis=alt.Axis(labelAngle=0)),
         y=alt.Y("topic:N", title="主题 topic", sort=list(matrix.topics), axis=alt.Axis(labelLimit=260)),
@@ -604,7 +645,7 @@ def show_heatmap(matrix) -> None:
         tooltip=["topic", "street", alt.Tooltip("score:Q", format=".2f"), "passages"],
     )
     labels = base.mark_text(baseline="middle").encode(
-        text=alt.Text("score:Q", format=".2f"),
+        text=alt.Text("label:N"),
         color=alt.condition("datum.score > 0.55", alt.value("white"), alt.value("black")),
     )
     st.altair_chart((rect + labels).properties(height=max(160, 34 * len(matrix.topics))), width="stretch")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from govqa.engine import MAX_DOCUMENT_BYTES
 from govqa.index.store import Index
 from govqa.records import Answer, Citation, DocMeta, Document, Paragraph
 
@@ -226,8 +230,8 @@ def test_answer_html_escapes_and_links_only_citation_marks():
     out = app.answer_html(answer)
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert "<b>报告</b>" not in out  # the title in the link's tooltip is escaped too
-    assert out.count("govqa-cite-") == 1  # the report's own footnote mark [2] stays text
-    assert "” [2]点位" in out
+    assert out.count("govqa-cite-") == 1  # the report's own footnote mark [2] is no link
+    assert re.search(r"” <span class=\"govqa-footnote-mark\"[^>]*>\[2\]</span>点位", out)
 
 
 def test_context_html_marks_the_quote_among_its_neighbours():
@@ -253,3 +257,71 @@ def test_markdown_text_is_shown_as_typed():
 def test_build_command_names_the_index_folder():
     assert app.build_command(Path("index")) == "govqa index"
     assert app.build_command(Path("/tmp/my index")) == "govqa index --index '/tmp/my index'"
+
+
+# ---------------------------------------------------------------- issue 23: cross-street answers, heatmap, limits
+
+CROSS_STREET = "各街道的垃圾分类工作有什么不同?"
+
+
+def test_a_cross_street_answer_has_a_line_per_street_and_every_mark_linked(at, qa):
+    expected = qa.ask(CROSS_STREET)
+    assert expected.kind == "cross_street" and len(expected.citations) > 5
+    _ask(at, CROSS_STREET)
+    assert not at.exception, _texts(at.exception)
+    [answer] = [h.value for h in at.get("html") if 'class="govqa-answer"' in h.value]
+    lines = re.findall(r'<div class="govqa-line">(.*?)</div>', answer)
+    streets = sorted({c.street for c in expected.citations})
+    assert len(lines) == len(expected.text.splitlines()) >= len(streets)
+    assert {re.search(r'govqa-street">([^<]+)<', line)[1] for line in lines} >= set(streets)
+    # Every citation mark is a link, the last one after a shortened quote ("…[7]") included.
+    assert sorted(int(n) for n in re.findall(r'href="#govqa-cite-(\d+)"', answer)) == [
+        c.n for c in expected.citations
+    ]
+    # The retrieved passages (each street's best) are numbered by place, not all "#1".
+    labels = [e.label for e in at.expander if re.match(r"#\d+ · ", e.label)]
+    assert [int(label[1:].split(" ")[0]) for label in labels] == list(range(1, len(expected.hits) + 1))
+    assert list(at.dataframe[0].value["rank"]) == list(range(1, len(expected.hits) + 1))
+
+
+def test_answer_html_styles_a_reports_footnote_marks_apart_from_citations():
+    quote = "聚焦“五违四必” [2]整治,全年拆除违章建筑点位32个。"
+    out = app.answer_html(Answer("q", f"{quote}[1]", (_citation(1, quote),), True))
+    assert re.search(r'<span class="govqa-footnote-mark"[^>]*>\[2\]</span>', out)
+    assert re.search(r'<sup class="govqa-cite"><a href="#govqa-cite-1"[^>]*>\[1\]</a></sup>', out)
+    assert ".govqa-footnote-mark" in app.CSS  # styled: grey and dotted, not a link
+
+
+def test_heatmap_cells_show_their_passage_counts(at):
+    at.sidebar.radio[0].set_value(COMPARE).run()
+    at.text_input[0].input("为老服务").run()
+    assert not at.exception, _texts(at.exception)
+    [chart] = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    texts = [layer["encoding"]["text"] for layer in spec["layer"] if "text" in layer.get("encoding", {})]
+    assert texts == [{"field": "label", "type": "nominal"}]
+
+
+def test_heatmap_rows_put_the_count_beside_the_score(qa):
+    matrix = qa.coverage(["为老服务/养老"])
+    rows = {r["street"]: r for r in app.heatmap_rows(matrix)}
+    for street in matrix.streets:
+        cell = matrix.cell("为老服务/养老", street)
+        n = len(cell.passages)
+        assert rows[street]["label"] == (f"{n} 段 · {cell.score:.2f}" if n else "0")
+
+
+def test_streamlit_config_keeps_the_app_local_and_private():
+    """`streamlit run app.py` from the repository reads .streamlit/config.toml: what Streamlit itself says."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "streamlit", "config", "show"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    settings = dict(re.findall(r"^(\w+) = (.+)$", shown, re.M))
+    assert settings["gatherUsageStats"] == "false"
+    assert settings["address"] == '"127.0.0.1"'
+    # The upload box states the limit the library enforces (engine.MAX_DOCUMENT_BYTES), not Streamlit's 200 MB.
+    assert int(settings["maxUploadSize"]) * 1024 * 1024 == MAX_DOCUMENT_BYTES

@@ -196,3 +196,18 @@ def test_cli_compare(corpus_index):
     assert result.exit_code == 1 and "not a street" in result.output
     result = runner.invoke(cli, ["compare", *index])
     assert result.exit_code == 1
+
+
+def test_the_compare_table_never_breaks_inside_a_number():
+    """`govqa compare` wraps long findings; 临沂北路100弄 must not be printed as 临沂北路1 / 00弄."""
+    from govqa.qa.compare import Comparison, StreetFinding, format_comparison
+
+    finding = "完成临沂北路100弄、长寿路2000弄改造,新开绿色账户8377户,覆盖率达3.5%以上。[1]"
+    for width in range(12, 40):
+        table = format_comparison(
+            Comparison("旧区改造", (StreetFinding("某街道", None, True, finding, (), ()),)), width
+        )
+        cells = [line.split("|")[2].strip() for line in table.splitlines() if line.startswith("|")][1:]
+        assert "".join(cells) == finding, width
+        for number in ("100弄", "2000弄", "8377户", "3.5%"):
+            assert any(number[:-1] in cell for cell in cells), (width, number, cells)

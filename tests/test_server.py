@@ -6,7 +6,9 @@ subprocess of `govqa serve`, and is stopped by its pid.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,8 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from govqa.cli import cli
 from govqa.index.store import Index
+from govqa.qa.questions import MAX_K, QuestionError
 from govqa.serialize import answer_json, comparison_json, hit_json
 from testpaths import CORPUS, ROOT
 
@@ -164,6 +169,101 @@ def test_bad_questions_get_422_with_the_reason(http):
     assert r.status_code == 413
 
 
+def _refusals(http: httpx.Client):
+    """One request for each way a request can be refused, with the status it must get."""
+    yield (
+        "malformed JSON",
+        400,
+        http.post("/v1/search", content=b'{"question": ', headers={"content-type": "application/json"}),
+    )
+    yield "no Content-Type", 415, http.post("/v1/search", content='{"question": "垃圾分类"}'.encode())
+    yield "form body", 415, http.post("/v1/ask", data={"question": "垃圾分类"})
+    yield "a field missing", 422, http.post("/v1/ask", json={"k": 3})
+    yield "k out of range", 422, http.post("/v1/search", json={"question": QUESTION, "k": 0})
+    yield "only control characters", 422, http.post("/v1/ask", json={"question": "\x00\x01\u200b\x7f"})
+    yield "question too long", 422, http.post("/v1/ask", json={"question": "问" * 1001})
+    yield "unknown route", 404, http.get("/v1/nothing-here")
+    yield "wrong method", 405, http.get("/v1/search")
+    yield "bad query value", 422, http.get("/v1/jobs", params={"limit": "many"})
+    yield "no key", 401, http.post("/v1/documents", files={"file": ("a.txt", "塘桥街道".encode())})
+    yield "unsupported type", 415, http.post("/v1/documents", files={"file": ("a.exe", b"MZ")}, headers=AUTH)
+    yield (
+        "upload as text/plain",
+        415,
+        http.post("/v1/documents", content=b"x", headers={**AUTH, "content-type": "text/plain"}),
+    )
+    yield "too large", 413, http.post("/v1/search", content=b"x" * (2 << 20), headers={"content-type": "application/json"})  # fmt: skip
+
+
+def test_every_refusal_has_one_error_shape(http):
+    """Every 4xx is {"error": {"message", "type", "code"}} (what OpenAI clients read) with the same text in `detail`."""
+    for what, status, r in _refusals(http):
+        assert r.status_code == status, (what, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/json", what
+        body = r.json()
+        assert set(body) == {"detail", "error"}, (what, body)
+        error = body["error"]
+        assert error["code"] == status and error["type"] == "invalid_request_error", (what, body)
+        assert (
+            isinstance(error["message"], str) and error["message"] and body["detail"] == error["message"]
+        ), what
+    r = http.post("/v1/search", json={"question": QUESTION, "k": 0})
+    assert r.json()["error"]["param"] == "k" and "k:" in r.json()["error"]["message"]
+    r = http.post("/v1/ask", json={"question": "\x00\x00"})
+    assert "empty" in r.json()["error"]["message"]
+
+
+def _raw_requests(server: Server, *targets: str) -> list[tuple[int, bytes]]:
+    """GETs on one keep-alive connection, each request line exactly as given: curl sends a non-ASCII URL as
+    raw UTF-8 (httpx would percent-encode it)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    replies = []
+    with socket.create_connection((host, int(port)), timeout=60) as s, s.makefile("rb") as reader:
+        for target in targets:
+            s.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            status = int(reader.readline().split()[1])
+            headers = {}
+            while (line := reader.readline().strip()) and len(headers) < 100:
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.lower()] = value.strip()
+            replies.append((status, reader.read(int(headers["content-length"]))))
+    return replies
+
+
+def test_raw_utf8_in_the_url_is_read_as_utf8(server, http):
+    (status, body), (missing, text), (again, _) = _raw_requests(
+        server,
+        "/v1/coverage?topics=垃圾分类,为老服务&streets=塘桥街道",
+        "/v1/documents/不存在的报告.txt",
+        "/v1/jobs?limit=1&x=一",  # the third request on the connection: each request line is read afresh
+    )
+    assert status == 200, body
+    escaped = http.get("/v1/coverage", params={"topics": "垃圾分类,为老服务", "streets": "塘桥街道"})
+    assert body == escaped.content  # the same reply as to a browser's percent-encoded request
+    assert json.loads(body)["topics"] == ["垃圾分类", "为老服务"]
+    assert missing == 404 and "不存在的报告.txt" in json.loads(text)["error"]["message"]
+    assert again == 200
+
+
+def test_k_has_the_same_limits_in_the_library_the_cli_and_http(http, qa, corpus_index):
+    with pytest.raises(QuestionError, match=f"1 到 {MAX_K}"):
+        qa.search(QUESTION, k=MAX_K + 1)
+    assert len(qa.search(QUESTION, k=MAX_K)) <= MAX_K
+    for path, body in (
+        ("/v1/search", {"question": QUESTION}),
+        ("/v1/compare", {"topic": "垃圾分类", "streets": ["塘桥街道"]}),
+    ):
+        assert http.post(path, json={**body, "k": MAX_K}).status_code == 200, path
+        r = http.post(path, json={**body, "k": MAX_K + 1})
+        assert r.status_code == 422 and f"less than or equal to {MAX_K}" in r.json()["error"]["message"], path
+    runner = CliRunner()
+    for command in (["search", QUESTION], ["compare", "垃圾分类", "--streets", "塘桥街道"]):
+        ok = runner.invoke(cli, [*command, "--index", str(corpus_index), "-k", str(MAX_K), "--json"])
+        assert ok.exit_code == 0, ok.output
+        refused = runner.invoke(cli, [*command, "--index", str(corpus_index), "-k", str(MAX_K + 1)])
+        assert refused.exit_code == 2 and f"1<=x<={MAX_K}" in refused.output, refused.output  # fmt: skip
+
+
 def test_a_citation_resolves_to_its_paragraph(http):
     citation = http.post("/v1/ask", json={"question": QUESTION}).json()["citations"][0]
     r = http.get(f"/v1/documents/{citation['doc_id']}", params={"paragraph": citation["paragraph"]})
@@ -214,7 +314,21 @@ def test_openapi_documents_the_records(http):
         schema["paths"]
     )
     assert "quote" in schema["components"]["schemas"]["CitationJSON"]["properties"]
-    assert http.get("/docs").status_code == 200
+    errors = schema["paths"]["/v1/search"]["post"]["responses"]["4XX"]["content"]["application/json"]
+    assert errors["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def test_api_docs_load_nothing_from_outside(http):
+    """/docs and /redoc work offline: every script, style sheet and icon they name is served by this server."""
+    for page in ("/docs", "/redoc"):
+        r = http.get(page)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assets = re.findall(r"""(?:src|href|url)\s*[=:(]\s*['"]([^'"]+)['"]""", r.text)
+        assert any(a.endswith(".js") for a in assets), (page, assets)
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from outside this server"
+            fetched = http.get(asset)
+            assert fetched.status_code == 200 and len(fetched.content) > 1000, asset
 
 
 # ------------------------------------------------------------------------------------------ OpenAI API
@@ -257,6 +371,20 @@ def test_a_follow_up_keeps_the_street_of_the_earlier_turn(http):
     assert reply["citations"], reply
     assert {c["street"] for c in reply["citations"]} == {"长寿路街道"}
     assert {c["street"] for c in alone["citations"]} != {"长寿路街道"}  # without the earlier turn: any street
+    # What the follow-up was taken as, as /v1/ask and the app show it; in a stream's last chunk too.
+    taken_as = reply["resolved_question"]
+    assert "长寿路街道" in taken_as and "垃圾分类" in taken_as, taken_as
+    stream = http.post("/v1/chat/completions", json={"model": "govqa", "messages": messages, "stream": True})
+    chunks = [json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: {")]
+    assert chunks[-1]["resolved_question"] == taken_as
+
+    # /v1/ask takes the same conversation as `history`: earlier questions, or earlier replies sent back.
+    asked = http.post("/v1/ask", json={"question": "垃圾分类方面呢?", "history": [first]}).json()
+    assert asked["resolved_question"] == taken_as
+    assert {c["street"] for c in asked["citations"]} == {"长寿路街道"}
+    earlier = http.post("/v1/ask", json={"question": first}).json()
+    again = http.post("/v1/ask", json={"question": "垃圾分类方面呢?", "history": [earlier]}).json()
+    assert again == asked
 
 
 def test_the_llm_model_answers_through_a_configured_backend(corpus_index, tmp_path):
@@ -315,7 +443,7 @@ def test_upload_limits_and_names(http, server):
     r = http.post("/v1/documents", files=too_big, headers=AUTH)
     assert r.status_code == 413
     r = http.post("/v1/documents", files={"file": ("tool.exe", b"MZ\x90\x00")}, headers=AUTH)
-    assert r.status_code == 422 and "unsupported file type .exe" in r.json()["detail"]
+    assert r.status_code == 415 and "unsupported file type .exe" in r.json()["error"]["message"]
     r = http.post("/v1/documents", files={"file": ("bin.txt", b"\x00\x01" * 100)}, headers=AUTH)
     assert r.status_code == 422 and "cannot be indexed" in r.json()["detail"]
     r = http.post("/v1/documents", content=b"just bytes", headers={**AUTH, "content-type": "text/plain"})
@@ -325,9 +453,7 @@ def test_upload_limits_and_names(http, server):
         "/v1/documents", files={"file": ("000_051ad83070a5de45.txt", existing + b"\nx")}, headers=AUTH
     )
     assert r.status_code == 409 and "replace=true" in r.json()["detail"]
-    assert sorted(p.name for p in server.corpus.iterdir() if not p.name.startswith(".")) == sorted(
-        p.name for p in CORPUS.iterdir()
-    )  # nothing was written
+    assert sorted(p.name for p in server.corpus.iterdir()) == sorted(p.name for p in CORPUS.iterdir())
 
 
 def test_upload_and_delete_while_queries_run(http, server):
@@ -370,6 +496,10 @@ def test_upload_and_delete_while_queries_run(http, server):
     done = wait_for_job(http, r.json()["id"], during=query)
     assert done["status"] == "done" and done["result"]["documents"] == 6
     assert not (server.corpus / "临江街道报告.txt").exists()
+    # The corpus holds reports only (it may be under git): the writers' lock is in the index folder.
+    assert sorted(p.name for p in server.corpus.iterdir()) == sorted(
+        [p.name for p in CORPUS.iterdir()] + ["望海街道报告.md"]
+    )
     assert (
         http.post("/v1/search", json={"question": "临江街道的工作", "street": "临江街道"}).json()["hits"]
         == []

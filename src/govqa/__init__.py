@@ -41,6 +41,7 @@ _EXPORTS = {
     "DocumentError": "errors",
     "DocumentExistsError": "errors",
     "DocumentNotFoundError": "errors",
+    "UnsupportedFileTypeError": "errors",
     "LoadError": "errors",
     "IndexUnavailableError": "errors",
     "IndexNotFoundError": "errors",

@@ -14,7 +14,7 @@ from .engine import BACKENDS, DEFAULT_CORPUS, DEFAULT_INDEX, GovQA, build
 from .index.embedders import EmbedderError, cpu_count, set_thread_pools, thread_setting
 from .index.store import FAISS_KINDS, IndexUnavailableError, index_in_use
 from .ingest.loaders import LoadError
-from .qa.questions import QuestionError
+from .qa.questions import MAX_K, QuestionError
 from .records import Filters
 from .serialize import answer_json, comparison_json, coverage_json, document_summaries, hit_json
 
@@ -161,7 +161,7 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
 @index_option
 @embedder_option
 @filter_options
-@click.option("-k", default=5, show_default=True, help="Number of passages.")
+@click.option("-k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="Number of passages.")
 @click.option(
     "--mode", type=click.Choice(["hybrid", "dense", "bm25", "baseline"]), default="hybrid", show_default=True
 )
@@ -342,7 +342,7 @@ def eval_cmd(file, passages, questions, index_dir, embedder, limit, details, as_
 @index_option
 @embedder_option
 @click.option("--streets", help="Comma-separated streets, e.g. 塘桥街道,长白新村街道. Default: all.")
-@click.option("-k", default=3, show_default=True, help="Passages per street.")
+@click.option("-k", default=3, show_default=True, type=click.IntRange(1, MAX_K), help="Passages per street.")
 @click.option("--coverage", is_flag=True, help="Print the topics × streets coverage matrix instead.")
 @click.option("--topics", help="With --coverage: comma-separated topics. Default: TOPIC, else built-in ones.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

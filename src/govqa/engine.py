@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import DocumentError, DocumentExistsError, DocumentNotFoundError  # noqa: F401
+from .errors import (  # noqa: F401
+    DocumentError,
+    DocumentExistsError,
+    DocumentNotFoundError,
+    UnsupportedFileTypeError,
+)
 from .index.embedders import Embedder, load_embedder, set_thread_pools, thread_setting
 from .index.opener import open_index
 from .index.resume import CACHE_DIR as EMBEDDING_CACHE
@@ -293,7 +298,7 @@ class GovQA:
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # the largest report file accepted by add_document
 MAX_FILE_NAME_CHARS = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\-()（）【】《》 ]")
-_LOCK_FILE = ".govqa-corpus.lock"
+_LOCK_FILE = ".corpus.lock"  # in the index folder: the corpus may be under version control
 
 
 @dataclass
@@ -317,12 +322,16 @@ def safe_file_name(name: str) -> str:
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
     name = _UNSAFE_NAME_CHARS.sub("_", name)
     stem, dot, suffix = name.rpartition(".")
-    if not dot or not stem.strip(" ._"):
-        raise DocumentError(
-            f"file name {name!r} needs a name and one of the suffixes {', '.join(SUPPORTED_SUFFIXES)}"
+    if not dot:
+        raise UnsupportedFileTypeError(
+            f"file name {name!r} needs one of the suffixes {', '.join(SUPPORTED_SUFFIXES)}"
         )
+    if not stem.strip(" ._"):
+        raise DocumentError(f"file name {name!r} needs a name before its suffix")
     if f".{suffix.lower()}" not in SUPPORTED_SUFFIXES:
-        raise DocumentError(f"unsupported file type .{suffix}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise UnsupportedFileTypeError(
+            f"unsupported file type .{suffix}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     stem = stem.lstrip(". ")[: MAX_FILE_NAME_CHARS - len(suffix) - 1]
     return f"{stem}.{suffix.lower()}"
 
@@ -366,7 +375,7 @@ def add_document(
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
     name = check_document(file_name, data, max_bytes=max_bytes)
-    with corpus_lock(corpus):
+    with corpus_lock(index_dir):
         target = corpus / name
         previous = target.read_bytes() if target.is_file() else None
         if previous is not None and previous != data and not replace:
@@ -402,7 +411,7 @@ def remove_document(
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
     target = corpus_file(corpus, doc_id)
-    with corpus_lock(corpus):
+    with corpus_lock(index_dir):
         files = [p for p in (target, target.with_name(target.name + SIDECAR_SUFFIX)) if p.is_file()]
         if not files and doc_id not in _indexed_ids(index_dir):
             raise DocumentNotFoundError(f"no report {doc_id!r} in the corpus or the index")
@@ -423,10 +432,13 @@ def remove_document(
 
 
 @contextlib.contextmanager
-def corpus_lock(corpus: Path) -> Iterator[None]:
-    """Exclusive, cross-process lock on a corpus folder while its files are changed and indexed."""
-    corpus.mkdir(parents=True, exist_ok=True)
-    with open(corpus / _LOCK_FILE, "a+b") as handle:
+def corpus_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive, cross-process lock held while an index's corpus files are changed and indexed.
+
+    The lock file lives in the index folder, beside the index's other state, not in the corpus: the corpus
+    is the user's own folder (this repository's is under git) and should hold reports only."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / _LOCK_FILE, "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file is closed, or the process dies
         try:
             yield

@@ -43,6 +43,10 @@ class DocumentNotFoundError(DocumentError):
     pass
 
 
+class UnsupportedFileTypeError(DocumentError):
+    """A file name without one of the supported suffixes (HTTP: 415)."""
+
+
 class EvalError(GovQAError, ValueError):
     """The evaluation input cannot be used; the message says where and why."""
 

@@ -31,8 +31,10 @@ from typing import Annotated, Any, Literal
 import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -53,6 +55,7 @@ from .engine import (
     DocumentError,
     DocumentNotFoundError,
     GovQA,
+    UnsupportedFileTypeError,
     check_document,
     corpus_file,
     embedder_for,
@@ -60,8 +63,8 @@ from .engine import (
 )
 from .index.embedders import Embedder
 from .jobs import JobJournal, JobWorker
-from .qa.questions import QuestionError
-from .records import Answer, Filters
+from .qa.questions import MAX_K, QuestionError, check_question
+from .records import Answer, Filters, Turn
 from .serialize import (
     AnswerJSON,
     CitationJSON,
@@ -84,11 +87,18 @@ log = logging.getLogger("govqa.server")
 EXTRACTIVE_MODEL = "govqa"  # the offline extractive answerer
 LLM_MODEL = "govqa-llm"  # a language model writes, every sentence checked against its cited passage
 MAX_JSON_BODY = 1 << 20  # reads carry a question, not a report: 1 MiB is plenty
-MAX_K = 50
+MAX_HISTORY = 50  # earlier turns a request may carry: only the latest few shape a follow-up
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Module level: the endpoints' annotations are strings (postponed evaluation), resolved in this namespace.
 _BEARER = HTTPBearer(auto_error=False)
 _SENTENCE_PIECE = re.compile(r".*?(?:[。！？!?](?:\[\d+\])*|$)", re.S)
+# The API reference pages load only from this server: ReDoc's own page would fetch its maker's logo from a CDN.
+_DOC_PAGES = frozenset({"/docs", "/redoc"})
+_DOC_PAGES_POLICY = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; worker-src 'self' blob:"
+)
+_JSON_TYPE = re.compile(r"^application/([\w.+-]+\+)?json\s*(;|$)", re.I)
 
 
 @dataclass
@@ -185,17 +195,32 @@ class SearchRequest(FilterFields):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
+class EarlierTurn(BaseModel):
+    """An earlier question of the conversation; an earlier /v1/ask reply can be sent back as it is."""
+
+    question: str
+    resolved_question: str | None = Field(
+        None, description="What it was taken as (the reply's resolved_question). Default: worked out again."
+    )
+
+
 class AskRequest(FilterFields):
     question: str
     answerer: Literal["extractive", "llm"] = Field(
         "extractive", description="'llm' needs a backend configured on the server (govqa serve --llm)."
+    )
+    history: list[str | EarlierTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY,
+        description="The conversation so far, oldest first: earlier questions, or earlier replies of this "
+        "endpoint. A follow-up such as 那长寿路街道呢? is read against them (see resolved_question).",
     )
 
 
 class CompareRequest(BaseModel):
     topic: str = Field(..., description="e.g. 垃圾分类, or alternatives 为老服务/养老")
     streets: list[str] | None = Field(None, description="Default: every street in the index.")
-    k: int = Field(3, ge=1, le=10, description="Passages per street.")
+    k: int = Field(3, ge=1, le=MAX_K, description="Passages per street.")
 
 
 class FiguresRequest(BaseModel):
@@ -213,19 +238,24 @@ class TextDocument(BaseModel):
     text: str
 
 
+class ContentPart(BaseModel):
+    type: str
+    text: str | None = None
+
+
 class ChatMessage(BaseModel):
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):  # content parts: only text parts carry a question
-            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+            return "".join(p.text or "" for p in self.content if p.type == "text")
         return self.content or ""
 
 
 class ChatRequest(FilterFields):
     model: str = EXTRACTIVE_MODEL
-    messages: list[ChatMessage] = Field(..., min_length=1)
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=2 * MAX_HISTORY)
     stream: bool = False
 
 
@@ -244,6 +274,22 @@ class ChatCompletion(BaseModel):
     usage: dict[str, int]
     citations: list[CitationJSON]
     supported: bool
+    resolved_question: str = Field(description="The standalone question answered (a follow-up completed).")
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: Literal["invalid_request_error", "server_error"]
+    code: int = Field(description="The HTTP status.")
+    param: str | None = Field(None, description="The request field at fault, where one is.")
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal (4xx), and 502 from a failing language model: OpenAI's {"error": {...}}, which its
+    clients read, with FastAPI's `detail` beside it as plain text."""
+
+    detail: str
+    error: ErrorDetail
 
 
 # ------------------------------------------------------------------------------------------ the application
@@ -264,12 +310,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service.worker.stop()
             service.journal.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts served by this server (fastapi-offline ships them), not a CDN's:
+    # the API reference works on a machine without internet access.
+    app = FastAPIOffline(
         title="govqa",
         version=__version__,
         description="Search and ask Chinese government work reports, with citations to the exact paragraph.",
         lifespan=lifespan,
-        max_body_size=MAX_JSON_BODY,
+        # Replaces FastAPI's per-route 422 schema: every error is an ErrorResponse (see the handlers below).
+        responses={"4XX": {"model": ErrorResponse, "description": "Refused: `error.message` says why."}},
     )
     app.state.service = service
     if settings.cors_origins:
@@ -277,7 +326,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])  # fmt: skip
-    app.add_middleware(_MetricsMiddleware, metrics=metrics)
+    # Multipart overhead on top of the report itself.
+    limits = {("POST", "/v1/documents"): settings.max_upload_bytes + (64 << 10)}
+    app.add_middleware(_BodyLimit, default=MAX_JSON_BODY, limits=limits)
+    app.add_middleware(_MetricsMiddleware, metrics=metrics)  # outermost: it counts the refusals too
 
     def check_key(credentials: HTTPAuthorizationCredentials | None, what: str) -> None:
         if not settings.api_key:
@@ -306,10 +358,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail), exc.headers)
 
+    @app.exception_handler(RequestValidationError)  # FastAPI's own {"detail": [...]} list, in our shape
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_error(request, exc.errors())
+
     @app.exception_handler(QuestionError)
     @app.exception_handler(DocumentError)
     async def input_error(_request: Request, exc: ValueError) -> JSONResponse:
         return _error(422, str(exc))
+
+    @app.exception_handler(UnsupportedFileTypeError)
+    async def unsupported_type(_request: Request, exc: UnsupportedFileTypeError) -> JSONResponse:
+        return _error(415, str(exc))
 
     @app.exception_handler(DocumentNotFoundError)
     async def not_found(_request: Request, exc: DocumentNotFoundError) -> JSONResponse:
@@ -334,7 +394,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/v1/ask", tags=["query"], dependencies=reads, response_model=AnswerJSON)
     def ask(body: AskRequest) -> JSONResponse:
         model = LLM_MODEL if body.answerer == "llm" else EXTRACTIVE_MODEL
-        return JSONResponse(answer_json(answer(service, model, body.question, body.filters())))
+        return JSONResponse(answer_json(answer(service, model, body.question, body.filters(), body.history)))
 
     @app.post("/v1/compare", tags=["query"], dependencies=reads, response_model=ComparisonJSON)
     def compare(body: CompareRequest) -> JSONResponse:
@@ -420,8 +480,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
     }  # fmt: skip
 
-    @app.post("/v1/documents", tags=["documents"], dependencies=writes, status_code=202, openapi_extra=upload_body,
-              max_body_size=settings.max_upload_bytes + (64 << 10))  # fmt: skip
+    @app.post(
+        "/v1/documents", tags=["documents"], dependencies=writes, status_code=202, openapi_extra=upload_body
+    )
     async def upload(
         request: Request, replace: bool = Query(False, description="Replace a report of that name.")
     ):
@@ -456,7 +517,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "govqa"}
                                            for m in service_models(service)]}  # fmt: skip
 
-    @app.post("/v1/chat/completions", tags=["openai"], dependencies=reads, response_model=ChatCompletion)
+    stream_reply = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                          "description": "A chat.completion, or with stream: true its chunks as server-sent events."}}  # fmt: skip
+
+    @app.post("/v1/chat/completions", tags=["openai"], dependencies=reads, response_model=ChatCompletion,
+              responses=stream_reply)  # fmt: skip
     def chat(body: ChatRequest) -> Response:
         """OpenAI-compatible chat: the last user message is the question, earlier turns give its context."""
         if body.model not in service_models(service):
@@ -467,19 +532,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         result = answer(service, body.model, question, body.filters(), earlier)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        citations = [citation_json(c) for c in result.citations]
+        # Beside the OpenAI fields, as /v1/ask and the app show them: the sources, and what was answered.
+        extra = {"citations": [citation_json(c) for c in result.citations], "supported": result.supported,
+                 "resolved_question": result.resolved_question or question}  # fmt: skip
         if body.stream:
-            events = _chat_events(
-                completion_id, created, body.model, result.text, citations, result.supported
-            )
+            events = _chat_events(completion_id, created, body.model, result.text, extra)
             return StreamingResponse(events, media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
         return JSONResponse({
             "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
                          "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "citations": citations, "supported": result.supported,
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, **extra,
         })  # fmt: skip
 
     return app
@@ -501,11 +565,11 @@ def conversation(messages: Sequence[ChatMessage]) -> tuple[str, list[str]]:
 
 
 def answer(
-    service: Service, model: str, question: str, filters: Filters, history: Sequence[str] = ()
+    service: Service, model: str, question: str, filters: Filters, history: Sequence[str | EarlierTurn] = ()
 ) -> Answer:
     """THE place where a question, its filters and the earlier turns are handed to an answerer."""
     qa = service.qa
-    turns = qa.conversation(history)
+    turns = earlier_turns(qa, history)
     if model == LLM_MODEL:
         if service.llm is None:
             raise HTTPException(404, "no language model is configured on this server (govqa serve --llm)")
@@ -518,8 +582,24 @@ def answer(
     return qa.ask(question, filters, history=turns)
 
 
-def _chat_events(completion_id: str, created: int, model: str, text: str, citations: list[CitationJSON],
-                 supported: bool) -> Iterator[str]:  # fmt: skip
+def earlier_turns(qa: GovQA, history: Sequence[str | EarlierTurn]) -> list[Turn]:
+    """The library's turns for a request's history, oldest first.
+
+    A question sent alone is resolved against the turns before it (as the library does for a chain of
+    follow-ups); one sent with the resolved_question its answer had keeps it, checked like any question."""
+    turns: list[Turn] = []
+    for item in history:
+        question = item if isinstance(item, str) else item.question
+        if not question.strip():
+            continue
+        resolved = None if isinstance(item, str) else item.resolved_question
+        turns.append(Turn(question, check_question(resolved) if resolved else qa.resolve(question, turns)))
+    return turns
+
+
+def _chat_events(
+    completion_id: str, created: int, model: str, text: str, extra: dict[str, Any]
+) -> Iterator[str]:
     """The answer as OpenAI chat.completion.chunk server-sent events, a sentence a chunk."""
 
     def event(delta: dict, finish: str | None = None, **extra: Any) -> str:
@@ -530,7 +610,7 @@ def _chat_events(completion_id: str, created: int, model: str, text: str, citati
     yield event({"role": "assistant", "content": ""})
     for piece in _sentences(text):
         yield event({"content": piece})
-    yield event({}, "stop", citations=citations, supported=supported)
+    yield event({}, "stop", **extra)
     yield "data: [DONE]\n\n"
 
 
@@ -564,11 +644,36 @@ async def _read_upload(request: Request, limit: int) -> tuple[str, bytes]:
     return name, data
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """FastAPI's {"detail"} and, for OpenAI clients, {"error": {"message"}}: both read the same message."""
+def _error(
+    status: int, message: str, headers: dict[str, str] | None = None, param: str | None = None
+) -> JSONResponse:
+    """An ErrorResponse: FastAPI's {"detail"} and, for OpenAI clients, {"error": {"message"}}, one message."""
     kind = "invalid_request_error" if status < 500 else "server_error"
-    body = {"detail": message, "error": {"message": message, "type": kind, "code": status}}
+    body = {"detail": message, "error": {"message": message, "type": kind, "code": status, "param": param}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_error(request: Request, errors: Sequence[Any]) -> JSONResponse:
+    """What FastAPI's request validation found, as one ErrorResponse.
+
+    A body that is not JSON at all is 400 (malformed) or 415 (sent as another type, or with no
+    Content-Type); a JSON body with a wrong or missing field is 422, naming the field."""
+    if malformed := [e for e in errors if e.get("type") == "json_invalid"]:
+        return _error(
+            400, f"the body is not valid JSON: {malformed[0].get('ctx', {}).get('error', 'unreadable')}"
+        )
+    content_type = request.headers.get("content-type", "")
+    if any(e.get("loc", ())[:1] == ("body",) for e in errors) and not _JSON_TYPE.match(content_type):
+        return _error(
+            415,
+            f"send the body as JSON with 'Content-Type: application/json' (got {content_type or 'no Content-Type'})",
+        )
+    fields = [".".join(str(part) for part in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0])
+              for e in errors]  # fmt: skip
+    message = "; ".join(
+        f"{field}: {e.get('msg', 'invalid')}" for field, e in zip(fields, errors, strict=True)
+    )
+    return _error(422, message or "invalid request", param=fields[0] if fields else None)
 
 
 def _job_reply(job) -> dict:
@@ -611,6 +716,40 @@ class _Metrics:
         )
 
 
+class _BodyLimit:
+    """Refuses a request body over its route's limit with 413, as an ErrorResponse.
+
+    (FastAPI's own max_body_size answers in plain text, from outside every exception handler.) A declared
+    Content-Length over the limit is refused before the body is read; a body sent without one is counted as
+    it arrives and refused where it passes the limit, by an HTTPException that the handlers turn into JSON."""
+
+    def __init__(self, app, default: int, limits: dict[tuple[str, str], int]):
+        self.app, self.default, self.limits = app, default, limits
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get((scope["method"], scope["path"]), self.default)
+        message = f"the request body is over the limit of {limit:,} bytes"
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _error(413, message)(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit():
+            nonlocal received
+            event = await receive()
+            if event["type"] == "http.request":
+                received += len(event.get("body", b""))
+                if received > limit:
+                    raise StarletteHTTPException(413, message)
+            return event
+
+        await self.app(scope, receive_within_limit, send)
+
+
 class _MetricsMiddleware:
     """Counts and times every request by its route template (pure ASGI: no per-request task or buffering)."""
 
@@ -631,6 +770,8 @@ class _MetricsMiddleware:
                 status = message["status"]
                 # Report text is only ever JSON; no browser may sniff it into HTML.
                 message.setdefault("headers", []).append((b"x-content-type-options", b"nosniff"))
+                if scope["path"] in _DOC_PAGES:
+                    message["headers"].append((b"content-security-policy", _DOC_PAGES_POLICY))
             await send(message)
 
         try:
@@ -646,4 +787,41 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, log_lev
     import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, workers=1)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, workers=1,
+                http=_utf8_request_lines())  # fmt: skip
+
+
+def _utf8_request_lines() -> type:
+    """uvicorn's httptools protocol, taking a request line with raw UTF-8 in it.
+
+    curl sends `?topics=垃圾分类` as the raw bytes, and llhttp (strict about URLs; it has no leniency for
+    them) answers 400 "Invalid HTTP request received." before the application sees anything. Here a
+    request line's non-ASCII bytes are percent-encoded first, as a browser would have sent them: the
+    application reads the same path and query either way. Only request lines are rewritten, never headers or
+    a body; a request pipelined behind another in the same read is passed on as received.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    non_ascii = re.compile(rb"[\x80-\xff]")
+
+    class UTF8RequestLineProtocol(HttpToolsProtocol):
+        _in_message = False  # between on_message_begin and on_message_complete
+        _line_open = False  # a request line began in an earlier read and has not ended yet
+
+        def data_received(self, data: bytes) -> None:
+            if self._line_open or not self._in_message:  # `data` starts inside a request line
+                end = data.find(b"\n")
+                self._line_open = end < 0
+                line, rest = (data, b"") if end < 0 else (data[:end], data[end:])
+                data = non_ascii.sub(lambda m: b"%%%02X" % m[0][0], line) + rest
+            super().data_received(data)
+
+        def on_message_begin(self) -> None:
+            self._in_message = True
+            super().on_message_begin()
+
+        def on_message_complete(self) -> None:
+            self._in_message = False
+            super().on_message_complete()
+
+    return UTF8RequestLineProtocol

@@ -622,11 +622,19 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - _width(text))
 
 
+# What a line must not be broken inside: a number or Latin word (100弄, 33000户, 3.5%, Hello); else a character.
+_UNBREAKABLE = re.compile(r"[0-9A-Za-z]+(?:[.%][0-9A-Za-z%]*)*|.", re.S)
+
+
 def _wrap(text: str, width: int) -> list[str]:
     lines, current = [], ""
-    for ch in text:
-        if _width(current + ch) > width:
+    for piece in _UNBREAKABLE.findall(text):
+        if current and _width(current + piece) > width:
             lines.append(current)
             current = ""
-        current += ch
+        while _width(piece) > width:  # a run longer than a whole line: split it after all
+            cut = max((i for i in range(1, len(piece) + 1) if _width(piece[:i]) <= width), default=1)
+            lines.append(piece[:cut])
+            piece = piece[cut:]
+        current += piece
     return [*lines, current] if current or not lines else lines

@@ -69,7 +69,7 @@ def check_question(question: object) -> str:
             f"问题含有无效字符（第 {exc.start + 1} 个字符）。 "
             f"(the question holds an invalid character at position {exc.start + 1}: {text[exc.start]!r})"
         ) from None
-    if not text:
+    if not any(ch.isprintable() and not ch.isspace() for ch in text):  # only NULs, controls, format chars
         raise QuestionError("问题为空：请输入一个问题。 (the question is empty)")
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(
