@@ -21,6 +21,7 @@ APP = ROOT / "app.py"
 TIMEOUT = 120  # the first run loads the model and the index
 QUESTION = "塘桥街道2019年拆除了多少违章建筑?"
 ASK, COMPARE, DOCUMENTS = "问答 Ask", "对比 Compare", "文档 Documents"
+FIGURES = "数字 Figures"
 
 
 def _import_app():
@@ -195,6 +196,25 @@ def test_compare_page_tables_a_topic_and_maps_coverage(at):
     assert not at.exception
     assert any("塘桥街道 · 垃圾分类" in m for m in _texts(at.markdown))
     assert any("2020年塘桥街道社代会报告" in e.label for e in at.expander)
+
+
+# ---------------------------------------------------------------- Figures
+
+
+def test_figures_page_tables_charts_and_offers_downloads(at):
+    at.sidebar.radio[0].set_value(FIGURES).run()
+    assert not at.exception, _texts(at.exception)
+    assert not at.error
+    table = at.table[0].value
+    assert list(table.columns) == ["街道 street", "年份 year", "数字 figures"]
+    tangqiao = table[table["街道 street"] == "塘桥街道"]
+    assert (tangqiao["年份 year"] == "2019").any() and tangqiao["数字 figures"].str.contains("1台").any()
+    assert (table["数字 figures"] == "报告中未涉及").any()  # 长寿路街道 added no lifts
+    assert at.get("vega_lite_chart"), "the bar chart"
+    assert len(at.get("download_button")) == 2  # CSV and XLSX
+    at.text_input[0].input("群租").run()
+    assert not at.exception
+    assert at.table[0].value["数字 figures"].str.contains("1580套").any()
 
 
 # ---------------------------------------------------------------- the app's own helpers

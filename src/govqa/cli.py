@@ -382,6 +382,52 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
 
 
 @cli.command()
+@click.argument("topic")
+@index_option
+@embedder_option
+@click.option("--streets", help="Comma-separated streets, e.g. 塘桥,长白新村街道. Default: all.")
+@click.option("--year", type=int, help="Only figures of this year.")
+@click.option(
+    "--status", type=click.Choice(["done", "planned"]), help="Only achieved or only planned figures."
+)
+@click.option(
+    "--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as CSV."
+)
+@click.option(
+    "--xlsx", "xlsx_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write it as XLSX."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def figures(topic, index_dir, embedder, streets, year, status, csv_file, xlsx_file, as_json) -> None:
+    """The figures each street's reports state on TOPIC (加装电梯), by street and year, each cited.
+
+    Figures are never added up: each keeps what it counts and its unit. A street without a figure shows
+    未给出具体数字 when its reports discuss the topic, 报告中未涉及 when they do not.
+    """
+    from .qa.figures import FiguresUnavailableError, format_table, table_json, to_csv, to_xlsx
+
+    names = [v.strip() for v in (streets or "").replace("，", ",").split(",") if v.strip()] or None
+    qa = _open(index_dir, embedder)
+    try:
+        table = qa.figures(topic, names, year=year, status=status)
+    except (ValueError, FiguresUnavailableError) as exc:  # QuestionError included
+        _fail(str(exc))
+        return
+    try:
+        if csv_file:
+            # UTF-8 with a byte-order mark: spreadsheet programs then read the Chinese text right.
+            csv_file.write_text(to_csv(table), encoding="utf-8-sig")
+        if xlsx_file:
+            xlsx_file.write_bytes(to_xlsx(table))
+    except OSError as exc:
+        _fail(f"cannot write the export: {exc}")
+        return
+    if as_json:
+        click.echo(json.dumps(table_json(table), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_table(table))
+
+
+@cli.command()
 @click.option(
     "--host",
     default="127.0.0.1",

@@ -53,6 +53,7 @@ from .ingest.loaders import SUPPORTED_SUFFIXES, LoadError
 from .ingest.metadata import SIDECAR_SUFFIX
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
 from .qa.compare import Comparison, CoverageMatrix, compare_streets, coverage_matrix
+from .qa.figures import FigureTable, figure_table, quantity_answer
 from .qa.query import Query, analyse
 from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit, Turn
@@ -194,6 +195,12 @@ class GovQA:
         only the sentences its passages support are kept; `on_text` then gets its unchecked text as it comes.
         Default: the extractive answerer, offline."""
         query = self.analyse(question, filters, history)
+        explicit = filters is None or filters.is_empty()
+        if llm is None and explicit and getattr(self.index, "figures", None) is not None:
+            # 各街道加装电梯完成了多少台? is answered by the figures table, street by street, each figure cited.
+            table = quantity_answer(self, query.resolved_question)
+            if table is not None:
+                return dataclasses.replace(table, question=query.question)
         if llm is None:
             return self.with_pages(self.answerer.answer_query(query))
         from .qa.generation import LLMAnswerer, load_backend  # only when asked: it imports HTTP clients
@@ -235,6 +242,18 @@ class GovQA:
 
     def document(self, doc_id: str) -> Document:
         return self.index.document(doc_id)
+
+    def figures(
+        self,
+        topic: str,
+        streets: Sequence[str] | None = None,
+        year: int | None = None,
+        status: str | None = None,
+        gaps: bool = True,
+    ) -> FigureTable:
+        """The stated figures on `topic` (加装电梯), street × year, each with its counted phrase and citation;
+        streets without one say why (未给出具体数字 / 报告中未涉及). See qa.figures.figure_table."""
+        return figure_table(self, topic, streets, year=year, status=status, gaps=gaps)
 
     def resolve(self, question: str, history: Sequence[Turn] = ()) -> str:
         """The standalone question a follow-up stands for, given the conversation so far."""

@@ -88,6 +88,7 @@ EXTRACTIVE_MODEL = "govqa"  # the offline extractive answerer
 LLM_MODEL = "govqa-llm"  # a language model writes, every sentence checked against its cited passage
 MAX_JSON_BODY = 1 << 20  # reads carry a question, not a report: 1 MiB is plenty
 MAX_HISTORY = 50  # earlier turns a request may carry: only the latest few shape a follow-up
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Module level: the endpoints' annotations are strings (postponed evaluation), resolved in this namespace.
 _BEARER = HTTPBearer(auto_error=False)
 _SENTENCE_PIECE = re.compile(r".*?(?:[。！？!?](?:\[\d+\])*|$)", re.S)
@@ -220,6 +221,16 @@ class CompareRequest(BaseModel):
     topic: str = Field(..., description="e.g. 垃圾分类, or alternatives 为老服务/养老")
     streets: list[str] | None = Field(None, description="Default: every street in the index.")
     k: int = Field(3, ge=1, le=MAX_K, description="Passages per street.")
+
+
+class FiguresRequest(BaseModel):
+    topic: str = Field(..., description="e.g. 加装电梯 (matched by meaning: 加梯, 电梯加装 find it too)")
+    streets: list[str] | None = Field(None, description="Default: every street in the index.")
+    year: int | None = Field(None, description="Only figures of this year.")
+    status: Literal["done", "planned"] | None = Field(
+        None, description="Only achieved or only planned figures."
+    )
+    format: Literal["json", "csv", "xlsx"] = Field("json", description="csv and xlsx answer with a file.")
 
 
 class TextDocument(BaseModel):
@@ -393,6 +404,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         except ValueError as exc:  # an unknown street, an empty topic
             raise HTTPException(422, str(exc)) from exc
+
+    @app.post("/v1/figures", tags=["query"], dependencies=reads)
+    def figures(body: FiguresRequest) -> Response:
+        """The figures each street's reports state on a topic, street × year, each cited; never summed."""
+        from .qa.figures import FiguresUnavailableError, table_json, to_csv, to_xlsx
+
+        try:
+            table = service.qa.figures(body.topic, body.streets, year=body.year, status=body.status)
+        except QuestionError:
+            raise
+        except FiguresUnavailableError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        except ValueError as exc:  # an unknown street
+            raise HTTPException(422, str(exc)) from exc
+        if body.format == "csv":
+            return Response(to_csv(table).encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="figures.csv"'})  # fmt: skip
+        if body.format == "xlsx":
+            return Response(to_xlsx(table), media_type=XLSX_TYPE,
+                            headers={"Content-Disposition": 'attachment; filename="figures.xlsx"'})  # fmt: skip
+        return JSONResponse(table_json(table))
 
     @app.get("/v1/coverage", tags=["query"], dependencies=reads, response_model=CoverageJSON)
     def coverage(

@@ -195,3 +195,17 @@ def test_api_docs_render_offline(page, corpus_index, tmp_path):
     finally:
         server.stop()
     assert page.outside == []
+
+
+def test_the_figures_page_tables_charts_and_offers_downloads(page, app_url):
+    page.goto(app_url)
+    page.get_by_text("数字 Figures").click()
+    table = page.get_by_test_id("stTable").first
+    table.wait_for()
+    page.get_by_text("山泉花苑4号楼").first.wait_for()  # the default topic, 加装电梯
+    text = table.inner_text()
+    assert "塘桥街道" in text and "报告中未涉及" in text  # 长寿路街道 renovated old lifts, it added none
+    page.locator(".vega-embed").first.wait_for()  # the bar chart
+    buttons = page.get_by_test_id("stDownloadButton")
+    assert buttons.count() == 2 and "CSV" in buttons.first.inner_text()
+    assert page.outside == []

@@ -66,6 +66,8 @@ from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Fo
 from .ann import EXACT_MAX, make_vector_index, query_pieces
 from .backend import LazyChunks
 from .embedders import Embedder, thread_setting
+from .figures import FIGURES_VERSION, StoredFigure, figure_rows, load_figures, read_rows, write_rows
+from .figures import SCHEMA as FIGURES_SCHEMA
 from .filtering import MetaMasks
 from .postings import PostingsWriter
 from .tokenize import (
@@ -101,6 +103,7 @@ class BuildReport:
     embedded: int = 0  # chunks embedded in this build
     reused: int = 0  # chunks whose vectors came from the previous build
     segmented: int = 0  # chunks cut into words in this build (the others' words came from the previous one)
+    figures: int = 0  # stated quantities stored for the figures view (see index.figures)
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -253,6 +256,13 @@ class Index:
             for t, i in self.bm25.vocab_dict.items()
             if i < len(df)
         }
+
+    @cached_property
+    def figures(self) -> list[StoredFigure] | None:
+        """Every figure the build extracted (index.figures), read on first use; None for an index built
+        before figures were extracted (rebuild it with govqa index)."""
+        with _connect(self.path / "chunks.sqlite") as db:
+            return load_figures(db)
 
     @property
     def embedder_name(self) -> str:
@@ -561,6 +571,9 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
         previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
     )
     stored_words = _old_words_by_doc(previous, set(reuse))
+    old_figures = _old_figures_by_doc(
+        previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
+    )
     if previous is not None:
         previous.close()  # its shared lock would keep this build from removing it afterwards
     # Chunking is cheap (~150k chunks/s); doing it once ahead gives the sizes the progress and disk check need.
@@ -578,7 +591,7 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
 
     if progress and not to_embed:
         progress(0, 0)
-    writer = _GenerationWriter(staging, documents, total, embedder.dim, stored_words, report)
+    writer = _GenerationWriter(staging, documents, total, embedder.dim, stored_words, report, old_figures)
     pending: _BatchWords | None = None
     try:
         start = 0
@@ -617,11 +630,13 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
         "embedder": {"name": embedder.name, "dim": int(embedder.dim)},
         "chunking": asdict(chunk_config),
         "search_text_version": SEARCH_TEXT_VERSION,
+        "figures_version": FIGURES_VERSION,
         "faiss": faiss_kind,
         "counts": {
             "documents": len(documents),
             "chunks": total,
             "extra_words": len(tokenizer.extra_words),
+            "figures": report.figures,
         },
         "segmentation_key": tokenizer.segmentation_key,
         "documents": {d.doc_id: d.content_hash for d in documents},
@@ -684,6 +699,14 @@ def _old_vectors_by_doc(previous: Index | None, doc_ids: set[str]) -> dict[str, 
         if chunk.doc_id in doc_ids:
             by_doc.setdefault(chunk.doc_id, []).append(vec)
     return by_doc
+
+
+def _old_figures_by_doc(previous: Index | None, doc_ids: set[str]) -> dict[str, list[tuple]]:
+    """Stored figure rows of unchanged documents, when the previous build extracted them the same way."""
+    if previous is None or not doc_ids or previous.manifest.get("figures_version") != FIGURES_VERSION:
+        return {}
+    with _connect(previous.path / "chunks.sqlite") as db:
+        return read_rows(db, doc_ids)
 
 
 @dataclass
@@ -763,16 +786,17 @@ class _GenerationWriter:
     dictionaries stay the same. Vectors wait in a scratch file until the FAISS index is made from all of them."""
 
     def __init__(self, gen: Path, documents: Sequence[Document], total: int, dim: int, stored: _StoredWords,
-                 report: BuildReport):  # fmt: skip
+                 report: BuildReport, old_figures: dict[str, list[tuple]] | None = None):  # fmt: skip
         self.gen = gen
         self.report = report
+        self.old_figures = old_figures or {}
         # Its extra words are the corpus's street and glossary names: known before any chunk is cut.
         self.tokenizer = Tokenizer(sorted(_domain_words(documents)))
         self.stored = stored if stored.key == self.tokenizer.segmentation_key else _StoredWords()
         self.db = sqlite3.connect(gen / "chunks.sqlite")
         # A crash discards the whole staging folder, so the database needs no journal of its own; the
         # finished generation is fsynced before it goes live.
-        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA + FIGURES_SCHEMA)
         self.vectors = (
             np.lib.format.open_memmap(gen / ".vectors.npy", "w+", np.float32, (total, dim))
             if total
@@ -826,6 +850,10 @@ class _GenerationWriter:
               _json_footnotes(c.footnotes), self.vectors[first + i].tobytes())
              for i, c in enumerate(chunks)],
         )  # fmt: skip
+        # Figures are per document like paragraphs: an unchanged document keeps the rows it had.
+        figures = [r for d in documents for r in self.old_figures.get(d.doc_id) or figure_rows(d)]
+        write_rows(self.db, figures)
+        self.report.figures += len(figures)
         self.db.commit()
         self.samples += [c.text for i, c in enumerate(chunks) if (first + i) % self._every == 0]
         self.position += len(chunks)
