@@ -198,9 +198,9 @@ class GovQA:
         explicit = filters is None or filters.is_empty()
         if llm is None and explicit and getattr(self.index, "figures", None) is not None:
             # 各街道加装电梯完成了多少台? is answered by the figures table, street by street, each figure cited.
-            table = quantity_answer(self, query.resolved_question)
+            table = quantity_answer(self, query)
             if table is not None:
-                return dataclasses.replace(table, question=query.question)
+                return table
         if llm is None:
             return self.with_pages(self.answerer.answer_query(query))
         from .qa.generation import LLMAnswerer, load_backend  # only when asked: it imports HTTP clients

@@ -43,13 +43,12 @@ from .questions import (
     QuestionError,
     asks_quantity,
     check_question,
-    named_streets,
     place_words,
-    question_kind,
 )
 
 if TYPE_CHECKING:
     from ..engine import GovQA
+    from .query import Query
 
 NO_FIGURE = "未给出具体数字"  # the street's reports discuss the topic, without a figure
 NOT_COVERED = "报告中未涉及"  # the street's reports do not discuss the topic
@@ -526,13 +525,13 @@ _QUESTION_WORDS = re.compile(
 )
 
 
-def quantity_answer(qa: GovQA, question: str) -> Answer | None:
+def quantity_answer(qa: GovQA, query: Query) -> Answer | None:
     """A quantity question across streets (各街道加装电梯完成了多少台?) answered as the figures table, one line
     per street, each figure cited; None when the question is not one, or fewer than two streets state a
     figure on its topic (the comparison then answers it, quoting what each street says)."""
     metas = qa.index.metas.values()
-    streets = named_streets(question, metas)
-    if question_kind(question, streets) != "cross_street" or not asks_quantity(question):
+    question, streets = query.text, list(query.streets)
+    if query.kind != "cross_street" or not asks_quantity(question):
         return None
     status = DONE if re.search(r"完成|实现|做了|已", question) else None
     status = PLANNED if re.search(r"计划|将|打算|目标", question) else status
@@ -560,4 +559,5 @@ def quantity_answer(qa: GovQA, question: str) -> Answer | None:
         ]
         lines.append(f"{street}：{'；'.join(parts)}。" if parts else f"{street}：{gap or NO_FIGURE}。")
     citations = tuple(r.citation for r in table.rows)
-    return Answer(question, "\n".join(lines), citations, True, (), Filters(), (), question, "cross_street")
+    return Answer(query.question, "\n".join(lines), citations, True, (), Filters(), (), query.resolved_question,
+                  "cross_street")  # fmt: skip
