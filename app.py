@@ -560,17 +560,24 @@ def show_resolved(answer: Answer) -> None:
         st.caption(f"理解为 (taken as): {md(answer.resolved_question)}")
 
 
+def _topic_and_streets_given(topic: str, streets: list[str]) -> bool:
+    """Both pages over streets need a topic and at least one street; a warning says which is missing."""
+    if not topic:
+        st.warning("请输入一个主题。 (enter a topic)")
+        return False
+    if not streets:
+        st.warning("请至少选择一个街道。 (choose at least one street)")
+        return False
+    return True
+
+
 def page_compare(qa: GovQA, key: tuple[str, str]) -> None:
     all_streets = sorted({m.street for m in qa.index.metas.values() if m.street})
     cols = st.columns([2, 3])
     topic = cols[0].text_input("主题 Topic", value="垃圾分类", help="例如：垃圾分类、养老服务、旧区改造")
     streets = cols[1].multiselect("街道 Streets", all_streets, default=all_streets)
     topic = (topic or "").strip()
-    if not topic:
-        st.warning("请输入一个主题。 (enter a topic)")
-        return
-    if not streets:
-        st.warning("请至少选择一个街道。 (choose at least one street)")
+    if not _topic_and_streets_given(topic, streets):
         return
 
     try:
@@ -680,11 +687,7 @@ def page_figures(qa: GovQA, key: tuple[str, str]) -> None:
     year_text = cols[2].text_input("年份 Year", value="", key="fig_year", help="留空：所有年份")
     status = cols[3].selectbox("完成/计划", ["全部 all", "完成 done", "计划 planned"], key="fig_status")
     topic = (topic or "").strip()
-    if not topic:
-        st.warning("请输入一个主题。 (enter a topic)")
-        return
-    if not streets:
-        st.warning("请至少选择一个街道。 (choose at least one street)")
+    if not _topic_and_streets_given(topic, streets):
         return
     year = int(year_text) if year_text.strip().isdigit() else None
     wanted = {"完成 done": "done", "计划 planned": "planned"}.get(status)
