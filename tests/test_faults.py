@@ -392,7 +392,8 @@ def test_k_and_questions_are_checked_in_the_cli(corpus_index):
     for args in (["search", "垃圾分类", "-k", "0"], ["search", "垃圾分类", "-k", "-1"],
                  ["compare", "垃圾分类", "-k", "0"]):  # fmt: skip
         result = CliRunner().invoke(cli, [*args, "--index", str(corpus_index)])
-        assert result.exit_code == 1 and "k must be from 1 to" in result.output, result.output
+        # A usage error (exit 2) naming the same range as the library and HTTP API: 1..MAX_K.
+        assert result.exit_code == 2 and f"1<=x<={MAX_K}" in result.output, result.output
     result = CliRunner().invoke(cli, ["search", "垃圾分类", "-k", str(MAX_K), "--index", str(corpus_index)])
     assert result.exit_code == 0
 
