@@ -405,7 +405,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except ValueError as exc:  # an unknown street, an empty topic
             raise HTTPException(422, str(exc)) from exc
 
-    @app.post("/v1/figures", tags=["query"], dependencies=reads)
+    @app.post(
+        "/v1/figures",
+        tags=["query"],
+        dependencies=reads,
+        responses={  # the table as JSON, or a download of it: every shape is in the schema clients read
+            200: {
+                "content": {
+                    "application/json": {},
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    )
     def figures(body: FiguresRequest) -> Response:
         """The figures each street's reports state on a topic, street × year, each cited; never summed."""
         from .qa.figures import FiguresUnavailableError, table_json, to_csv, to_xlsx
