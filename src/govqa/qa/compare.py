@@ -338,11 +338,16 @@ class _Cache:
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def per_index(caches: weakref.WeakKeyDictionary, index: object, make: Callable[[], object]):
+    """One value per opened index, made on first use and dropped with the index (a reload gets a new one)."""
+    value = caches.get(index)
+    if value is None:
+        value = caches[index] = make()
+    return value
+
+
 def _cache(qa: _Engine) -> _Cache:
-    cache = _CACHES.get(qa.index)
-    if cache is None:
-        cache = _CACHES[qa.index] = _Cache(qa)
-    return cache
+    return per_index(_CACHES, qa.index, lambda: _Cache(qa))
 
 
 def _split(qa: _Engine, chunk: Chunk) -> list[_Sentence]:

@@ -381,10 +381,7 @@ _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _cache(qa: GovQA) -> _Cache:
-    cache = _CACHES.get(qa.index)
-    if cache is None:
-        cache = _CACHES[qa.index] = _Cache(qa)
-    return cache
+    return compare.per_index(_CACHES, qa.index, lambda: _Cache(qa))
 
 
 def _year_key(year: int | None) -> tuple[bool, int]:
