@@ -32,7 +32,7 @@ import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -47,8 +47,19 @@ from .questions import (
 )
 
 if TYPE_CHECKING:
-    from ..engine import GovQA
+    from ..index.store import Index
     from .query import Query
+    from .retrieval import Retriever
+
+
+class OpenIndex(Protocol):
+    """What the figures table reads of an opened index: `GovQA` is one. A protocol, so that this module (below
+    the front door) never imports the door that calls it."""
+
+    index: Index
+    retriever: Retriever
+    answerer: compare.SentenceRanker
+
 
 NO_FIGURE = "未给出具体数字"  # the street's reports discuss the topic, without a figure
 NOT_COVERED = "报告中未涉及"  # the street's reports do not discuss the topic
@@ -209,7 +220,7 @@ def _export_value(key: str, value: object) -> object:
 
 
 def figure_table(
-    qa: GovQA,
+    qa: OpenIndex,
     topic: str,
     streets: Sequence[str] | None = None,
     year: int | None = None,
@@ -323,7 +334,7 @@ def table_json(table: FigureTable) -> dict:
 class _Cache:
     """Per index: the stored figures, each one's street, and their topic texts joined for substring search."""
 
-    def __init__(self, qa: GovQA):
+    def __init__(self, qa: OpenIndex):
         figures = getattr(qa.index, "figures", None)  # a Milvus index has none (see index.milvus)
         if figures is None:
             raise FiguresUnavailableError(
@@ -345,7 +356,7 @@ class _Cache:
         self._long_forms: dict[str, list[str]] | None = None
         self.clauses: dict[int, tuple] = {}  # a figure's topic text in words, once cut
 
-    def long_forms(self, qa: GovQA, short: str) -> list[str]:
+    def long_forms(self, qa: OpenIndex, short: str) -> list[str]:
         """The index's four-character words whose short form `short` is (加梯: 加装电梯), found once per index."""
         if self._long_forms is None:
             forms: dict[str, list[str]] = {}
@@ -380,7 +391,7 @@ def _topic_text(stored: StoredFigure) -> str:
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _cache(qa: GovQA) -> _Cache:
+def _cache(qa: OpenIndex) -> _Cache:
     return compare.per_index(_CACHES, qa.index, lambda: _Cache(qa))
 
 
@@ -401,7 +412,7 @@ def _containing(cache: _Cache, needles: Sequence[str]) -> list[int]:
     return sorted(set(rows.tolist()))
 
 
-def _matching(qa: GovQA, cache: _Cache, topic: str) -> tuple[list[int], str, str]:
+def _matching(qa: OpenIndex, cache: _Cache, topic: str) -> tuple[list[int], str, str]:
     """Figures on `topic`, the path that found them (see the module doc), and the topic as searched, which the
     gap test searches too: with the short forms the reports use (加装电梯/加梯, 违法建筑/违建) and the long forms
     of a short topic (加梯/加装电梯)."""
@@ -433,7 +444,7 @@ def _matching(qa: GovQA, cache: _Cache, topic: str) -> tuple[list[int], str, str
     return _by_meaning(qa, cache, topic, alternatives), "meaning", query
 
 
-def _relevant(qa: GovQA, cache: _Cache, query: str, rows: Sequence[int]) -> list[int]:
+def _relevant(qa: OpenIndex, cache: _Cache, query: str, rows: Sequence[int]) -> list[int]:
     """The rows whose topic text is relevant to `query`: compare.relevance(answerer, query, text) >= its threshold,
     taken in its two steps so that a figure's text is cut into words once per index, not once per query
     (cutting is three quarters of the test's time: ~1 ms a figure on a busy machine)."""
@@ -457,7 +468,7 @@ def _short_forms(alternative: str) -> tuple[str, ...]:
 
 
 def _by_meaning(
-    qa: GovQA, cache: _Cache, topic: str, alternatives: Sequence[str], street: str | None = None
+    qa: OpenIndex, cache: _Cache, topic: str, alternatives: Sequence[str], street: str | None = None
 ) -> list[int]:
     """Figures in the passages nearest the topic (of `street`, if given) whose topic text holds most of one
     alternative's characters."""
@@ -478,7 +489,7 @@ def _by_meaning(
     return sorted(found)
 
 
-def _resolve_streets(qa: GovQA, streets: Sequence[str] | None) -> list[str]:
+def _resolve_streets(qa: OpenIndex, streets: Sequence[str] | None) -> list[str]:
     known = sorted({m.street for m in qa.index.metas.values() if m.street})
     if streets is None:
         return known
@@ -494,7 +505,7 @@ def _resolve_streets(qa: GovQA, streets: Sequence[str] | None) -> list[str]:
     return names
 
 
-def _row(qa: GovQA, cache: _Cache, n: int, stored: StoredFigure) -> FigureRow:
+def _row(qa: OpenIndex, cache: _Cache, n: int, stored: StoredFigure) -> FigureRow:
     f = stored.figure
     street = cache.street_of[f.doc_id]
     citation = Citation(n, f.doc_id, cache.title_of[f.doc_id], street or None, f.section_path, f.paragraph,
@@ -503,7 +514,7 @@ def _row(qa: GovQA, cache: _Cache, n: int, stored: StoredFigure) -> FigureRow:
                      f.counted, citation, f.char_start, f.char_end)  # fmt: skip
 
 
-def _gaps(qa: GovQA, topic: str, streets: Sequence[str]) -> list[StreetGap]:
+def _gaps(qa: OpenIndex, topic: str, streets: Sequence[str]) -> list[StreetGap]:
     """Why each street has no figure: its reports discuss the topic (NO_FIGURE) or not (NOT_COVERED)."""
     try:
         comparison = compare.compare_streets(qa.answerer, topic, streets, k=1)
@@ -522,7 +533,7 @@ _QUESTION_WORDS = re.compile(
 )
 
 
-def quantity_answer(qa: GovQA, query: Query) -> Answer | None:
+def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
     """A quantity question across streets (各街道加装电梯完成了多少台?) answered as the figures table, one line
     per street, each figure cited; None when the question is not one, or fewer than two streets state a
     figure on its topic (the comparison then answers it, quoting what each street says)."""
