@@ -17,15 +17,16 @@ from dataclasses import dataclass
 
 from ..index.tokenize import simplified
 from ..records import DocMeta, Filters, Turn
+from .kinds import classify
 from .questions import (
     YEAR,
     check_question,
     focus_text,
     infer_filters,
     named_streets,
-    question_kind,
     relax,
     resolve_follow_up,
+    street_aliases,
 )
 
 
@@ -84,7 +85,9 @@ def analyse(
         text=text,
         followed=resolution.followed,
         filters=resolved,
-        kind=question_kind(text, streets),
+        kind=classify(
+            text, streets, [name for name, _ in street_aliases(m.street for m in metas if m.street)]
+        ),
         streets=streets,
         years=tuple(int(y) for y in YEAR.findall(text)),
         focus=focus_text(text, resolved),
