@@ -112,3 +112,25 @@ def test_a_quoted_name_no_report_in_scope_writes_is_not_answered(qa):
     answer = qa.ask("长寿路街道的“社区规划师”制度是什么?")
     assert not answer.supported and "“社区规划师”" in answer.text
     assert qa.ask("塘桥“美丽家园”第一批试点放在了哪些居委?").supported  # written in 塘桥's report
+
+
+@pytest.mark.parametrize(
+    ("question", "date"),
+    [
+        ("长寿路那份社区代表会议报告是哪天发出来的?", "2019年01月30日"),  # named by its title's words
+        ("塘桥2020年社代会报告是什么时候公布的?", "2020-01-16"),  # the title's year, not the year covered
+        ("万里街道2021年工作计划是什么时候发的?", "2021年02月26日"),
+    ],
+)
+def test_when_a_report_was_issued_however_asked(qa, question, date):
+    answer = qa.ask(question)
+    assert answer.supported and date in answer.text
+
+
+def test_a_report_of_another_year_gives_no_issue_date(qa):
+    assert not qa.ask("新华路街道2022年的工作总结是哪天发布的?").supported
+
+
+def test_a_figure_reads_as_the_report_writes_it(qa):
+    answer = qa.ask("长寿路和新华路各完成了多少家业委会换届?")
+    assert "共21家[" in answer.text and "共 21家" not in answer.text

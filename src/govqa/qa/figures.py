@@ -561,7 +561,7 @@ def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
         gap = next((g.reason for g in table.gaps if g.street == street), None)
         parts = [
             f"{y}年" * (y is not None)
-            + "；".join(f"{r.counted} {r.value_text}[{r.citation.n}]" for r in rows)
+            + "；".join(f"{_joined(r.counted, r.value_text)}[{r.citation.n}]" for r in rows)
             for (s, y), rows in cells.items()
             if s == street
         ]
@@ -569,3 +569,10 @@ def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
     citations = tuple(r.citation for r in table.rows)
     return Answer(query.question, "\n".join(lines), citations, True, (), Filters(), (), query.resolved_question,
                   "cross_street")  # fmt: skip
+
+
+def _joined(counted: str, value: str) -> str:
+    """What is counted and its figure as the report writes them: 共21家, not 共 21家 (Chinese takes no space)."""
+    if counted and value and counted[-1].isascii() and value[0].isascii():
+        return f"{counted} {value}"
+    return counted + value

@@ -290,7 +290,7 @@ def asks_time(question: str) -> bool:
     return bool(_TIME.search(question))
 
 
-_PUBLISHED = re.compile(r"发布|印发|编制|出台|发表|公布|成文|制定|起草|发出|下发")
+_PUBLISHED = re.compile(r"发布|印发|编制|出台|发表|公布|成文|制定|起草|发出|下发|发的|发了")
 _THE_REPORT = re.compile(r"报告|计划|总结|规划|方案|文件|通知|《")
 
 
@@ -302,9 +302,9 @@ def asks_publication_date(question: str) -> bool:
 _BOOK_TITLE = re.compile(r"《([^》]{2,80})》")
 # All a question about a report's own date may say besides its street and year: 万里街道2021年工作计划是哪一天发布的?
 _REPORT_DATE_WORDS = re.compile(
-    r"社区代表会议上的|社代会|工作报告|工作计划|工作总结|行动计划|报告|计划|总结|规划|这份|这个|该|本|的|是|在|"
+    r"社区代表会议上的|社代会|工作报告|工作计划|工作总结|行动计划|报告|计划|总结|规划|[这那哪]份|这个|该|本|的|是|在|"
     r"何时|哪一年|哪年|什么时候|什么时间|哪一天|哪天|几月|日期|时间|"
-    r"发布|印发|编制|出台|发表|公布|成文|制定|起草|了|[?？,，。\s]"
+    r"发布|印发|编制|出台|发表|公布|成文|制定|起草|发出来|发出|下发|发|对外|正式|了|[?？,，。\s]"
 )
 
 
@@ -319,9 +319,15 @@ def dated_reports(question: str, metas: Mapping[str, DocMeta], filters: Filters)
     named = [d for d, m in metas.items() if any(t in m.title or m.title in t for t in titles)]
     if named:
         return named
-    if re.search(r"[\u4e00-\u9fff]", _REPORT_DATE_WORDS.sub("", focus_text(question, filters))):
+    reports = [] if filters.is_empty() else sorted(d for d, m in metas.items() if filters.matches(m))
+    rest = _REPORT_DATE_WORDS.sub("", focus_text(question, filters))
+    # The report may be named by its title's own words: 社区代表会议报告, 2020年社代会报告 (a title's year).
+    titles = "".join(metas[d].title for d in reports)
+    if not years_in(rest) <= years_in(titles) or any(
+        c not in titles for c in re.findall(r"[\u4e00-\u9fff]", rest)
+    ):
         return None
-    return [] if filters.is_empty() else sorted(d for d, m in metas.items() if filters.matches(m))
+    return reports
 
 
 def quoted_terms(question: str) -> list[str]:
