@@ -134,3 +134,15 @@ def test_a_report_of_another_year_gives_no_issue_date(qa):
 def test_a_figure_reads_as_the_report_writes_it(qa):
     answer = qa.ask("长寿路和新华路各完成了多少家业委会换届?")
     assert "共21家[" in answer.text and "共 21家" not in answer.text
+
+
+def test_a_comparison_searches_its_topic_not_the_words_that_frame_the_question(qa):
+    answer = qa.ask("哪些街道在拆违上拿到过“无违建”方面的认可?")
+    assert answer.kind == "cross_street" and answer.supported
+    lines = dict(line.split("：", 1) for line in answer.text.splitlines())
+    assert (
+        "无违建" in lines["塘桥街道"]
+        and "无违建" in lines["长寿路街道"]
+        and "无违建" in lines["长白新村街道"]
+    )
+    assert lines["万里街道"].startswith(NOT_COVERED)

@@ -161,6 +161,10 @@ class Tokenizer:
         """jieba search-mode words of the normalised text, function words dropped."""
         return self._words(normalise(text))
 
+    def words(self, text: str) -> list[str]:
+        """jieba precise-mode words of the normalised text, in order, nothing dropped: they join back to it."""
+        return list(self._jieba.cut(normalise(text)))
+
     def bigrams(self, text: str) -> list[str]:
         return char_bigrams(normalise(text))
 

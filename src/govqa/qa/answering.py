@@ -124,6 +124,12 @@ _COMPARE_WORDS = re.compile(
     r"有哪些|哪些|什么|有|[?？，,。、和与跟同呢]"
 )
 
+# Words that frame a comparison question rather than name its topic, as the tokenizer cuts them.
+_FRAME_WORDS = frozenset(
+    "为了 为 让 把 搞 做 干 想 想了 办法 方法 采取 采取了 措施 举措 做法 拿到 拿到过 得到 过 认可 几个 各有 各 都 一年 每年 "
+    "上 分别 各自 情况 怎样 怎么 如何 什么 哪些 方面 工作 有 是".split()
+)
+
 # Logistic-regression weights over Sentence features, in FEATURES order, and the bias; fitted on the dev split
 # of tests/data/gold.jsonl by `python -m govqa.evaluation.fit` (which prints these lines). A sentence's
 # score is the model's probability that it holds the answer.
@@ -789,10 +795,11 @@ class ExtractiveAnswerer:
         topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters(year=year)))
         for name in sorted(self._place_words, key=len, reverse=True):
             topic = topic.replace(name, " ")
-        topic = re.sub(r"\s+", " ", topic).strip()
-        if len(topic.replace(" ", "")) < 2:
+        # The words that frame the question (为了…想了什么办法, 采取了什么措施) are not what is searched for.
+        words = self.retriever.index.tokenizer.words(re.sub(r"\s+", "", topic))
+        topic = "".join(w for w in words if w not in _FRAME_WORDS)
+        if len(topic) < 2:
             return None
-        topic = topic.replace(" ", "")
         try:
             comparison = compare_streets(self, topic, streets or None, year=year)
             if sum(f.found for f in comparison.findings) < 2 and (specific := self._specific_word(topic)):
