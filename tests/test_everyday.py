@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from govqa.qa.answering import NO_NUMBER
 from govqa.qa.compare import DEFAULT_TOPICS, NOT_COVERED
 from govqa.qa.questions import named_streets, near_same, street_aliases
 from govqa.records import DocMeta, Filters, Turn
@@ -146,3 +147,21 @@ def test_a_comparison_searches_its_topic_not_the_words_that_frame_the_question(q
         and "无违建" in lines["长白新村街道"]
     )
     assert lines["万里街道"].startswith(NOT_COVERED)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "长寿路2018年社区志愿者总共有多少人?",  # 35个志愿者站 and 2次培训 count no people
+        "塘桥在老小区一共装了多少个出入闸机?",  # 284个 counts 视频监控探头, not 闸机
+        "万里街道一共有多少个居民区?",  # “六个统一” is a name, 两个百分之百 counts no 居民区
+    ],
+)
+def test_a_figure_that_counts_something_else_is_not_the_answer(qa, question):
+    answer = qa.ask(question)
+    assert not answer.supported and answer.text.startswith(NO_NUMBER)
+
+
+def test_a_count_beside_what_is_asked_answers(qa):
+    answer = qa.ask("塘桥在老小区里新装了多少个监控摄像头?")
+    assert answer.supported and "探头284个" in answer.text

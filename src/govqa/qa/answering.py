@@ -91,6 +91,9 @@ _AMOUNT_KINDS = (
      re.compile(r"\d[\d.,]*\s*(?:万)?(?:平方米|平米|平方公里|平方千米|平方公尺|亩|公顷|m²|km²)")),
     (re.compile(r"比例|比率|百分之|占比|率(?:是|为|有)?多少|率(?:是|为|有)?几"),
      re.compile(r"\d[\d.,]*\s*[%％]|百分之|[一二三四五六七八九十\d]\s*成|\d\s*[:：]\s*\d|率[为是达约]*\s*\d")),
+    # 多少人 asks for people: 35个志愿者站 or 2次培训 does not say how many volunteers there are.
+    (re.compile(r"多少(?:个)?人(?![次家])|几个人|多少名|几名|多少位|几位|人数"),
+     re.compile(_NUMERAL + r"(?:[万千百]\s*)?(?:人|名|位)|人[口数]|\d\s*[万千]?\s*人")),
     # 多长 asks a length or a duration (任期多长 -> 五年).
     (re.compile(r"多长|多少公里|多少米|长度"),
      re.compile(_NUMERAL + r"(?:公里|千米|公尺|米|公分|厘米|毫米|英[尺寸吋里]|cm|mm|km|年|个月|天|小时|分钟|周)")),
@@ -887,7 +890,34 @@ def _states_amount(question: str, text: str) -> bool:
         # Only another count stands in for the measure word asked (近百栋 for 多少幢): 多少张床位 is not
         # answered by 15分钟养老服务圈.
         return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
+    if _GENERIC_COUNT.search(question):
+        return _counts_what_is_asked(question, text)
     return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
+
+
+_GENERIC_COUNT = re.compile(r"(?:多少|几)个")
+_NEAR_ASKED = 6  # characters beside 多少个 / beside a count that say what is counted
+_CLAUSE_BREAK = re.compile(r"[,，、;；。:：!?！？]")
+
+
+def _counts_what_is_asked(question: str, text: str) -> bool:
+    """多少个 names what it counts beside it (多少个出入闸机, 岗位有多少个); a count in `text` answers it only when
+    the words beside that count, in its clause, share a character with them: 284个 of 视频监控探头 does not
+    count 闸机."""
+    m = _GENERIC_COUNT.search(question)
+    after = _CLAUSE_BREAK.split(question[m.end() :], maxsplit=1)[0][:_NEAR_ASKED]
+    before = _CLAUSE_BREAK.split(question[: m.start()])[-1][-_NEAR_ASKED:]
+    asked = set(_HAN.findall(after)) - _FUNCTION_CHARS
+    if len(asked) < 2:  # 岗位有多少个? names it before
+        asked = set(_HAN.findall(before)) - _FUNCTION_CHARS
+    if not asked:
+        return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
+    for count in (*_COUNTED.finditer(text), *_CHINESE_AMOUNT.finditer(text)):
+        head = _CLAUSE_BREAK.split(text[: count.start()])[-1][-2 * _NEAR_ASKED :]
+        tail = _CLAUSE_BREAK.split(text[count.end() :], maxsplit=1)[0][:_NEAR_ASKED]
+        if asked & set(head + tail):
+            return True
+    return False
 
 
 def _covered(meta) -> set[int]:
