@@ -18,7 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Building and changing the corpus live in .corpus; the front door re-exports them.
+# Besides what GovQA uses, the front door re-exports what the interfaces (cli, server, app, jobs) need, so that
+# they import nothing below this layer: building and changing the corpus (.corpus), the limits they check input
+# against before calling in, the text and file renderings of a comparison or a figures table, and the thread
+# settings a build runs with. Hence the F401s.
 from .corpus import (  # noqa: F401
     BACKENDS,
     DEFAULT_CORPUS,
@@ -42,18 +45,44 @@ from .errors import (  # noqa: F401
     DocumentNotFoundError,
     UnsupportedFileTypeError,
 )
-from .index.embedders import Embedder, set_thread_pools, thread_setting
+from .index.embedders import Embedder, cpu_count, set_thread_pools, thread_setting  # noqa: F401
 from .index.opener import open_index
-from .index.store import Index
+from .index.store import FAISS_KINDS, Index, index_in_use  # noqa: F401
+from .ingest.loaders import SUPPORTED_SUFFIXES  # noqa: F401
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
-from .qa.compare import Comparison, CoverageMatrix, compare_streets, coverage_matrix
-from .qa.figures import FigureTable, figure_table, quantity_answer
+from .qa.compare import (  # noqa: F401
+    DEFAULT_TOPICS,
+    Comparison,
+    CoverageMatrix,
+    compare_streets,
+    coverage_matrix,
+    format_comparison,
+    format_matrix,
+)
+from .qa.figures import (  # noqa: F401
+    STATUS_LABELS,
+    FigureTable,
+    figure_table,
+    format_table,
+    quantity_answer,
+    table_json,
+    to_csv,
+    to_xlsx,
+)
 from .qa.query import Query, analyse
+from .qa.questions import MAX_K, MAX_QUESTION_CHARS, check_question  # noqa: F401
 from .qa.retrieval import RetrievalConfig, Retriever
 from .records import Answer, Document, Filters, Hit, Turn
 
 if TYPE_CHECKING:
     from .qa.generation import ChatBackend
+
+
+def load_llm(spec: str) -> ChatBackend:
+    """A language-model backend by spec, as `govqa ask --llm` takes it (see qa.generation.load_backend)."""
+    from .qa.generation import load_backend  # only when asked: it imports HTTP clients
+
+    return load_backend(spec)
 
 
 class GovQA:

@@ -52,18 +52,28 @@ from .engine import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
     MAX_DOCUMENT_BYTES,
-    DocumentError,
-    DocumentNotFoundError,
+    MAX_K,
+    Embedder,
     GovQA,
-    UnsupportedFileTypeError,
     check_document,
+    check_question,
     corpus_file,
     embedder_for,
     index_generation,
+    load_llm,
+    table_json,
+    to_csv,
+    to_xlsx,
 )
-from .index.embedders import Embedder
+from .errors import (
+    DocumentError,
+    DocumentNotFoundError,
+    FiguresUnavailableError,
+    LLMError,
+    QuestionError,
+    UnsupportedFileTypeError,
+)
 from .jobs import JobJournal, JobWorker
-from .qa.questions import MAX_K, QuestionError, check_question
 from .records import Answer, Filters, Turn
 from .serialize import (
     AnswerJSON,
@@ -138,9 +148,7 @@ class Service:
         self._build_embedder: Embedder | None = None
         self.llm = None
         if settings.llm:
-            from .qa.generation import load_backend
-
-            self.llm = load_backend(settings.llm)
+            self.llm = load_llm(settings.llm)
         self.journal = JobJournal(settings.index_dir)
         self.worker = JobWorker(
             self.journal, settings.corpus, settings.index_dir, self.build_embedder,
@@ -421,8 +429,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def figures(body: FiguresRequest) -> Response:
         """The figures each street's reports state on a topic, street × year, each cited; never summed."""
-        from .qa.figures import FiguresUnavailableError, table_json, to_csv, to_xlsx
-
         try:
             table = service.qa.figures(body.topic, body.streets, year=body.year, status=body.status)
         except QuestionError:
@@ -586,8 +592,6 @@ def answer(
     if model == LLM_MODEL:
         if service.llm is None:
             raise HTTPException(404, "no language model is configured on this server (govqa serve --llm)")
-        from .qa.generation import LLMError
-
         try:
             return qa.ask(question, filters, history=turns, llm=service.llm)
         except LLMError as exc:
