@@ -64,14 +64,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import LLMError  # noqa: F401
-from ..ingest.chunking import sentence_spans
-from ..ingest.metadata import DISTRICTS
-from ..records import Answer, Citation, Filters, Hit
-from .answering import NOT_FOUND
-from .query import Query
-from .questions import check_k, check_question, named_streets, question_kind
-from .retrieval import Retriever
+from ...errors import LLMError  # noqa: F401
+from ...ingest.chunking import sentence_spans
+from ...ingest.metadata import DISTRICTS
+from ...records import Answer, Citation, Filters, Hit
+from ..answering import NOT_FOUND
+from ..query import Query
+from ..questions import check_k, check_question, named_streets, question_kind
+from ..retrieval import Retriever
 
 Message = dict[str, str]
 
