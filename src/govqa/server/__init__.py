@@ -47,8 +47,8 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__
-from .engine import (
+from .. import __version__
+from ..engine import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
     MAX_DOCUMENT_BYTES,
@@ -65,7 +65,7 @@ from .engine import (
     to_csv,
     to_xlsx,
 )
-from .errors import (
+from ..errors import (
     DocumentError,
     DocumentNotFoundError,
     FiguresUnavailableError,
@@ -73,9 +73,9 @@ from .errors import (
     QuestionError,
     UnsupportedFileTypeError,
 )
-from .jobs import JobJournal, JobWorker
-from .records import Answer, Filters, Turn
-from .serialize import (
+from ..jobs import JobJournal, JobWorker
+from ..records import Answer, Filters, Turn
+from ..serialize import (
     AnswerJSON,
     CitationJSON,
     ComparisonJSON,
