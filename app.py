@@ -20,15 +20,24 @@ import streamlit as st
 from govqa.engine import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
-    DocumentError,
+    DEFAULT_TOPICS,
+    MAX_QUESTION_CHARS,
+    STATUS_LABELS,
+    SUPPORTED_SUFFIXES,
     GovQA,
     add_document,
+    index_generation,
     remove_document,
+    to_csv,
+    to_xlsx,
 )
-from govqa.index.store import CURRENT, IndexUnavailableError
-from govqa.ingest.loaders import SUPPORTED_SUFFIXES, LoadError
-from govqa.qa import compare, figures
-from govqa.qa.questions import MAX_QUESTION_CHARS, QuestionError
+from govqa.errors import (
+    DocumentError,
+    FiguresUnavailableError,
+    IndexUnavailableError,
+    LoadError,
+    QuestionError,
+)
 from govqa.records import Answer, Citation, DocMeta, Document, Filters, Hit
 
 PAGES = ("问答 Ask", "对比 Compare", "数字 Figures", "文档 Documents")
@@ -101,10 +110,7 @@ def build_command(path: Path) -> str:
 
 def index_stamp(path: Path) -> str:
     """The live generation's name: a rebuilt index gets a new one, so the app reloads it."""
-    try:
-        return (path / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
-        return ""
+    return index_generation(path) or ""
 
 
 def years_label(meta: DocMeta) -> str:
@@ -602,7 +608,7 @@ def page_compare(qa: GovQA, key: tuple[str, str]) -> None:
                 st.html(label + context_html(doc, c.paragraph, (c.char_start, c.char_end), around=1))
 
     st.subheader("覆盖度 Coverage (topics × streets)")
-    topics = tuple(compare.DEFAULT_TOPICS)
+    topics = tuple(DEFAULT_TOPICS)
     if topic not in topics:
         topics = (topic, *topics)
     try:
@@ -669,7 +675,7 @@ def figure_rows(table) -> list[dict]:
             out.append({"街道 street": street, "年份 year": "", "数字 figures": gap or "—"})
         for y in years:
             items = "；".join(
-                f"{r.counted} {r.value_text}（{figures.STATUS_LABELS[r.status]}）[{r.citation.n}]"
+                f"{r.counted} {r.value_text}（{STATUS_LABELS[r.status]}）[{r.citation.n}]"
                 for r in cells[(street, y)]
             )
             out.append(
@@ -693,7 +699,7 @@ def page_figures(qa: GovQA, key: tuple[str, str]) -> None:
     wanted = {"完成 done": "done", "计划 planned": "planned"}.get(status)
     try:
         table = run_figures(qa, key, topic, tuple(streets), year, wanted)
-    except (QuestionError, ValueError, figures.FiguresUnavailableError) as exc:
+    except (QuestionError, ValueError, FiguresUnavailableError) as exc:
         st.error(md(exc))
         return
     st.subheader(f"各街道的「{md(table.topic)}」数字 — figures by street and year")
@@ -704,9 +710,9 @@ def page_figures(qa: GovQA, key: tuple[str, str]) -> None:
     )
     if table.rows:
         cols = st.columns(2)
-        cols[0].download_button("下载 CSV", figures.to_csv(table).encode("utf-8-sig"),
+        cols[0].download_button("下载 CSV", to_csv(table).encode("utf-8-sig"),
                                 file_name=f"figures-{table.topic}.csv", mime="text/csv")  # fmt: skip
-        cols[1].download_button("下载 XLSX", figures.to_xlsx(table), file_name=f"figures-{table.topic}.xlsx",
+        cols[1].download_button("下载 XLSX", to_xlsx(table), file_name=f"figures-{table.topic}.xlsx",
                                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
         show_figure_chart(table)
         with st.expander(f"{len(table.rows)} 条引用 citations"):
@@ -726,7 +732,7 @@ def show_figure_chart(table) -> None:
     rows = measures[measure]
     data = pd.DataFrame(
         [{"street": r.street, "year": str(r.year) if r.year else "年份不明", "value": r.value,
-          "figure": r.value_text, "status": figures.STATUS_LABELS[r.status]} for r in rows]
+          "figure": r.value_text, "status": STATUS_LABELS[r.status]} for r in rows]
     )  # fmt: skip
     chart = (
         alt.Chart(data)

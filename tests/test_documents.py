@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from govqa import engine
+from govqa import corpus
 from govqa.engine import (
     DocumentError,
     DocumentExistsError,
@@ -103,7 +103,7 @@ def test_a_failed_build_puts_the_corpus_back(index_copy, corpus_copy, monkeypatc
     def broken_build(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(engine, "build", broken_build)
+    monkeypatch.setattr(corpus, "build", broken_build)
 
     def listing() -> list[str]:
         return sorted(p.name for p in corpus_copy.iterdir() if not p.name.startswith("."))

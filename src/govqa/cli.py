@@ -10,11 +10,35 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .engine import BACKENDS, DEFAULT_CORPUS, DEFAULT_INDEX, GovQA, build
-from .index.embedders import EmbedderError, cpu_count, set_thread_pools, thread_setting
-from .index.store import FAISS_KINDS, IndexUnavailableError, index_in_use
-from .ingest.loaders import LoadError
-from .qa.questions import MAX_K, QuestionError
+from .engine import (
+    BACKENDS,
+    DEFAULT_CORPUS,
+    DEFAULT_INDEX,
+    FAISS_KINDS,
+    MAX_K,
+    GovQA,
+    build,
+    cpu_count,
+    embedder_for,
+    format_comparison,
+    format_matrix,
+    format_table,
+    index_in_use,
+    open_index,
+    set_thread_pools,
+    table_json,
+    thread_setting,
+    to_csv,
+    to_xlsx,
+)
+from .errors import (
+    EmbedderError,
+    FiguresUnavailableError,
+    IndexUnavailableError,
+    LLMError,
+    LoadError,
+    QuestionError,
+)
 from .records import Filters
 from .serialize import answer_json, comparison_json, coverage_json, document_summaries, hit_json
 
@@ -130,8 +154,6 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
         bar.n = done
         bar.refresh()
 
-    from .engine import embedder_for
-
     try:
         model = embedder_for(embedder, device) if device else embedder
         result = build(corpus, index_dir, model, faiss_kind=faiss_kind, progress=progress, wait=wait,
@@ -206,8 +228,6 @@ def ask(
     qa = _open(index_dir, embedder)
     try:
         if llm:
-            from .qa.generation import LLMError
-
             # Only the checked answer goes to stdout: the model's own text may misstate or be steered by a report.
             echo = None
             if draft:
@@ -244,8 +264,6 @@ def ask(
 @click.option("--json", "as_json", is_flag=True)
 def info(index_dir: Path, as_json: bool) -> None:
     """Show what the index holds and how it was built."""
-    from .index.opener import open_index
-
     try:
         index = open_index(index_dir)
     except IndexUnavailableError as exc:
@@ -308,7 +326,6 @@ def eval_cmd(file, passages, questions, index_dir, embedder, limit, details, as_
     the extractive answerer: answer hit (a gold answer string is in the answer), refusal
     rate, and questions per second.
     """
-    from .engine import embedder_for
     from .evaluation.external_eval import (
         EvalError,
         format_table,
@@ -352,7 +369,6 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
     A street whose reports never discuss the topic is shown as 报告中未涉及该主题. With --coverage, print how
     much each street says on each topic (share of its passages on the topic, 1.00 = the most of any street).
     """
-    from .qa.compare import format_comparison, format_matrix
 
     def split(value: str | None) -> list[str] | None:
         items = [v.strip() for v in (value or "").replace("，", ",").split(",") if v.strip()]
@@ -403,8 +419,6 @@ def figures(topic, index_dir, embedder, streets, year, status, csv_file, xlsx_fi
     Figures are never added up: each keeps what it counts and its unit. A street without a figure shows
     未给出具体数字 when its reports discuss the topic, 报告中未涉及 when they do not.
     """
-    from .qa.figures import FiguresUnavailableError, format_table, table_json, to_csv, to_xlsx
-
     names = [v.strip() for v in (streets or "").replace("，", ",").split(",") if v.strip()] or None
     qa = _open(index_dir, embedder)
     try:

@@ -82,6 +82,10 @@ class MilvusUnavailableError(IndexUnavailableError):
     """Milvus cannot be reached or refused a request; the message names the server."""
 
 
+class FiguresUnavailableError(GovQAError):
+    """The index holds no figures table (built before figures existed): rebuild it."""
+
+
 # ------------------------------------------------------------------------------------------------ models
 
 

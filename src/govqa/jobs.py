@@ -25,8 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import DocumentChange, add_document, remove_document
-from .index.embedders import Embedder
+from .engine import DocumentChange, Embedder, add_document, remove_document
 
 log = logging.getLogger("govqa.jobs")
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ..errors import FiguresUnavailableError  # noqa: F401  (raised here; importable from here as before)
 from ..index.figures import DONE, PLANNED, StoredFigure
 from ..records import Answer, Citation, Filters, same_place
 from . import compare
@@ -76,10 +77,6 @@ _OPENING = re.compile(r"[^,，;；:：]+")
 _WORDY = re.compile(r"[^\s共计约合达近超]")
 # Characters that carry no topic: 给老楼装电梯 is about 老楼, 装, 电梯.
 _FUNCTION_CHARS = set("给的了把在和与及对为将被让各个哪些多少几共是有吗呢")
-
-
-class FiguresUnavailableError(Exception):
-    """The index holds no figures table (built before figures existed): rebuild it."""
 
 
 @dataclass(frozen=True)
