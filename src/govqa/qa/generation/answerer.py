@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 from ...records import Answer, Filters, Hit
 from ..answering import NOT_FOUND
+from ..kinds import classify
 from ..query import Query
-from ..questions import check_k, check_question, named_streets, question_kind
+from ..questions import check_k, check_question, named_streets, street_aliases
 from ..retrieval import Retriever
 from .backends import ChatBackend
 from .prompt import build_messages
@@ -89,8 +90,9 @@ class LLMAnswerer:
 
     def kind(self, question: str) -> str:
         """The question's kind by the extractive answerer's classifier, so both answerers read it alike."""
-        metas = self.retriever.index.metas.values()
-        return question_kind(question, named_streets(question, metas))
+        metas = list(self.retriever.index.metas.values())
+        names = [name for name, _ in street_aliases(m.street for m in metas if m.street)]
+        return classify(question, named_streets(question, metas), names)
 
     def answer(self, question: str, filters: Filters | None = None, kind: str | None = None) -> Answer:
         """`kind`: the kind of question (KIND_INSTRUCTIONS' keys), which shapes the prompt; default: classified."""
