@@ -50,6 +50,12 @@ def test_a_review_sentence_gives_each_figure_with_unit_counted_phrase_year_and_s
     assert not any(f.value in (4, 100) for f in lifts)
 
 
+def test_a_year_named_earlier_in_a_paragraph_holds_for_its_later_figures(documents):
+    # A table row: 2018年 | 总项目数 13个 | 总金额 155万元, under a heading of another year.
+    rows = figures_of(documents[CHANGBAI], "总项目数 13个")
+    assert rows and {f.year for f in rows} == {2018}
+
+
 def test_chinese_and_scaled_numbers_ranges_and_approximations(documents):
     changshou = {f.value_text: f for f in extract_figures(documents[CHANGSHOU])}
     assert changshou["1580套"].counted == "拆除群租房" and changshou["1580套"].year == 2018

@@ -38,7 +38,7 @@ from ..ingest.chunking import sentence_spans
 from ..records import Document, Paragraph
 
 # Bump when extraction changes: the next build extracts every document again instead of reusing rows.
-FIGURES_VERSION = "1"
+FIGURES_VERSION = "2"  # 2: a year named in a sentence carries to the next ones of its paragraph
 
 DONE = "done"
 PLANNED = "planned"
@@ -145,10 +145,13 @@ def _paragraph_figures(doc: Document, para: Paragraph, caption_year: int | None)
         return
     lead = _lead(para)
     section_year, section_status = _section_sense(para.section_path)
+    carried: int | None = None  # a year one sentence names holds for the next ones of its paragraph
     for a, b in _sentences(para):
-        if not any(a <= x < b for x in starts):
-            continue
         sentence = para.text[a:b]
+        named = _sentence_year(sentence, len(sentence))
+        if not any(a <= x < b for x in starts):
+            carried = named or carried
+            continue
         names = [m.span() for m in _QUOTED.finditer(sentence)]
         for m in _NUMBER.finditer(sentence):
             if any(x <= m.start() < y for x, y in names) or not _is_quantity(sentence, m):
@@ -161,6 +164,7 @@ def _paragraph_figures(doc: Document, para: Paragraph, caption_year: int | None)
                 unit = "平方米"
             year = (
                 _sentence_year(sentence, m.start())
+                or carried
                 or section_year
                 or caption_year
                 or (doc.meta.year_start if doc.meta.year_start == doc.meta.year_end else None)
@@ -184,6 +188,7 @@ def _paragraph_figures(doc: Document, para: Paragraph, caption_year: int | None)
                 section_path=para.section_path,
                 page=para.page,
             )
+        carried = named or carried
 
 
 def _sentences(para: Paragraph) -> list[tuple[int, int]]:
