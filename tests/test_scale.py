@@ -267,11 +267,11 @@ def test_postings_written_batch_by_batch_score_as_bm25s_does(tmp_path):
 
 
 def test_a_build_in_many_batches_equals_one_in_a_single_batch(small_corpus, tmp_path, monkeypatch):
-    import govqa.index.store as store
+    import govqa.index.builder as builder
 
     one = tmp_path / "one"
     build(small_corpus, one, HashingEmbedder())
-    monkeypatch.setattr(store, "BUILD_BATCH_CHUNKS", 7)
+    monkeypatch.setattr(builder, "BUILD_BATCH_CHUNKS", 7)
     many = tmp_path / "many"
     build(small_corpus, many, HashingEmbedder())
     a, b = Index.open(one), Index.open(many)
