@@ -11,8 +11,10 @@ import click
 
 from . import __version__
 from .engine import BACKENDS, DEFAULT_CORPUS, DEFAULT_INDEX, GovQA, build
+from .errors import IndexUnavailableError
+from .index.builder import FAISS_KINDS
 from .index.embedders import EmbedderError, cpu_count, set_thread_pools, thread_setting
-from .index.store import FAISS_KINDS, IndexUnavailableError, index_in_use
+from .index.generations import index_in_use
 from .ingest.loaders import LoadError
 from .qa.questions import MAX_K, QuestionError
 from .records import Filters

@@ -31,22 +31,16 @@ from .errors import (  # noqa: F401
     DocumentError,
     DocumentExistsError,
     DocumentNotFoundError,
+    IndexUnavailableError,
     UnsupportedFileTypeError,
 )
+from .index.builder import BuildReport, Progress, build_index, spare_workers
 from .index.embedders import Embedder, load_embedder, set_thread_pools, thread_setting
+from .index.generations import CURRENT, current_generation
+from .index.local import Index
 from .index.opener import open_index
 from .index.resume import CACHE_DIR as EMBEDDING_CACHE
 from .index.resume import ResumableEmbedder
-from .index.store import (
-    CURRENT,
-    BuildReport,
-    Index,
-    IndexUnavailableError,
-    Progress,
-    build_index,
-    current_generation,
-    spare_workers,
-)
 from .ingest.chunking import ChunkConfig
 from .ingest.documents import CorpusLoad, load_corpus, load_document
 from .ingest.loaders import SUPPORTED_SUFFIXES, LoadError

@@ -202,7 +202,7 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
     old_hashes: dict[str, str] = previous.manifest["documents"] if previous else {}
     report.removed = sorted(set(old_hashes) - set(ids))
 
-    reuse = _old_vectors_by_doc(
+    reuse = old_vectors_by_doc(
         previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
     )
     stored_words = _old_words_by_doc(previous, set(reuse))
@@ -325,7 +325,7 @@ def _reusable(index_dir: Path, embedder: Embedder, chunk_config: ChunkConfig) ->
     return index
 
 
-def _old_vectors_by_doc(previous: Index | None, doc_ids: set[str]) -> dict[str, list[np.ndarray]]:
+def old_vectors_by_doc(previous: Index | None, doc_ids: set[str]) -> dict[str, list[np.ndarray]]:
     if previous is None or not doc_ids:
         return {}
     matrix = previous.stored_vectors()
@@ -419,7 +419,7 @@ class _GenerationWriter:
         self.report = report
         self.old_figures = old_figures or {}
         # Its extra words are the corpus's street and glossary names: known before any chunk is cut.
-        self.tokenizer = Tokenizer(sorted(_domain_words(documents)))
+        self.tokenizer = Tokenizer(sorted(domain_words(documents)))
         self.stored = stored if stored.key == self.tokenizer.segmentation_key else _StoredWords()
         self.db = sqlite3.connect(gen / "chunks.sqlite")
         # A crash discards the whole staging folder, so the database needs no journal of its own; the
@@ -553,7 +553,7 @@ def _idle_cores(cpus: int, interval: float = 0.1) -> float:
     return cpus * (idle1 - idle0) / max(1, total1 - total0)
 
 
-def _domain_words(documents: Sequence[Document]) -> set[str]:
+def domain_words(documents: Sequence[Document]) -> set[str]:
     """Names BM25 should keep whole: streets, districts and glossary terms of this corpus."""
     words: set[str] = set()
     for doc in documents:

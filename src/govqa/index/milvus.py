@@ -39,24 +39,19 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import MilvusUnavailableError  # noqa: F401
+from ..errors import (  # noqa: F401
+    EmbedderMismatchError,
+    IndexCorruptedError,
+    IndexNotFoundError,
+    MilvusUnavailableError,
+)
 from ..ingest.chunking import ChunkConfig
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
 from .backend import MILVUS_DESCRIPTOR, LazyChunks
+from .builder import BuildReport, Progress, domain_words, old_vectors_by_doc, passage_text, plan_chunks
 from .embedders import Embedder
-from .store import (
-    BuildReport,
-    EmbedderMismatchError,
-    Index,
-    IndexCorruptedError,
-    IndexNotFoundError,
-    Progress,
-    _domain_words,
-    _old_vectors_by_doc,
-    _write_atomic,
-    passage_text,
-    plan_chunks,
-)
+from .generations import _write_atomic
+from .local import Index
 from .tokenize import Tokenizer
 
 FORMAT_VERSION = 2  # 2: words and bigram BM25 fields over encoded terms (1: one jieba-analyzed field)
@@ -120,7 +115,7 @@ def _literal(value: str) -> str:
 
 
 def bm25_idf(df: int, n: int) -> float:
-    """The IDF store.Index.token_idf computes from the bm25s matrix, from a stored document frequency."""
+    """The IDF local.Index.token_idf computes from the bm25s matrix, from a stored document frequency."""
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
@@ -220,7 +215,7 @@ def _reusable_vectors(
         return {}
     same = {d.doc_id for d in documents if m["documents"].get(d.doc_id) == d.content_hash}
     if isinstance(previous, Index):
-        return _old_vectors_by_doc(previous, same)
+        return old_vectors_by_doc(previous, same)
     return previous.vectors_by_doc(same)
 
 
@@ -269,7 +264,7 @@ def build_milvus_index(
 
     chunks, vectors = plan_chunks(documents, chunk_config, reuse, old_hashes, report)
     metas = {d.doc_id: d.meta for d in documents}
-    words = sorted(_domain_words(documents))
+    words = sorted(domain_words(documents))
 
     gen = f"{collection}__{time.strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
     chunks_name, store_name = f"{gen}_chunks", f"{gen}_store"
@@ -413,7 +408,7 @@ class _Chunks(LazyChunks):
 
 
 class MilvusIndex:
-    """An index in Milvus, with the same attributes as store.Index, plus the SearchBackend look-ups."""
+    """An index in Milvus, with the same attributes as local.Index, plus the SearchBackend look-ups."""
 
     def __init__(self, client, uri: str, collection: str, manifest: dict, metas: dict[str, DocMeta],
                  words: list[str], df: dict[str, int]):  # fmt: skip
@@ -484,7 +479,7 @@ class MilvusIndex:
     def _query_all(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict]:
         return _query_all(self.client, collection, expr, fields)
 
-    # -- what store.Index offers
+    # -- what local.Index offers
 
     @property
     def embedder_name(self) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 from ..index.ann import allowed_selector, top_n
 from ..index.backend import SearchBackend
 from ..index.embedders import Embedder
-from ..index.store import Index
+from ..index.local import Index
 from ..index.tokenize import char_unigrams_bigrams, simplified
 from ..records import Filters, Hit
 from .query import Query, analyse
