@@ -103,14 +103,14 @@ def test_crash_before_the_switch_keeps_the_old_generation_live(small_corpus, tmp
     index_dir = tmp_path / "index"
     build(small_corpus, index_dir, embedder)
     live = (index_dir / CURRENT).read_text()
-    real_write = store._write_atomic
+    real_write = builder.write_atomic
 
     def fail_on_pointer(path, text):
         if path.name == CURRENT:
             raise OSError("disk full")
         real_write(path, text)
 
-    monkeypatch.setattr(builder, "_write_atomic", fail_on_pointer)
+    monkeypatch.setattr(builder, "write_atomic", fail_on_pointer)
     shutil.copy(CORPUS / TANGQIAO, small_corpus / TANGQIAO)
     with pytest.raises(OSError):
         build(small_corpus, index_dir, embedder)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .atomic import write_atomic
 from .errors import (  # noqa: F401
     DocumentError,
     DocumentExistsError,
@@ -488,9 +489,6 @@ def _scratch_file(name: str, data: bytes) -> Iterator[Path]:
 
 
 def _write_atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{hashlib.sha1(data).hexdigest()[:8]}")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomic(
+        path, data, tmp=path.with_name(f".{path.name}.tmp-{os.getpid()}-{hashlib.sha1(data).hexdigest()[:8]}")
+    )

@@ -20,6 +20,7 @@ import faiss
 import numpy as np
 
 from .. import __version__
+from ..atomic import write_atomic
 from ..errors import IndexNotWritableError, IndexUnavailableError
 from ..ingest.chunking import ChunkConfig, chunk_document
 from ..records import SEARCH_TEXT_VERSION, Chunk, Document, Footnote
@@ -33,7 +34,6 @@ from .generations import (
     _not_a_folder,
     _remove_abandoned,
     _sha256,
-    _write_atomic,
     build_lock,
 )
 from .local import FORMAT_VERSION, Index, _connect
@@ -149,7 +149,7 @@ def _build_locked(documents: Sequence[Document], index_dir: Path, embedder: Embe
         report = _build_into(staging, documents, index_dir, embedder, chunk_config, faiss_kind, progress)
         final = index_dir / gen_name
         staging.rename(final)
-        _write_atomic(index_dir / CURRENT, gen_name)
+        write_atomic(index_dir / CURRENT, gen_name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -277,7 +277,7 @@ def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, e
         "documents": {d.doc_id: d.content_hash for d in documents},
         "files": {p.relative_to(staging).as_posix(): _sha256(p) for p in _files(staging)},
     }
-    _write_atomic(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    write_atomic(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     _fsync_tree(staging)
     report.chunks = total
     return report

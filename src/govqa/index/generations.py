@@ -144,15 +144,6 @@ def build_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
         lock.release()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _fsync_tree(root: Path) -> None:
     for path in [*root.rglob("*"), root]:
         if path.is_file():

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..atomic import write_atomic
 from ..errors import (  # noqa: F401
     EmbedderMismatchError,
     IndexCorruptedError,
@@ -50,7 +51,6 @@ from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Fo
 from .backend import MILVUS_DESCRIPTOR, LazyChunks
 from .builder import BuildReport, Progress, domain_words, old_vectors_by_doc, passage_text, plan_chunks
 from .embedders import Embedder
-from .generations import _write_atomic
 from .local import Index
 from .tokenize import Tokenizer
 
@@ -337,8 +337,8 @@ def build_milvus_index(
         raise
     _drop_other_generations(client, collection, keep=gen)
     index_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(index_dir / MILVUS_DESCRIPTOR,
-                  json.dumps({"backend": "milvus", "uri": uri, "collection": collection}, ensure_ascii=False))  # fmt: skip
+    write_atomic(index_dir / MILVUS_DESCRIPTOR,
+                 json.dumps({"backend": "milvus", "uri": uri, "collection": collection}, ensure_ascii=False))  # fmt: skip
     report.chunks = len(chunks)
     report.seconds = time.perf_counter() - started
     report.path = f"{uri}#{collection}"

@@ -27,7 +27,6 @@ from .generations import (  # noqa: F401
     CURRENT,
     _remove_abandoned,
     _sha256,
-    _write_atomic,
     build_lock,
     current_generation,
     index_in_use,
