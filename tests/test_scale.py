@@ -176,7 +176,7 @@ def test_vector_index_is_tuned_for_questions_too():
 
 def test_a_selective_filter_probes_more_lists():
     from govqa.index.ann import allowed_selector
-    from govqa.qa.retrieval import _search_params
+    from govqa.index.local import search_params
 
     docs = load_corpus(CORPUS).documents
     chunks = [c for d in docs for c in chunk_document(d)]
@@ -188,7 +188,7 @@ def test_a_selective_filter_probes_more_lists():
     ids = np.flatnonzero(allowed)
     truth = ids[np.argsort(-(questions @ vectors[ids].T), axis=1)[:, :10]]
     selector, count = allowed_selector(allowed)
-    _, found = ivf.search(questions, 10, params=_search_params(ivf, selector, count))
+    _, found = ivf.search(questions, 10, params=search_params(ivf, selector, count))
     assert np.isin(found[found >= 0], ids).all()
     assert recall_at(found, truth, vectors, questions) >= 0.95
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from ..errors import EmbedderMismatchError, IndexCorruptedError
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
-from .backend import LazyChunks
+from .ann import allowed_selector, top_n
+from .backend import LazyChunks, LexicalCandidates
 from .embedders import Embedder
 from .figures import StoredFigure, load_figures
 from .filtering import MetaMasks
@@ -219,6 +220,112 @@ class Index:
     def filter_mask(self, filters: Filters) -> np.ndarray:
         """The chunks of the documents `filters` matches, as a boolean per chunk."""
         return self._masks.chunks(filters)
+
+    # -- SearchBackend: dense search in FAISS, BM25 over every chunk's scores; a selection is a chunk mask
+
+    def select(self, filters: Filters) -> np.ndarray:
+        return self.filter_mask(filters)
+
+    def dense_top(self, query: np.ndarray, n: int, where: np.ndarray | None) -> dict[int, float]:
+        total = self.vectors.ntotal
+        if total == 0:
+            return {}
+        params = None
+        if where is not None:
+            selector, count = allowed_selector(where)
+            params = search_params(self.vectors, selector, count)
+            n = min(n, count)
+        if n < 1:
+            return {}
+        scores, ids = self.vectors.search(query.reshape(1, -1), min(n, total), params=params)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+
+    def _field(self, field: str) -> bm25s.BM25:
+        return {"words": self.bm25, "bigrams": self.bigram_bm25}[field]
+
+    def lexical_top(
+        self, field: str, terms: Sequence[str], n: int, where: np.ndarray | None
+    ) -> dict[int, float]:
+        return top_scores(bm25_scores(self._field(field), terms, len(self.chunks)), n, where)
+
+    def lexical_scores(self, field: str, terms: Sequence[str], positions: Sequence[int]) -> dict[int, float]:
+        scores = bm25_scores(self._field(field), terms, len(self.chunks))
+        return {int(i): float(scores[i]) for i in positions if scores[i]}
+
+    def term_maxima(self, field: str, terms: Sequence[str]) -> dict[str, float]:
+        bm25 = self._field(field)
+        return {t: bm25_bound(bm25, [t]) for t in dict.fromkeys(terms)}
+
+    def lexical_candidates(self, words: Sequence[str], bigrams: Sequence[str], n: int, bigram_weight: float,
+                           where: np.ndarray | None, also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+        # Every chunk is scored here, so the best n are found among all of them, not just the fields' tops.
+        word_scores, bigram_scores, bounds = self.lexical_fields(words, bigrams)
+        top = top_scores(word_scores + bigram_weight * bigram_scores, n, where)
+        return top, word_scores, bigram_scores, *bounds
+
+    def lexical_fields(
+        self, words: Sequence[str], bigrams: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        """Words BM25 and bigram BM25 of every chunk for these terms, and the bounds (see lexical_candidates)."""
+        n = len(self.chunks)
+        word_scores = bm25_scores(self.bm25, words, n)
+        bounds = (bm25_bound(self.bm25, words), 0.0)
+        bigram_scores = np.zeros(n)
+        if self.bigram_bm25:
+            bigram_scores = bm25_scores(self.bigram_bm25, bigrams, n)
+            bounds = (bounds[0], bm25_bound(self.bigram_bm25, bigrams))
+        return word_scores, bigram_scores, bounds
+
+    def baseline_top(self, terms: Sequence[str], n: int, where: np.ndarray | None) -> dict[int, float]:
+        """The n best chunks of the naive reference BM25 (baseline_bm25) for these terms."""
+        return top_scores(bm25_scores(self.baseline_bm25, terms, len(self.chunks)), n, where)
+
+
+def bm25_scores(bm25, tokens: Sequence[str], n: int) -> np.ndarray:
+    vocab = bm25.vocab_dict
+    known = [t for t in tokens if t in vocab]
+    return np.asarray(bm25.get_scores(known), dtype=np.float64) if known else np.zeros(n)
+
+
+def bm25_bound(bm25, tokens: Sequence[str]) -> float:
+    """The sum over the query's terms (repeats counted, as get_scores does) of the best score any chunk
+    gets on that term: what a chunk matching every term as well as the best one does would score."""
+    vocab, matrix = bm25.vocab_dict, bm25.scores
+    data, indptr = matrix["data"], matrix["indptr"]
+    total = 0.0
+    for t in tokens:
+        j = vocab.get(t)
+        if j is not None and indptr[j + 1] > indptr[j]:
+            total += float(data[indptr[j] : indptr[j + 1]].max())
+    return total
+
+
+def top_scores(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+    """The n best positive scores {position: score}, among the `allowed` chunks only if given."""
+    if n <= 0 or len(scores) == 0:
+        return {}
+    if allowed is not None:
+        # Selected among the allowed chunks only: a filter makes the selection cheaper, not dearer
+        # (a year of a city's reports: 100k of 1M chunks).
+        ids = np.flatnonzero(allowed)
+        part = scores[ids]
+        return {int(ids[j]): float(part[j]) for j in top_n(part, n) if part[j] > 0}
+    return {int(i): float(scores[i]) for i in top_n(scores, n) if scores[i] > 0}
+
+
+def search_params(index: faiss.Index, selector: faiss.IDSelector, allowed: int) -> faiss.SearchParameters:
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    if isinstance(index, faiss.IndexIVF):
+        # The probed lists hold about nprobe/nlist of the allowed chunks, so a selective filter leaves few of
+        # them in the usual probes (a street at 1M chunks: recall@10 0.29 at 32 probes). More lists are probed
+        # as the filter narrows: by the square root of the share it removes. Measured at 926,699 chunks and
+        # 4,096 lists against 0.925 unfiltered: a year (11% kept) 0.905 without it, 0.965 with it (768 probes),
+        # 0.99 probing in full proportion (9x, twice the time); a street (1 in 2,250) 1.0, all lists, 3 ms.
+        widen = math.sqrt(index.ntotal / max(1, allowed))
+        nprobe = min(index.nlist, math.ceil(index.nprobe * widen))
+        return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+    return faiss.SearchParameters(sel=selector)
 
 
 _CHUNK_COLUMNS = "chunk_id, doc_id, section_path, para_start, para_end, char_start, char_end, text, footnotes"

@@ -31,7 +31,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -48,7 +48,7 @@ from ..errors import (  # noqa: F401
 )
 from ..ingest.chunking import ChunkConfig
 from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
-from .backend import MILVUS_DESCRIPTOR, LazyChunks
+from .backend import MILVUS_DESCRIPTOR, LazyChunks, LexicalCandidates, lexical_candidates_by_field
 from .builder import BuildReport, Progress, domain_words, old_vectors_by_doc, passage_text, plan_chunks
 from .embedders import Embedder
 from .local import Index
@@ -580,6 +580,12 @@ class MilvusIndex:
             for t, rows in zip(todo, found, strict=True):
                 best[t] = known[t] = max(_scores(rows).values(), default=0.0)
         return best
+
+    def lexical_candidates(self, words: Sequence[str], bigrams: Sequence[str], n: int, bigram_weight: float,
+                           where: MilvusSelection | None, also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+        return lexical_candidates_by_field(
+            self, len(self.chunks), words, bigrams, n, bigram_weight, where, also
+        )
 
     def _search(self, data: list, field: str, n: int, where: MilvusSelection | None, params: dict,
                 fields: list[str] = _CHUNK_FIELDS) -> list[list[dict]]:  # fmt: skip
