@@ -20,7 +20,7 @@ import numpy as np
 from ..atomic import write_atomic
 from .embedders import Embedder
 
-CACHE_DIR = ".embedding-cache"  # inside the index folder; store.py leaves names it does not own alone
+CACHE_DIR = ".embedding-cache"  # inside the index folder; the generation store (generations.py) leaves names it does not own alone
 
 
 class ResumableEmbedder:
