@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import govqa.index.builder as builder
 import govqa.index.store as store
 from govqa.cli import cli
 from govqa.engine import GovQA, build
@@ -454,7 +455,7 @@ def test_an_index_path_that_is_a_file_is_a_clear_error(corpus, tmp_path):
 def test_no_space_is_found_before_embedding(corpus, tmp_path, monkeypatch):
     embedder = HashEmbedder()
     monkeypatch.setattr(
-        store.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000)
+        builder.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000)
     )
     with pytest.raises(IndexNotWritableError, match="not enough disk space"):
         build(corpus, tmp_path / "ix", embedder)
@@ -513,7 +514,7 @@ def test_app_labels_from_report_text_are_markdown_escaped():
 
 
 def test_an_outsized_report_is_warned_about_before_embedding(corpus, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(store, "OUTSIZED_CHUNKS", 10)
+    monkeypatch.setattr(builder, "OUTSIZED_CHUNKS", 10)
     report = build(corpus, tmp_path / "ix", HashEmbedder()).report
     (warning,) = report.warnings
     made = re.search(r"make (\d+) chunks", warning)

@@ -221,11 +221,11 @@ def test_figures_are_stored_in_the_index_and_an_old_index_says_to_rebuild(index_
 
 def test_a_rebuild_keeps_the_figures_of_unchanged_reports(index_copy, embedder, monkeypatch):
     from govqa.engine import build
-    from govqa.index import store
+    from govqa.index import builder
 
     before = json.loads((current_generation(index_copy) / "manifest.json").read_text(encoding="utf-8"))
     extracted: list[str] = []
-    monkeypatch.setattr(store, "figure_rows", lambda doc: extracted.append(doc.doc_id) or [])
+    monkeypatch.setattr(builder, "figure_rows", lambda doc: extracted.append(doc.doc_id) or [])
     result = build(CORPUS, index_copy, embedder)
     assert extracted == []  # every report is unchanged: its stored rows are copied, nothing is parsed again
     assert result.report.figures == before["counts"]["figures"]

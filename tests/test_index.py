@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+import govqa.index.builder as builder
+import govqa.index.local as local
 import govqa.index.store as store
 from govqa.engine import GovQA, build
 from govqa.index.embedders import load_embedder
@@ -101,14 +103,14 @@ def test_crash_before_the_switch_keeps_the_old_generation_live(small_corpus, tmp
     index_dir = tmp_path / "index"
     build(small_corpus, index_dir, embedder)
     live = (index_dir / CURRENT).read_text()
-    real_write = store._write_atomic
+    real_write = builder.write_atomic
 
     def fail_on_pointer(path, text):
         if path.name == CURRENT:
             raise OSError("disk full")
         real_write(path, text)
 
-    monkeypatch.setattr(store, "_write_atomic", fail_on_pointer)
+    monkeypatch.setattr(builder, "write_atomic", fail_on_pointer)
     shutil.copy(CORPUS / TANGQIAO, small_corpus / TANGQIAO)
     with pytest.raises(OSError):
         build(small_corpus, index_dir, embedder)
@@ -235,7 +237,7 @@ def test_chunks_are_read_when_asked_for_and_kept(corpus_index, embedder, monkeyp
     from govqa.qa.retrieval import Retriever
 
     assert isinstance(Index.open(corpus_index).chunks, list)  # a small index is read whole at once
-    monkeypatch.setattr(store, "EAGER_CHUNKS", 100)  # as a large one is not
+    monkeypatch.setattr(local, "EAGER_CHUNKS", 100)  # as a large one is not
     index = Index.open(corpus_index)
     cached = index.chunks._cache  # what a server holds in memory
     assert len(index.chunks) > 500 and not cached  # opening reads no chunk text
@@ -256,7 +258,7 @@ def test_chunks_stay_readable_after_a_build_removes_their_generation(small_corpu
 
     index_dir = tmp_path / "index"
     build(small_corpus, index_dir, HashingEmbedder())
-    monkeypatch.setattr(store, "EAGER_CHUNKS", 0)
+    monkeypatch.setattr(local, "EAGER_CHUNKS", 0)
     old = Index.open(index_dir)
     expected = old.chunks[0].text  # read through the same connection before
     old.close()  # no longer held: the next build may delete the generation

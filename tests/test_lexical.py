@@ -132,13 +132,13 @@ def test_tokenizer_normalises_before_segmenting() -> None:
 @pytest.fixture(scope="module")
 def corpus_texts() -> tuple[list[str], list[str]]:
     """The search texts of the bundled corpus's chunks, and its street and glossary words."""
-    from govqa.index.store import _domain_words
+    from govqa.index.builder import domain_words
     from govqa.ingest.chunking import chunk_document
     from govqa.ingest.documents import load_corpus
     from testpaths import CORPUS
 
     docs = load_corpus(CORPUS).documents
-    return [c.search_text(d.meta.title) for d in docs for c in chunk_document(d)], sorted(_domain_words(docs))
+    return [c.search_text(d.meta.title) for d in docs for c in chunk_document(d)], sorted(domain_words(docs))
 
 
 def test_words_are_jiebas_words(corpus_texts) -> None:

@@ -176,7 +176,7 @@ def test_vector_index_is_tuned_for_questions_too():
 
 def test_a_selective_filter_probes_more_lists():
     from govqa.index.ann import allowed_selector
-    from govqa.qa.retrieval import _search_params
+    from govqa.index.local import search_params
 
     docs = load_corpus(CORPUS).documents
     chunks = [c for d in docs for c in chunk_document(d)]
@@ -188,7 +188,7 @@ def test_a_selective_filter_probes_more_lists():
     ids = np.flatnonzero(allowed)
     truth = ids[np.argsort(-(questions @ vectors[ids].T), axis=1)[:, :10]]
     selector, count = allowed_selector(allowed)
-    _, found = ivf.search(questions, 10, params=_search_params(ivf, selector, count))
+    _, found = ivf.search(questions, 10, params=search_params(ivf, selector, count))
     assert np.isin(found[found >= 0], ids).all()
     assert recall_at(found, truth, vectors, questions) >= 0.95
 
@@ -267,11 +267,11 @@ def test_postings_written_batch_by_batch_score_as_bm25s_does(tmp_path):
 
 
 def test_a_build_in_many_batches_equals_one_in_a_single_batch(small_corpus, tmp_path, monkeypatch):
-    import govqa.index.store as store
+    import govqa.index.builder as builder
 
     one = tmp_path / "one"
     build(small_corpus, one, HashingEmbedder())
-    monkeypatch.setattr(store, "BUILD_BATCH_CHUNKS", 7)
+    monkeypatch.setattr(builder, "BUILD_BATCH_CHUNKS", 7)
     many = tmp_path / "many"
     build(small_corpus, many, HashingEmbedder())
     a, b = Index.open(one), Index.open(many)

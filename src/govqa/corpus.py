@@ -21,25 +21,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import write_atomic
 from .errors import (
     DocumentError,
     DocumentExistsError,
     DocumentNotFoundError,
+    IndexUnavailableError,
     UnsupportedFileTypeError,
 )
+from .index.builder import BuildReport, Progress, build_index, spare_workers
 from .index.embedders import Embedder, load_embedder
+from .index.generations import CURRENT, current_generation
+from .index.local import Index
 from .index.resume import CACHE_DIR as EMBEDDING_CACHE
 from .index.resume import ResumableEmbedder
-from .index.store import (
-    CURRENT,
-    BuildReport,
-    Index,
-    IndexUnavailableError,
-    Progress,
-    build_index,
-    current_generation,
-    spare_workers,
-)
 from .ingest.chunking import ChunkConfig
 from .ingest.documents import CorpusLoad, load_corpus, load_document
 from .ingest.loaders import SUPPORTED_SUFFIXES, LoadError
@@ -331,9 +326,6 @@ def _scratch_file(name: str, data: bytes) -> Iterator[Path]:
 
 
 def _write_atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{hashlib.sha1(data).hexdigest()[:8]}")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomic(
+        path, data, tmp=path.with_name(f".{path.name}.tmp-{os.getpid()}-{hashlib.sha1(data).hexdigest()[:8]}")
+    )

@@ -45,9 +45,11 @@ from .errors import (  # noqa: F401
     DocumentNotFoundError,
     UnsupportedFileTypeError,
 )
+from .index.builder import FAISS_KINDS  # noqa: F401
 from .index.embedders import Embedder, cpu_count, set_thread_pools, thread_setting  # noqa: F401
+from .index.generations import index_in_use  # noqa: F401
+from .index.local import Index
 from .index.opener import open_index
-from .index.store import FAISS_KINDS, Index, index_in_use  # noqa: F401
 from .ingest.loaders import SUPPORTED_SUFFIXES  # noqa: F401
 from .qa.answering import AnswerConfig, ExtractiveAnswerer
 from .qa.compare import (  # noqa: F401

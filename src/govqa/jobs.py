@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import write_atomic
 from .engine import DocumentChange, Embedder, add_document, remove_document
 
 log = logging.getLogger("govqa.jobs")
@@ -89,13 +90,7 @@ class JobJournal:
     def submit_add(self, doc_id: str, data: bytes, replace: bool = False) -> Job:
         job_id = uuid.uuid4().hex
         path = self.payload(job_id)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(self.uploads)
+        write_atomic(path, data, tmp=path.with_suffix(".tmp"), sync_folder=True)
         return self._insert(job_id, "add", doc_id, replace)
 
     def submit_remove(self, doc_id: str) -> Job:
@@ -291,11 +286,3 @@ class JobWorker:
             callback()
         except Exception:  # noqa: BLE001 - a failed reload must not kill the worker; the old index keeps serving
             log.exception("index reload failed")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

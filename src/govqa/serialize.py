@@ -14,7 +14,7 @@ from typing_extensions import TypedDict  # pydantic reads these as API schemas; 
 from .records import Answer, Citation, Document, Hit, Paragraph
 
 if TYPE_CHECKING:
-    from .index.store import Index
+    from .index.local import Index
     from .qa.compare import Comparison, CoverageMatrix
 
 

@@ -56,8 +56,9 @@ import numpy as np
 
 from ..engine import DEFAULT_INDEX
 from ..errors import EvalError  # noqa: F401
+from ..index.builder import build_index
 from ..index.embedders import Embedder
-from ..index.store import Index, build_index
+from ..index.local import Index
 from ..ingest.chunking import ChunkConfig
 from ..ingest.documents import document_from_text
 from ..ingest.loaders import LoadError

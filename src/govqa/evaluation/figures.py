@@ -95,7 +95,7 @@ def bench(size: str, corpus: Path, embedder_spec: str = "hash", repeat: int = 3,
     from unittest import mock
 
     from ..engine import GovQA
-    from ..index import store
+    from ..index import builder
     from ..ingest.documents import load_corpus
     from .metrics import percentile_ms
     from .scale import _embedder
@@ -108,16 +108,16 @@ def bench(size: str, corpus: Path, embedder_spec: str = "hash", repeat: int = 3,
         documents = load_corpus(work / "corpus").documents
         embedder = _embedder(embedder_spec)
         seconds: dict[str, list[float]] = {"without": [], "with": []}
-        store.build_index(documents[:1], work / "warm-up", embedder)  # dictionaries and caches load once
+        builder.build_index(documents[:1], work / "warm-up", embedder)  # dictionaries and caches load once
         # Two passes in alternating order (without, with, with, without): neither pays a first-build cost alone.
         for n, name in enumerate(("without", "with", "with", "without")[: 2 * passes]):
             target = work / f"index-{name}-{n}"
             t = time.perf_counter()
             if name == "without":
-                with mock.patch.object(store, "figure_rows", lambda doc: []):
-                    store.build_index(documents, target, embedder)
+                with mock.patch.object(builder, "figure_rows", lambda doc: []):
+                    builder.build_index(documents, target, embedder)
             else:
-                report = store.build_index(documents, target, embedder)
+                report = builder.build_index(documents, target, embedder)
                 kept = target
             seconds[name].append(time.perf_counter() - t)
             if name == "without":

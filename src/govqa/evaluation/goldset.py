@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..index.store import Index
+from ..index.local import Index
 from ..qa.answering import ExtractiveAnswerer
 from ..qa.retrieval import Retriever
 from ..records import Answer, Chunk

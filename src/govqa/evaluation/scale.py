@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from ..index.ann import exact_top, recall_at, sample_queries
+from ..index.builder import build_index, spare_workers
 from ..index.embedders import Embedder
-from ..index.store import build_index, spare_workers
 from ..ingest.chunking import chunk_document
 from ..ingest.documents import load_corpus
 from .metrics import percentile_ms

@@ -1,8 +1,8 @@
 """What a retriever needs from an index, so that one Retriever serves every storage backend.
 
-The local index (store.Index: FAISS + bm25s + SQLite in a folder) is searched by the Retriever itself. A backend
-that searches on its own side (Milvus) implements `SearchBackend` as well, and the Retriever hands it the
-look-ups that touch the stored data; fusion, de-duplication, hits, answers and comparison stay shared.
+Both the local index (local.Index: FAISS + bm25s + SQLite in a folder) and Milvus implement `SearchBackend`: the
+Retriever hands them the look-ups that touch the stored data; fusion, de-duplication, hits, answers and
+comparison stay shared.
 
 Chunks are addressed everywhere by their integer position (the FAISS row, the Milvus primary key), so both
 backends return `{position: score}` and `index.chunks[position]` is the chunk.
@@ -48,6 +48,40 @@ class SearchBackend(Protocol):
 
     def term_maxima(self, field: str, terms: Sequence[str]) -> dict[str, float]:
         """Each distinct term's best BM25 score of any chunk in the field (0: no chunk has it)."""
+
+    def lexical_candidates(self, words: Sequence[str], bigrams: Sequence[str], n: int, bigram_weight: float,
+                           where: Selection | None, also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+        """The n best chunks by words BM25 + bigram_weight x bigrams BM25 (scores > 0), restricted to `where`;
+        both fields' scores of every chunk, at least of those and of `also` (the dense candidates: the fusion
+        reads both fields of every candidate); and the most each field could score for these terms."""
+
+
+# (top n {position: combined score}, words BM25 per chunk, bigrams BM25 per chunk, word bound, bigram bound)
+LexicalCandidates = tuple[dict[int, float], np.ndarray, np.ndarray, float, float]
+
+
+def lexical_candidates_by_field(backend: SearchBackend, size: int, words: Sequence[str], bigrams: Sequence[str],
+                                n: int, bigram_weight: float, where: Selection | None,
+                                also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+    """SearchBackend.lexical_candidates from a backend that scores each field on its side (`size` chunks):
+    each field's top n, then both fields' scores of every candidate (the fusion reads both, dense-only
+    candidates included), and the per-term maxima the bounds add up."""
+    fields = {"words": words, "bigrams": bigrams}
+    tops = {field: backend.lexical_top(field, terms, n, where) for field, terms in fields.items()}
+    pool = set(also).union(*tops.values())
+    scores, bounds = {}, []
+    for field, terms in fields.items():
+        column = np.zeros(size)
+        # Each field's own top candidates came with their scores: only the others are looked up.
+        found = {**tops[field], **backend.lexical_scores(field, terms, sorted(pool - tops[field].keys()))}
+        column[list(found)] = list(found.values())
+        scores[field] = column
+        best = backend.term_maxima(field, terms)
+        bounds.append(sum(best[t] for t in terms))  # repeats counted, as the local bound does
+    combined = scores["words"] + bigram_weight * scores["bigrams"]
+    # Ties go to the lower position, as in the local index's top.
+    top = sorted((i for i in pool if combined[i] > 0), key=lambda i: (-combined[i], i))[:n]
+    return {i: float(combined[i]) for i in top}, scores["words"], scores["bigrams"], *bounds
 
 
 class LazyChunks(Sequence[Chunk]):

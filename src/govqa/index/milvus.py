@@ -31,7 +31,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,24 +39,19 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import MilvusUnavailableError  # noqa: F401
-from ..ingest.chunking import ChunkConfig
-from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
-from .backend import MILVUS_DESCRIPTOR, LazyChunks
-from .embedders import Embedder
-from .store import (
-    BuildReport,
+from ..atomic import write_atomic
+from ..errors import (  # noqa: F401
     EmbedderMismatchError,
-    Index,
     IndexCorruptedError,
     IndexNotFoundError,
-    Progress,
-    _domain_words,
-    _old_vectors_by_doc,
-    _write_atomic,
-    passage_text,
-    plan_chunks,
+    MilvusUnavailableError,
 )
+from ..ingest.chunking import ChunkConfig
+from ..records import SEARCH_TEXT_VERSION, Chunk, DocMeta, Document, Filters, Footnote, Paragraph
+from .backend import MILVUS_DESCRIPTOR, LazyChunks, LexicalCandidates, lexical_candidates_by_field
+from .builder import BuildReport, Progress, domain_words, old_vectors_by_doc, passage_text, plan_chunks
+from .embedders import Embedder
+from .local import Index
 from .tokenize import Tokenizer
 
 FORMAT_VERSION = 2  # 2: words and bigram BM25 fields over encoded terms (1: one jieba-analyzed field)
@@ -120,7 +115,7 @@ def _literal(value: str) -> str:
 
 
 def bm25_idf(df: int, n: int) -> float:
-    """The IDF store.Index.token_idf computes from the bm25s matrix, from a stored document frequency."""
+    """The IDF local.Index.token_idf computes from the bm25s matrix, from a stored document frequency."""
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
@@ -220,7 +215,7 @@ def _reusable_vectors(
         return {}
     same = {d.doc_id for d in documents if m["documents"].get(d.doc_id) == d.content_hash}
     if isinstance(previous, Index):
-        return _old_vectors_by_doc(previous, same)
+        return old_vectors_by_doc(previous, same)
     return previous.vectors_by_doc(same)
 
 
@@ -269,7 +264,7 @@ def build_milvus_index(
 
     chunks, vectors = plan_chunks(documents, chunk_config, reuse, old_hashes, report)
     metas = {d.doc_id: d.meta for d in documents}
-    words = sorted(_domain_words(documents))
+    words = sorted(domain_words(documents))
 
     gen = f"{collection}__{time.strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
     chunks_name, store_name = f"{gen}_chunks", f"{gen}_store"
@@ -342,8 +337,8 @@ def build_milvus_index(
         raise
     _drop_other_generations(client, collection, keep=gen)
     index_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(index_dir / MILVUS_DESCRIPTOR,
-                  json.dumps({"backend": "milvus", "uri": uri, "collection": collection}, ensure_ascii=False))  # fmt: skip
+    write_atomic(index_dir / MILVUS_DESCRIPTOR,
+                 json.dumps({"backend": "milvus", "uri": uri, "collection": collection}, ensure_ascii=False))  # fmt: skip
     report.chunks = len(chunks)
     report.seconds = time.perf_counter() - started
     report.path = f"{uri}#{collection}"
@@ -413,7 +408,7 @@ class _Chunks(LazyChunks):
 
 
 class MilvusIndex:
-    """An index in Milvus, with the same attributes as store.Index, plus the SearchBackend look-ups."""
+    """An index in Milvus, with the same attributes as local.Index, plus the SearchBackend look-ups."""
 
     def __init__(self, client, uri: str, collection: str, manifest: dict, metas: dict[str, DocMeta],
                  words: list[str], df: dict[str, int]):  # fmt: skip
@@ -484,7 +479,7 @@ class MilvusIndex:
     def _query_all(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict]:
         return _query_all(self.client, collection, expr, fields)
 
-    # -- what store.Index offers
+    # -- what local.Index offers
 
     @property
     def embedder_name(self) -> str:
@@ -585,6 +580,12 @@ class MilvusIndex:
             for t, rows in zip(todo, found, strict=True):
                 best[t] = known[t] = max(_scores(rows).values(), default=0.0)
         return best
+
+    def lexical_candidates(self, words: Sequence[str], bigrams: Sequence[str], n: int, bigram_weight: float,
+                           where: MilvusSelection | None, also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+        return lexical_candidates_by_field(
+            self, len(self.chunks), words, bigrams, n, bigram_weight, where, also
+        )
 
     def _search(self, data: list, field: str, n: int, where: MilvusSelection | None, params: dict,
                 fields: list[str] = _CHUNK_FIELDS) -> list[list[dict]]:  # fmt: skip

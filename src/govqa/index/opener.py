@@ -1,6 +1,6 @@
 """Open whichever index a folder holds: the local one, or the Milvus collection its descriptor names.
 
-Above both backends (store, milvus), so neither needs the other's module to be opened."""
+Above both backends (local, milvus), so neither needs the other's module to be opened."""
 
 from __future__ import annotations
 
@@ -16,6 +16,6 @@ def open_index(index_dir: Path | str):
         from .milvus import MilvusIndex  # pymilvus is imported only by those who use it
 
         return MilvusIndex.open(index_dir)
-    from .store import Index
+    from .local import Index
 
     return Index.open(index_dir)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomic
 from .embedders import Embedder
 
-CACHE_DIR = ".embedding-cache"  # inside the index folder; store.py leaves names it does not own alone
+CACHE_DIR = ".embedding-cache"  # inside the index folder; the generation store (generations.py) leaves names it does not own alone
 
 
 class ResumableEmbedder:
@@ -66,14 +67,13 @@ class ResumableEmbedder:
             self._written = len(list(self.folder.glob("batch-*.npz")))
         final = self.folder / f"batch-{os.getpid()}-{self._written:07d}.npz"
         self._written += 1
-        tmp = final.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            # Keys as raw bytes: a NumPy "S" string would drop a digest's trailing zero bytes.
-            raw = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), -1)
-            np.savez(f, keys=raw, vectors=vectors.astype(np.float32))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        # Keys as raw bytes: a NumPy "S" string would drop a digest's trailing zero bytes.
+        raw = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), -1)
+        write_atomic(
+            final,
+            lambda f: np.savez(f, keys=raw, vectors=vectors.astype(np.float32)),
+            tmp=final.with_suffix(".tmp"),
+        )
 
     def embed_passages(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None

@@ -34,7 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from ..index.embedders import Embedder
-from ..index.store import Index
+from ..index.local import Index
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Chunk, Citation, DocMeta, Filters, Hit

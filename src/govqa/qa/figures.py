@@ -48,7 +48,7 @@ from .questions import (
 )
 
 if TYPE_CHECKING:
-    from ..index.store import Index
+    from ..index.local import Index
     from .query import Query
     from .retrieval import Retriever
 

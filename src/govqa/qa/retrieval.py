@@ -7,17 +7,14 @@ the others in every evaluation, so a change that falls below it shows at once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import faiss
 import numpy as np
 
-from ..index.ann import allowed_selector, top_n
 from ..index.backend import SearchBackend
 from ..index.embedders import Embedder
-from ..index.store import Index
+from ..index.local import Index
 from ..index.tokenize import char_unigrams_bigrams, simplified
 from ..records import Filters, Hit
 from .query import Query, analyse
@@ -108,9 +105,9 @@ class Retriever:
         self.config = config or RetrievalConfig()
 
     @property
-    def backend(self) -> SearchBackend | None:
-        """The index itself when it searches on its own side (Milvus); None for the local index."""
-        return self.index if isinstance(self.index, SearchBackend) else None
+    def backend(self) -> SearchBackend:
+        """What searches the index: the index itself, local (index.local) or Milvus (index.milvus)."""
+        return self.index
 
     def analyse(self, question: str, filters: Filters | None = None, infer: bool = True) -> Query:
         """The question analysed once against this index's reports (see qa.query)."""
@@ -181,64 +178,23 @@ class Retriever:
         dense = self._dense(query, n, allowed) if mode in ("hybrid", "dense") else {}
         if mode not in ("hybrid", "bm25"):
             return Candidates(dense, {})
-        if self.backend is not None:
-            return Candidates(dense, *self._backend_lexical(query, n, allowed, dense))
-        words, bigrams, bounds = self._lexical(query)
-        sparse = _top(words + self.config.bigram_weight * bigrams, n, allowed)
-        return Candidates(dense, sparse, words, bigrams, *bounds)
-
-    def _backend_lexical(
-        self, query: str, n: int, allowed, dense: dict[int, float]
-    ) -> tuple[dict[int, float], np.ndarray, np.ndarray, float, float]:
-        """The lexical candidates as `_lexical` + `_top` find them locally, from a backend that scores each
-        field on its side: each field's top n, then both fields' scores of every candidate (the fusion
-        reads both, dense-only candidates included), and the per-term maxima the bounds add up."""
-        backend = self.backend
-        fields = dict(zip(("words", "bigrams"), self._query_terms(query), strict=True))
-        tops = {field: backend.lexical_top(field, terms, n, allowed) for field, terms in fields.items()}
-        pool = set(dense).union(*tops.values())
-        size = len(self.index.chunks)
-        scores, bounds = {}, []
-        for field, terms in fields.items():
-            column = np.zeros(size)
-            # Each field's own top candidates came with their scores: only the others are looked up.
-            found = {**tops[field], **backend.lexical_scores(field, terms, sorted(pool - tops[field].keys()))}
-            column[list(found)] = list(found.values())
-            scores[field] = column
-            best = backend.term_maxima(field, terms)
-            bounds.append(sum(best[t] for t in terms))  # repeats counted, as _bm25_bound does
-        combined = scores["words"] + self.config.bigram_weight * scores["bigrams"]
-        # Ties go to the lower position, as in _top.
-        top = sorted((i for i in pool if combined[i] > 0), key=lambda i: (-combined[i], i))[:n]
-        return {i: float(combined[i]) for i in top}, scores["words"], scores["bigrams"], *bounds
+        words, bigrams = self._query_terms(query)
+        found = self.backend.lexical_candidates(words, bigrams, n, self.config.bigram_weight, allowed, dense)
+        return Candidates(dense, *found)
 
     def _allowed(self, filters: Filters) -> np.ndarray | None:
         if filters.is_empty():
             return None
-        if self.backend is not None:
-            return self.backend.select(filters)
-        return self.index.filter_mask(filters)
+        return self.backend.select(filters)
 
     def _dense(self, question: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         query = self.embedder.embed_queries([question]).astype(np.float32)
-        if self.backend is not None:
-            return self.backend.dense_top(query[0], n, allowed)
-        total = self.index.vectors.ntotal
-        if total == 0:
-            return {}
-        params = None
-        if allowed is not None:
-            selector, count = allowed_selector(allowed)
-            params = _search_params(self.index.vectors, selector, count)
-            n = min(n, count)
-        if n < 1:
-            return {}
-        scores, ids = self.index.vectors.search(query, min(n, total), params=params)
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+        return self.backend.dense_top(query[0], n, allowed)
 
     def lexical_fields(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """Words BM25 and bigram BM25 of every chunk for the query (question words dropped, if configured)."""
-        words, bigrams, _ = self._lexical(query)
+        """Words BM25 and bigram BM25 of every chunk for the query (question words dropped, if configured);
+        a local index only."""
+        words, bigrams, _ = self.index.lexical_fields(*self._query_terms(query))
         return words, bigrams
 
     def _query_terms(self, query: str) -> tuple[list[str], list[str]]:
@@ -247,26 +203,13 @@ class Retriever:
             return tokenizer.query_terms(query)
         return tokenizer.tokens(query), tokenizer.bigrams(query)
 
-    def _lexical(self, query: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-        words, bigrams = self._query_terms(query)
-        n = len(self.index.chunks)
-        word_scores = _bm25_scores(self.index.bm25, words, n)
-        bounds = (_bm25_bound(self.index.bm25, words), 0.0)
-        bigram_scores = np.zeros(n)
-        if self.index.bigram_bm25:
-            bigram_scores = _bm25_scores(self.index.bigram_bm25, bigrams, n)
-            bounds = (bounds[0], _bm25_bound(self.index.bigram_bm25, bigrams))
-        return word_scores, bigram_scores, bounds
-
     def lexical_scores(self, query: str) -> np.ndarray:
         """The lexical score of every chunk: words BM25 + bigram_weight x bigram BM25."""
         words, bigrams = self.lexical_fields(query)
         return words + self.config.bigram_weight * bigrams
 
     def _baseline(self, query: str, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        bm25 = self.index.baseline_bm25
-        scores = _bm25_scores(bm25, char_unigrams_bigrams(query), len(self.index.chunks))
-        top = _top(scores, self.config.candidates, allowed)
+        top = self.index.baseline_top(char_unigrams_bigrams(query), self.config.candidates, allowed)
         return sorted(top.items(), key=lambda kv: -kv[1])
 
     def _fuse(self, found: Candidates) -> list[tuple[int, float]]:
@@ -402,54 +345,8 @@ def rank_documents(hits: Sequence[Hit], summed: bool = False) -> list[tuple[tupl
     return [((d, *copies[d]), scores[d]) for d in order]
 
 
-def _bm25_scores(bm25, tokens: list[str], n: int) -> np.ndarray:
-    vocab = bm25.vocab_dict
-    known = [t for t in tokens if t in vocab]
-    return np.asarray(bm25.get_scores(known), dtype=np.float64) if known else np.zeros(n)
-
-
-def _bm25_bound(bm25, tokens: list[str]) -> float:
-    """The sum over the query's terms (repeats counted, as get_scores does) of the best score any chunk
-    gets on that term: what a chunk matching every term as well as the best one does would score."""
-    vocab, matrix = bm25.vocab_dict, bm25.scores
-    data, indptr = matrix["data"], matrix["indptr"]
-    total = 0.0
-    for t in tokens:
-        j = vocab.get(t)
-        if j is not None and indptr[j + 1] > indptr[j]:
-            total += float(data[indptr[j] : indptr[j + 1]].max())
-    return total
-
-
-def _top(scores: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-    if n <= 0 or len(scores) == 0:
-        return {}
-    if allowed is not None:
-        # Selected among the allowed chunks only: a filter makes the selection cheaper, not dearer
-        # (a year of a city's reports: 100k of 1M chunks).
-        ids = np.flatnonzero(allowed)
-        part = scores[ids]
-        return {int(ids[j]): float(part[j]) for j in top_n(part, n) if part[j] > 0}
-    return {int(i): float(scores[i]) for i in top_n(scores, n) if scores[i] > 0}
-
-
 def _ranks(scores: dict[int, float]) -> dict[int, int]:
     return {i: r for r, i in enumerate(sorted(scores, key=lambda i: -scores[i]), start=1)}
-
-
-def _search_params(index: faiss.Index, selector: faiss.IDSelector, allowed: int) -> faiss.SearchParameters:
-    if isinstance(index, faiss.IndexHNSW):
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
-    if isinstance(index, faiss.IndexIVF):
-        # The probed lists hold about nprobe/nlist of the allowed chunks, so a selective filter leaves few of
-        # them in the usual probes (a street at 1M chunks: recall@10 0.29 at 32 probes). More lists are probed
-        # as the filter narrows: by the square root of the share it removes. Measured at 926,699 chunks and
-        # 4,096 lists against 0.925 unfiltered: a year (11% kept) 0.905 without it, 0.965 with it (768 probes),
-        # 0.99 probing in full proportion (9x, twice the time); a street (1 in 2,250) 1.0, all lists, 3 ms.
-        widen = math.sqrt(index.ntotal / max(1, allowed))
-        nprobe = min(index.nlist, math.ceil(index.nprobe * widen))
-        return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
-    return faiss.SearchParameters(sel=selector)
 
 
 def _minmax(scores: dict[int, float]) -> dict[int, float]:
