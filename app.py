@@ -14,8 +14,8 @@ from govqa.ui.answer_page import page_ask
 from govqa.ui.compare_page import page_compare
 from govqa.ui.documents_page import page_documents
 from govqa.ui.figures_page import page_figures
-from govqa.ui.loading import build_command, open_index  # noqa: F401 - tests/test_app.py reads the helpers here
-from govqa.ui.render import CSS, answer_html, context_html, heatmap_rows, md, section_html  # noqa: F401
+from govqa.ui.loading import open_index
+from govqa.ui.render import CSS
 
 PAGES = ("问答 Ask", "对比 Compare", "数字 Figures", "文档 Documents")
 
