@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -15,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from govqa.engine import MAX_DOCUMENT_BYTES
 from govqa.index.store import Index
 from govqa.records import Answer, Citation, DocMeta, Document, Paragraph
+from govqa.ui import loading, render
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -22,18 +22,6 @@ TIMEOUT = 120  # the first run loads the model and the index
 QUESTION = "塘桥街道2019年拆除了多少违章建筑?"
 ASK, COMPARE, DOCUMENTS = "问答 Ask", "对比 Compare", "文档 Documents"
 FIGURES = "数字 Figures"
-
-
-def _import_app():
-    """app.py as a module, for its pure helpers (its page code runs only under `streamlit run`)."""
-    spec = importlib.util.spec_from_file_location("govqa_app", APP)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("govqa_app", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-app = _import_app()
 
 
 @pytest.fixture
@@ -227,7 +215,7 @@ def _citation(n: int, quote: str, start: int = 0) -> Citation:
 def test_answer_html_escapes_and_links_only_citation_marks():
     quote = "拆除<script>alert(1)</script>“五违四必” [2]点位32个。"
     answer = Answer("q", f"{quote}[1]", (_citation(1, quote),), True)
-    out = app.answer_html(answer)
+    out = render.answer_html(answer)
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert "<b>报告</b>" not in out  # the title in the link's tooltip is escaped too
     assert out.count("govqa-cite-") == 1  # the report's own footnote mark [2] is no link
@@ -243,20 +231,20 @@ def test_context_html_marks_the_quote_among_its_neighbours():
     paras = tuple(Paragraph(i + 1, text[a:b], ("一、",), a, b) for i, (a, b) in enumerate(spans))
     doc = Document("d.txt", DocMeta("t"), text, paras, "h")
     start = text.index("<i>")
-    out = app.context_html(doc, 2, (start, start + len("<i>有</i>32个")), around=1)
+    out = render.context_html(doc, 2, (start, start + len("<i>有</i>32个")), around=1)
     assert "<mark>&lt;i&gt;有&lt;/i&gt;32个</mark>" in out
     assert "第一段" in out and "第三段" in out and out.count("govqa-cited") == 1
-    assert "<i>" not in app.section_html(doc.paragraphs)
+    assert "<i>" not in render.section_html(doc.paragraphs)
 
 
 def test_markdown_text_is_shown_as_typed():
-    shown = app.md("![x](http://example.invalid/a.png) [link](javascript:alert(1)) $x$ <b>")
+    shown = render.md("![x](http://example.invalid/a.png) [link](javascript:alert(1)) $x$ <b>")
     assert "![" not in shown and "](" not in shown.replace("\\](", "") and "\\$x\\$" in shown
 
 
 def test_build_command_names_the_index_folder():
-    assert app.build_command(Path("index")) == "govqa index"
-    assert app.build_command(Path("/tmp/my index")) == "govqa index --index '/tmp/my index'"
+    assert loading.build_command(Path("index")) == "govqa index"
+    assert loading.build_command(Path("/tmp/my index")) == "govqa index --index '/tmp/my index'"
 
 
 # ---------------------------------------------------------------- issue 23: cross-street answers, heatmap, limits
@@ -286,10 +274,10 @@ def test_a_cross_street_answer_has_a_line_per_street_and_every_mark_linked(at, q
 
 def test_answer_html_styles_a_reports_footnote_marks_apart_from_citations():
     quote = "聚焦“五违四必” [2]整治,全年拆除违章建筑点位32个。"
-    out = app.answer_html(Answer("q", f"{quote}[1]", (_citation(1, quote),), True))
+    out = render.answer_html(Answer("q", f"{quote}[1]", (_citation(1, quote),), True))
     assert re.search(r'<span class="govqa-footnote-mark"[^>]*>\[2\]</span>', out)
     assert re.search(r'<sup class="govqa-cite"><a href="#govqa-cite-1"[^>]*>\[1\]</a></sup>', out)
-    assert ".govqa-footnote-mark" in app.CSS  # styled: grey and dotted, not a link
+    assert ".govqa-footnote-mark" in render.CSS  # styled: grey and dotted, not a link
 
 
 def test_heatmap_cells_show_their_passage_counts(at):
@@ -304,7 +292,7 @@ def test_heatmap_cells_show_their_passage_counts(at):
 
 def test_heatmap_rows_put_the_count_beside_the_score(qa):
     matrix = qa.coverage(["为老服务/养老"])
-    rows = {r["street"]: r for r in app.heatmap_rows(matrix)}
+    rows = {r["street"]: r for r in render.heatmap_rows(matrix)}
     for street in matrix.streets:
         cell = matrix.cell("为老服务/养老", street)
         n = len(cell.passages)

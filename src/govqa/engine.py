@@ -58,9 +58,8 @@ from .qa.compare import (  # noqa: F401
     CoverageMatrix,
     compare_streets,
     coverage_matrix,
-    format_comparison,
-    format_matrix,
 )
+from .qa.compare_text import format_comparison, format_matrix  # noqa: F401
 from .qa.figures import (  # noqa: F401
     STATUS_LABELS,
     FigureTable,
