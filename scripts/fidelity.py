@@ -158,10 +158,19 @@ def render_pdf(page_html: str, target: Path, chromium: str) -> None:
         # Chromium's default print adds headers (date, title) and footers (file URL, page x/y): the running
         # lines real PDFs carry, which the PDF loader must remove.
         subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp}/profile",
-             f"--print-to-pdf={target}", source.as_uri()],
-            check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp}/profile",
+                f"--print-to-pdf={target}",
+                source.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
 
 
 def render_scan(text_pdf: Path, target: Path) -> None:
@@ -428,8 +437,12 @@ def _conditions() -> dict:
     import os
     import platform
 
-    return {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-            "load_average": os.getloadavg()}  # fmt: skip
+    return {
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+    }
 
 
 def _print_table(results: dict) -> None:

@@ -157,8 +157,9 @@ def training_data(sets: list[Set]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return big_x, rel, valid, weight / weight.sum()
 
 
-def fit(x: np.ndarray, rel: np.ndarray, valid: np.ndarray, weight: np.ndarray, l2: float = 1e-3,
-        steps: int = 1500) -> np.ndarray:  # fmt: skip
+def fit(
+    x: np.ndarray, rel: np.ndarray, valid: np.ndarray, weight: np.ndarray, l2: float = 1e-3, steps: int = 1500
+) -> np.ndarray:
     """Listwise softmax regression by Adam on the full batch."""
     w = np.zeros(x.shape[-1])
     m = v = np.zeros_like(w)
@@ -219,8 +220,11 @@ def chunk_size_report(work: Path, sizes: list[int], gold_dev, long_dev) -> None:
             trial, emb, work / f"chunks-{size}" / "cmrc_trial", chunk_config=config
         )
         cache.close()
-        for s in (_gold_set("gold dev", corpus, gold_dev), _gold_set("longdoc dev", corpus, long_dev),
-                  _external_set("cmrc trial", trial_r, trial)):  # fmt: skip
+        for s in (
+            _gold_set("gold dev", corpus, gold_dev),
+            _gold_set("longdoc dev", corpus, long_dev),
+            _external_set("cmrc trial", trial_r, trial),
+        ):
             print(f"chunks {size:>4} {s.name:<12} bm25     {scores(ranks(s, 'bm25'))}")
             print(f"chunks {size:>4} {s.name:<12} baseline {scores(ranks(s, 'baseline'))}")
 
@@ -252,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     corpus = Retriever(Index.open(args.work / "corpus"), emb)
     trial = _subset(load_squad(CMRC_TRIAL), args.trial_questions)
     trial_r, trial_cache = open_eval_retriever(trial, emb, args.work / "cmrc_trial")
-    fit_sets = [_gold_set("gold dev", corpus, gold_dev), _gold_set("longdoc dev", corpus, long_dev),
-                _external_set("cmrc trial", trial_r, trial)]  # fmt: skip
+    fit_sets = [
+        _gold_set("gold dev", corpus, gold_dev),
+        _gold_set("longdoc dev", corpus, long_dev),
+        _external_set("cmrc trial", trial_r, trial),
+    ]
     print(f"prepared in {time.perf_counter() - started:.0f} s")
 
     # The lexical choices, on the fitting sets.
@@ -276,18 +283,24 @@ def main(argv: list[str] | None = None) -> int:
     report = [_gold_set("gold test", corpus, gold_test), _gold_set("longdoc test", corpus, long_test)]
     cleanup = [trial_cache]
     if args.heldout:
-        for name, path, limit in (("cmrc dev", CMRC_DEV, args.cmrc_questions),
-                                  ("drcd dev", DRCD_DEV, args.drcd_questions)):  # fmt: skip
+        for name, path, limit in (
+            ("cmrc dev", CMRC_DEV, args.cmrc_questions),
+            ("drcd dev", DRCD_DEV, args.drcd_questions),
+        ):
             evalset = _subset(load_squad(path), limit)
             r, cache = open_eval_retriever(evalset, emb, args.work / name.replace(" ", "_"))
             cleanup.append(cache)
             report.append(_external_set(name, r, evalset))
     for s in fit_sets + report:
         tag = "fit " if s in fit_sets else "HELD"
-        for label, mode, config in [("baseline", "baseline", None), ("bm25", "bm25", None),
-                                    ("dense", "dense", None), ("rrf", "hybrid", RetrievalConfig(fusion="rrf")),
-                                    ("wtd 0.5", "hybrid", RetrievalConfig(fusion="weighted")),
-                                    ("learned", "hybrid", fitted)]:  # fmt: skip
+        for label, mode, config in [
+            ("baseline", "baseline", None),
+            ("bm25", "bm25", None),
+            ("dense", "dense", None),
+            ("rrf", "hybrid", RetrievalConfig(fusion="rrf")),
+            ("wtd 0.5", "hybrid", RetrievalConfig(fusion="weighted")),
+            ("learned", "hybrid", fitted),
+        ]:
             print(f"{tag} {s.name:<12} {label:<9} {scores(ranks(s, mode, config))}")
     for cache in cleanup:
         cache.close()

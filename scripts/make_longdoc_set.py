@@ -63,16 +63,18 @@ def questions(corpus: Path) -> list[dict]:
             if len(words) < 3:
                 continue
             n = len(out)
-            out.append({
-                "id": f"L{n + 1:03d}",
-                "question": "".join(words) + ENDINGS[n % len(ENDINGS)],
-                "type": "longdoc",
-                "doc": doc.doc_id,
-                "evidence": [clause],
-                "answer": [],
-                "street": doc.meta.street,
-                "split": "dev" if n % 2 == 0 else "test",
-            })  # fmt: skip
+            out.append(
+                {
+                    "id": f"L{n + 1:03d}",
+                    "question": "".join(words) + ENDINGS[n % len(ENDINGS)],
+                    "type": "longdoc",
+                    "doc": doc.doc_id,
+                    "evidence": [clause],
+                    "answer": [],
+                    "street": doc.meta.street,
+                    "split": "dev" if n % 2 == 0 else "test",
+                }
+            )
     return out
 
 

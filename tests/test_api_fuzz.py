@@ -45,8 +45,13 @@ def writes_need_the_key(ctx, response, case) -> None:
         assert response.status_code == 401, f"a write without the key got {response.status_code}"
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          writes_need_the_key]  # fmt: skip
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    writes_need_the_key,
+]
 
 
 def test_generated_requests_get_no_5xx_and_documented_responses(fuzzed_server):

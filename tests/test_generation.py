@@ -63,8 +63,13 @@ def canned_reply(prompt: str) -> dict[str, str]:
     made_up_words = "街道还建成了一座月球观测基地和海底隧道[1]。"  # no number, wording not in [1]
     out_of_range = first_sentence(passages[2]).rstrip("。") + "[9]。"  # [9]: there are only 5 passages
     text = f"{copied}[1]\n{made_up_number}{made_up_words}{out_of_range}"
-    return {"text": text, "copied": copied, "made_up_number": made_up_number, "made_up_words": made_up_words,
-            "out_of_range": out_of_range}  # fmt: skip
+    return {
+        "text": text,
+        "copied": copied,
+        "made_up_number": made_up_number,
+        "made_up_words": made_up_words,
+        "out_of_range": out_of_range,
+    }
 
 
 class FakeChat(ThreadingHTTPServer):
@@ -103,9 +108,14 @@ class ChatHandler(BaseHTTPRequestHandler):
         self.server.replies.append(reply)
         text = reply["text"]
         if not body.get("stream"):
-            payload = {"id": "x", "object": "chat.completion", "model": body["model"],
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                    "finish_reason": "stop"}]}  # fmt: skip
+            payload = {
+                "id": "x",
+                "object": "chat.completion",
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+            }
             self._send(200, "application/json", json.dumps(payload, ensure_ascii=False).encode())
             return
         self.send_response(200)
@@ -162,7 +172,12 @@ def test_endpoint_answer_keeps_the_supported_sentence_and_flags_the_rest(qa, ser
     assert len(answer.citations) == 1
     c = answer.citations[0]
     assert (c.n, c.doc_id, c.title, c.street, c.section_path) == (
-        1, hit.chunk.doc_id, hit.meta.title, hit.meta.street, hit.chunk.section_path)  # fmt: skip
+        1,
+        hit.chunk.doc_id,
+        hit.meta.title,
+        hit.meta.street,
+        hit.chunk.section_path,
+    )
     doc = qa.document(c.doc_id)
     assert c.quote == reply["copied"] == doc.text[c.char_start : c.char_end]
     assert c.quote in doc.paragraph(c.paragraph).text
@@ -287,11 +302,20 @@ def tiny_model(tmp_path_factory) -> Path:
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")  # one token per character
     tok.decoder = decoders.Fuse()
-    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
-                            eos_token="[EOS]").save_pretrained(path)  # fmt: skip
+    PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]"
+    ).save_pretrained(path)
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(vocab), n_positions=4096, n_embd=32, n_layer=1, n_head=2,
-                        bos_token_id=2, eos_token_id=2, pad_token_id=0)  # fmt: skip
+    config = GPT2Config(
+        vocab_size=len(vocab),
+        n_positions=4096,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=2,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     GPT2LMHeadModel(config).save_pretrained(path)
     return path
 
@@ -338,8 +362,16 @@ def test_local_model_chat_template_and_limits(tiny_model, tmp_path):
 
 
 def _hit(text: str, n: int = 1, para_start: int = 10, char_start: int = 1000) -> Hit:
-    chunk = Chunk(f"doc{n}.txt#0", f"doc{n}.txt", ("一、2018年工作回顾",), para_start,
-                  para_start + text.count("\n"), char_start, char_start + len(text), text)  # fmt: skip
+    chunk = Chunk(
+        f"doc{n}.txt#0",
+        f"doc{n}.txt",
+        ("一、2018年工作回顾",),
+        para_start,
+        para_start + text.count("\n"),
+        char_start,
+        char_start + len(text),
+        text,
+    )
     meta = DocMeta(f"报告{n}", street="塘桥街道", year_start=2018, year_end=2018)
     return Hit(chunk, meta, 1.0 / n, n)
 

@@ -172,8 +172,10 @@ def _store_words_as_json(index_dir) -> None:
     index.close()
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT vec_id, words FROM chunk_words").fetchall()
-        db.executemany("UPDATE chunk_words SET words = ? WHERE vec_id = ?",
-                       [(json.dumps(unpack_terms(w), ensure_ascii=False), i) for i, w in rows])  # fmt: skip
+        db.executemany(
+            "UPDATE chunk_words SET words = ? WHERE vec_id = ?",
+            [(json.dumps(unpack_terms(w), ensure_ascii=False), i) for i, w in rows],
+        )
     db.close()
     # The rewritten file gets its checksum, as if built so (a build reuses only a verified index).
     manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))

@@ -52,10 +52,19 @@ def render_pdf(tmp_path: Path, page_html: str, name: str = "report.pdf") -> Path
     source.write_text(page_html, encoding="utf-8")
     target = tmp_path / name
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-         f"--print-to-pdf={target}", source.as_uri()],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--print-to-pdf={target}",
+            source.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return target
 
 
@@ -277,10 +286,20 @@ def _legacy_doc(tmp_path: Path) -> Path:
     d.save(tmp_path / "r.docx")
     out = tmp_path / "legacy"
     subprocess.run(
-        [SOFFICE, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless", "--convert-to", "doc",
-         "--outdir", str(out), str(tmp_path / "r.docx")],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            SOFFICE,
+            f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}",
+            "--headless",
+            "--convert-to",
+            "doc",
+            "--outdir",
+            str(out),
+            str(tmp_path / "r.docx"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     doc = out / "r.doc"
     assert doc.read_bytes()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: the binary Word format
     (tmp_path / "r.docx").unlink()
@@ -475,20 +494,38 @@ def test_layout_rules_on_positioned_lines():
 
     header = "测试街道2020年工作报告"
     pages = [
-        PageBox(1, 595, 842, [
-            line(header, 1, 20, x0=200, x1=400, size=9),  # running header
-            line("一、主要工作", 1, 100, x1=200, size=16, bold=True),
-            line("全年完成加装电梯12台,新建睦邻点5个,社区", 1, 130, x0=96),  # first line, indented
-            line("服务更加完善,居民满意度进一步提升,各项", 1, 150),  # runs to the margin at the page end
-            line("- 1 -", 1, 800, x0=280, x1=310, size=9),  # page number
-        ], []),
-        PageBox(2, 595, 842, [
-            line(header, 2, 20, x0=200, x1=400, size=9),
-            line("工作扎实推进。", 2, 100, x1=160),  # the paragraph of page 1 goes on
-            line("- 2 -", 2, 800, x0=280, x1=310, size=9),
-        ], [TableBox([["年份", "金额"], ["2019", "20万元"]], 2, 700)]),
-        PageBox(3, 595, 842, [line(header, 3, 20, x0=200, x1=400, size=9)], [TableBox([["2020", "30万元"]], 3, 60)]),
-    ]  # fmt: skip
+        PageBox(
+            1,
+            595,
+            842,
+            [
+                line(header, 1, 20, x0=200, x1=400, size=9),  # running header
+                line("一、主要工作", 1, 100, x1=200, size=16, bold=True),
+                line("全年完成加装电梯12台,新建睦邻点5个,社区", 1, 130, x0=96),  # first line, indented
+                line("服务更加完善,居民满意度进一步提升,各项", 1, 150),  # runs to the margin at the page end
+                line("- 1 -", 1, 800, x0=280, x1=310, size=9),  # page number
+            ],
+            [],
+        ),
+        PageBox(
+            2,
+            595,
+            842,
+            [
+                line(header, 2, 20, x0=200, x1=400, size=9),
+                line("工作扎实推进。", 2, 100, x1=160),  # the paragraph of page 1 goes on
+                line("- 2 -", 2, 800, x0=280, x1=310, size=9),
+            ],
+            [TableBox([["年份", "金额"], ["2019", "20万元"]], 2, 700)],
+        ),
+        PageBox(
+            3,
+            595,
+            842,
+            [line(header, 3, 20, x0=200, x1=400, size=9)],
+            [TableBox([["2020", "30万元"]], 3, 60)],
+        ),
+    ]
     drop_running_lines(pages)
     lines = assemble(pages)
     texts = [x.text for x in lines]

@@ -19,16 +19,69 @@ METADATA_SET = ROOT / "tests" / "data" / "metadata_set.jsonl"
 
 # The five real reports' metadata as it was before the mixed-corpus reader: it must not change.
 FIVE_REPORTS = {
-    "000_051ad83070a5de45.txt": ("2019年长寿路街道社区代表会议上的报告", "长寿路街道", "普陀区", 2018, 2018, "2019-01-30", "工作报告"),
-    "001_191eb5bed6b7048b.txt": ("新华路街道2023年工作总结", "新华路街道", "长宁区", 2023, 2023, "2024-02-02", "工作总结"),
-    "002_08bf58efbc4c3fde.txt": ("安康和美·活力长白行动计划(2021-2023年)", "长白新村街道", "杨浦区", 2021, 2023, "2021-08-31", "行动计划"),
-    "003_1c4c3d7015c59f1b.txt": ("2020年塘桥街道社代会报告", "塘桥街道", "浦东新区", 2019, 2019, "2020-01-16", "工作报告"),
-    "004_a21819862bf6781b.txt": ("普陀区万里街道2021年工作计划", "万里街道", "普陀区", 2021, 2021, "2021-02-26", "工作计划"),
-}  # fmt: skip
+    "000_051ad83070a5de45.txt": (
+        "2019年长寿路街道社区代表会议上的报告",
+        "长寿路街道",
+        "普陀区",
+        2018,
+        2018,
+        "2019-01-30",
+        "工作报告",
+    ),
+    "001_191eb5bed6b7048b.txt": (
+        "新华路街道2023年工作总结",
+        "新华路街道",
+        "长宁区",
+        2023,
+        2023,
+        "2024-02-02",
+        "工作总结",
+    ),
+    "002_08bf58efbc4c3fde.txt": (
+        "安康和美·活力长白行动计划(2021-2023年)",
+        "长白新村街道",
+        "杨浦区",
+        2021,
+        2023,
+        "2021-08-31",
+        "行动计划",
+    ),
+    "003_1c4c3d7015c59f1b.txt": (
+        "2020年塘桥街道社代会报告",
+        "塘桥街道",
+        "浦东新区",
+        2019,
+        2019,
+        "2020-01-16",
+        "工作报告",
+    ),
+    "004_a21819862bf6781b.txt": (
+        "普陀区万里街道2021年工作计划",
+        "万里街道",
+        "普陀区",
+        2021,
+        2021,
+        "2021-02-26",
+        "工作计划",
+    ),
+}
 
 # Phrases a real mixed corpus turned into "streets": sentence pieces ending in 镇 or 街道, and a city.
-FRAGMENTS = ["由乡镇", "个街镇", "各街镇", "保障城镇", "缴纳城镇", "度全国城镇", "施用地减征城镇", "企业纳入各街道",
-             "化肥送到星桥镇", "家住康健街道", "长张磊带头坐镇", "路派出所会同街道", "景德镇"]  # fmt: skip
+FRAGMENTS = [
+    "由乡镇",
+    "个街镇",
+    "各街镇",
+    "保障城镇",
+    "缴纳城镇",
+    "度全国城镇",
+    "施用地减征城镇",
+    "企业纳入各街道",
+    "化肥送到星桥镇",
+    "家住康健街道",
+    "长张磊带头坐镇",
+    "路派出所会同街道",
+    "景德镇",
+]
 
 
 def test_the_five_reports_keep_their_metadata():
@@ -94,8 +147,10 @@ def test_only_the_issuer_gives_the_street():
 
 
 def test_one_line_texts_get_a_one_line_title():
-    notice = ("门头沟区信访办公室关于暂停接待群众来访的通知各位来访群众：为做好疫情防控工作，自2020年1月29日起暂停接待群众来访。"
-              "门头沟区信访办公室 2020年1月28日")  # fmt: skip
+    notice = (
+        "门头沟区信访办公室关于暂停接待群众来访的通知各位来访群众：为做好疫情防控工作，自2020年1月29日起暂停接待群众来访。"
+        "门头沟区信访办公室 2020年1月28日"
+    )
     meta = extract_metadata(notice, "x")
     assert meta.title == "门头沟区信访办公室关于暂停接待群众来访的通知"
     assert (meta.district, meta.doc_type, meta.year_start, meta.published) == (
@@ -111,8 +166,10 @@ def test_one_line_texts_get_a_one_line_title():
 
 def test_type_and_year_come_from_title_and_date_lines_not_body_words():
     """A notice of February 2020 whose body talks of 工作报告 and 计划 is a 2020 notice."""
-    text = ("关于做好2020年春节期间疫情防控工作的通知\n发布日期：2020-02-03\n各街镇：\n"
-            "根据区政府工作报告和年度工作计划，现将有关事项通知如下。2019年全区共排查……\n普陀区人民政府\n2020年2月3日")  # fmt: skip
+    text = (
+        "关于做好2020年春节期间疫情防控工作的通知\n发布日期：2020-02-03\n各街镇：\n"
+        "根据区政府工作报告和年度工作计划，现将有关事项通知如下。2019年全区共排查……\n普陀区人民政府\n2020年2月3日"
+    )
     meta = extract_metadata(text, "x")
     assert (meta.doc_type, meta.year_start, meta.published, meta.district) == (
         "通知",
@@ -124,7 +181,11 @@ def test_type_and_year_come_from_title_and_date_lines_not_body_words():
         "关于加强出租房屋管理的通告\n广大居民：\n现通告如下。\n北新泾街道办事处\n二〇二〇年二月五日", "x"
     )
     assert (signed.street, signed.district, signed.year_start, signed.published) == (
-        "北新泾街道", "长宁区", 2020, "2020-02-05")  # fmt: skip
+        "北新泾街道",
+        "长宁区",
+        2020,
+        "2020-02-05",
+    )
 
 
 def test_labelled_mixed_set_meets_the_targets():

@@ -45,10 +45,21 @@ def milvus_uri(tmp_path_factory):
     data = tmp_path_factory.mktemp("milvus")
     log = (data / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data / "db"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "milvus_lite",
+            "server",
+            "--data-dir",
+            str(data / "db"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -89,8 +100,10 @@ def mqa(milvus_index, embedder) -> GovQA:
 
 def test_the_folder_only_points_at_milvus(milvus_index, milvus_uri, mqa, qa):
     assert json.loads((milvus_index / MILVUS_DESCRIPTOR).read_text()) == {
-        "backend": "milvus", "uri": milvus_uri, "collection": "govqa"
-    }  # fmt: skip
+        "backend": "milvus",
+        "uri": milvus_uri,
+        "collection": "govqa",
+    }
     assert not (milvus_index / "CURRENT").exists()
     assert isinstance(mqa.index, MilvusIndex)
     assert mqa.index.metas == qa.index.metas
@@ -211,8 +224,15 @@ def test_rebuild_switches_the_alias_and_drops_the_old_generation(
 
     client = MilvusClient(uri=milvus_uri)
     folder = tmp_path / "idx"
-    first = build(CORPUS, folder, embedder, backend="milvus", milvus_uri=milvus_uri, milvus_collection="rebuild",
-                  vectors_from=corpus_index).report  # fmt: skip
+    first = build(
+        CORPUS,
+        folder,
+        embedder,
+        backend="milvus",
+        milvus_uri=milvus_uri,
+        milvus_collection="rebuild",
+        vectors_from=corpus_index,
+    ).report
     old = MilvusIndex.open(folder).manifest["chunks_collection"]
     time.sleep(1.1)  # generations are stamped to the second
     again = build(
@@ -230,7 +250,8 @@ def test_missing_collection_and_unreachable_server_are_clear_errors(milvus_uri, 
     monkeypatch.setenv("GOVQA_MILVUS_TIMEOUT", "2")
     with pytest.raises(IndexNotFoundError, match="govqa index --backend milvus"):
         MilvusIndex.connect(milvus_uri, "nothing_here")
-    (tmp_path / MILVUS_DESCRIPTOR).write_text(json.dumps({"uri": f"http://127.0.0.1:{_free_port()}",
-                                                          "collection": "govqa"}))  # fmt: skip
+    (tmp_path / MILVUS_DESCRIPTOR).write_text(
+        json.dumps({"uri": f"http://127.0.0.1:{_free_port()}", "collection": "govqa"})
+    )
     with pytest.raises(MilvusUnavailableError, match="127.0.0.1"):
         GovQA.open(tmp_path)

@@ -86,10 +86,15 @@ def test_standalone_questions_are_left_alone():
 
 @pytest.mark.parametrize(
     ("question", "expected"),
-    [("长寿路街道为什么要健全矛盾纠纷预警机制?", True), ("怎样推进美丽家园建设?", True),
-     ("什么是羊水栓塞?", True), ("溶组织内阿米巴致病的症状有哪些?", True),
-     ("塘桥街道2019年拆除了多少违章建筑?", False), ("万里街道有没有开展垃圾分类?", False)],
-)  # fmt: skip
+    [
+        ("长寿路街道为什么要健全矛盾纠纷预警机制?", True),
+        ("怎样推进美丽家园建设?", True),
+        ("什么是羊水栓塞?", True),
+        ("溶组织内阿米巴致病的症状有哪些?", True),
+        ("塘桥街道2019年拆除了多少违章建筑?", False),
+        ("万里街道有没有开展垃圾分类?", False),
+    ],
+)
 def test_explanation_questions(question, expected):
     from govqa.qa.questions import asks_explanation
 

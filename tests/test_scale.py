@@ -100,8 +100,12 @@ _SLOW_BUILD = textwrap.dedent(
 def test_a_build_killed_at_half_resumes_from_its_saved_batches(small_corpus, tmp_path):
     total = _chunk_count(small_corpus)
     index_dir = tmp_path / "index"
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_BUILD, str(small_corpus), str(index_dir)],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_BUILD, str(small_corpus), str(index_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
     done = 0
     try:
         for line in proc.stdout:  # bounded: the child embeds `total` passages and stops by itself
@@ -125,9 +129,17 @@ def test_a_build_killed_at_half_resumes_from_its_saved_batches(small_corpus, tmp
 
 def test_filter_masks_agree_with_filters_matches(qa):
     index = qa.index
-    cases = [Filters(street="塘桥"), Filters(district="普陀区"), Filters(year=2021, doc_type="工作计划"),
-             Filters(street="外滩街道"), Filters(district="杨浦", year=2020), Filters(doc_type="工作报告"),
-             Filters(street="长"), Filters(street="塘桥街道办事处"), Filters(district="浦东新区浦东")]  # fmt: skip
+    cases = [
+        Filters(street="塘桥"),
+        Filters(district="普陀区"),
+        Filters(year=2021, doc_type="工作计划"),
+        Filters(street="外滩街道"),
+        Filters(district="杨浦", year=2020),
+        Filters(doc_type="工作报告"),
+        Filters(street="长"),
+        Filters(street="塘桥街道办事处"),
+        Filters(district="浦东新区浦东"),
+    ]
     for f in cases:
         expected = np.array([f.matches(index.metas[c.doc_id]) for c in index.chunks])
         assert np.array_equal(index.filter_mask(f), expected), f

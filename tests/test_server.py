@@ -49,10 +49,29 @@ class Server:
         self.log = (self.index.parent / f"server-{port}.log").open("wb")
         # --build-nice 0: on a machine shared with other jobs a niced build crawls; the benchmark measures it.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "govqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--index", str(self.index), "--corpus", str(self.corpus), "--log-level", "warning", "--build-nice", "0", *self.args],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "govqa.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--index",
+                str(self.index),
+                "--corpus",
+                str(self.corpus),
+                "--log-level",
+                "warning",
+                "--build-nice",
+                "0",
+                *self.args,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -147,8 +166,9 @@ def test_filters_and_modes_pass_through(http, qa):
     body = {"question": "垃圾分类", "street": "长寿路街道", "mode": "bm25", "k": 4}
     hits = http.post("/v1/search", json=body).json()["hits"]
     assert hits and {h["street"] for h in hits} == {"长寿路街道"}
-    assert hits == [hit_json(h) for h in qa.search("垃圾分类", k=4, filters=qa_filters(street="长寿路街道"),
-                                                   mode="bm25")]  # fmt: skip
+    assert hits == [
+        hit_json(h) for h in qa.search("垃圾分类", k=4, filters=qa_filters(street="长寿路街道"), mode="bm25")
+    ]
 
 
 def qa_filters(**kw):
@@ -192,7 +212,11 @@ def _refusals(http: httpx.Client):
         415,
         http.post("/v1/documents", content=b"x", headers={**AUTH, "content-type": "text/plain"}),
     )
-    yield "too large", 413, http.post("/v1/search", content=b"x" * (2 << 20), headers={"content-type": "application/json"})  # fmt: skip
+    yield (
+        "too large",
+        413,
+        http.post("/v1/search", content=b"x" * (2 << 20), headers={"content-type": "application/json"}),
+    )
 
 
 def test_every_refusal_has_one_error_shape(http):
@@ -261,7 +285,7 @@ def test_k_has_the_same_limits_in_the_library_the_cli_and_http(http, qa, corpus_
         ok = runner.invoke(cli, [*command, "--index", str(corpus_index), "-k", str(MAX_K), "--json"])
         assert ok.exit_code == 0, ok.output
         refused = runner.invoke(cli, [*command, "--index", str(corpus_index), "-k", str(MAX_K + 1)])
-        assert refused.exit_code == 2 and f"1<=x<={MAX_K}" in refused.output, refused.output  # fmt: skip
+        assert refused.exit_code == 2 and f"1<=x<={MAX_K}" in refused.output, refused.output
 
 
 def test_a_citation_resolves_to_its_paragraph(http):
@@ -364,8 +388,11 @@ def test_openai_client_chat_completion_with_citations(server, qa):
 
 def test_a_follow_up_keeps_the_street_of_the_earlier_turn(http):
     first = "长寿路街道2018年做了哪些为老服务工作?"
-    messages = [{"role": "user", "content": first}, {"role": "assistant", "content": "……"},
-                {"role": "user", "content": "垃圾分类方面呢?"}]  # fmt: skip
+    messages = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": "……"},
+        {"role": "user", "content": "垃圾分类方面呢?"},
+    ]
     reply = http.post("/v1/chat/completions", json={"model": "govqa", "messages": messages}).json()
     alone = http.post("/v1/ask", json={"question": "垃圾分类方面呢?"}).json()
     assert reply["citations"], reply
@@ -514,8 +541,11 @@ def test_kill_9_mid_upload_then_restart_redoes_the_job(corpus_index, tmp_path):
     server = Server(index, corpus).start()
     try:
         with server.client() as http:
-            r = http.post("/v1/documents", headers=AUTH,
-                          json={"name": "临江街道报告.txt", "text": small_report("临江街道", 40)})  # fmt: skip
+            r = http.post(
+                "/v1/documents",
+                headers=AUTH,
+                json={"name": "临江街道报告.txt", "text": small_report("临江街道", 40)},
+            )
             job_id = r.json()["id"]
             deadline = time.monotonic() + JOB_TIMEOUT
             while True:  # kill while it embeds
@@ -569,8 +599,13 @@ def test_keyed_reads_cors_and_a_server_without_a_key(index_copy, tmp_path):
 
     from govqa.server import Settings, create_app
 
-    keyed = Settings(index_dir=index_copy, corpus=tmp_path, api_key=KEY, keyed_reads=True,
-                     cors_origins=["https://portal.example"])  # fmt: skip
+    keyed = Settings(
+        index_dir=index_copy,
+        corpus=tmp_path,
+        api_key=KEY,
+        keyed_reads=True,
+        cors_origins=["https://portal.example"],
+    )
     with TestClient(create_app(keyed)) as client:
         assert client.post("/v1/search", json={"question": QUESTION}).status_code == 401
         assert client.post("/v1/search", json={"question": QUESTION}, headers=AUTH).status_code == 200

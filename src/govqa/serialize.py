@@ -146,11 +146,21 @@ class DocumentJSON(TypedDict):
 def hit_json(hit: Hit) -> HitJSON:
     c = hit.chunk
     return {
-        "rank": hit.rank, "score": hit.score, "dense_score": hit.dense_score, "dense_rank": hit.dense_rank,
-        "bm25_score": hit.bm25_score, "bm25_rank": hit.bm25_rank, "doc_id": c.doc_id, "title": hit.meta.title,
-        "street": hit.meta.street, "section_path": list(c.section_path), "paragraphs": [c.para_start, c.para_end],
-        "char_start": c.char_start, "char_end": c.char_end, "text": c.text,
-    }  # fmt: skip
+        "rank": hit.rank,
+        "score": hit.score,
+        "dense_score": hit.dense_score,
+        "dense_rank": hit.dense_rank,
+        "bm25_score": hit.bm25_score,
+        "bm25_rank": hit.bm25_rank,
+        "doc_id": c.doc_id,
+        "title": hit.meta.title,
+        "street": hit.meta.street,
+        "section_path": list(c.section_path),
+        "paragraphs": [c.para_start, c.para_end],
+        "char_start": c.char_start,
+        "char_end": c.char_end,
+        "text": c.text,
+    }
 
 
 def citation_json(citation: Citation) -> CitationJSON:
@@ -161,20 +171,30 @@ def citation_json(citation: Citation) -> CitationJSON:
 
 def answer_json(answer: Answer) -> AnswerJSON:
     return {
-        "question": answer.question, "resolved_question": answer.resolved_question or answer.question,
-        "kind": answer.kind, "answer": answer.text, "supported": answer.supported,
+        "question": answer.question,
+        "resolved_question": answer.resolved_question or answer.question,
+        "kind": answer.kind,
+        "answer": answer.text,
+        "supported": answer.supported,
         "filters": asdict(answer.filters),  # type: ignore[typeddict-item]
         "citations": [citation_json(c) for c in answer.citations],
-        "flagged": list(answer.flagged), "hits": [hit_json(h) for h in answer.hits],
-    }  # fmt: skip
+        "flagged": list(answer.flagged),
+        "hits": [hit_json(h) for h in answer.hits],
+    }
 
 
 def comparison_json(comparison: Comparison) -> ComparisonJSON:
     findings: list[FindingJSON] = [
-        {"street": f.street, "district": f.district, "found": f.found, "finding": f.finding,
-         "citations": [citation_json(c) for c in f.citations], "passages": [hit_json(h) for h in f.passages]}
+        {
+            "street": f.street,
+            "district": f.district,
+            "found": f.found,
+            "finding": f.finding,
+            "citations": [citation_json(c) for c in f.citations],
+            "passages": [hit_json(h) for h in f.passages],
+        }
         for f in comparison.findings
-    ]  # fmt: skip
+    ]
     return {"topic": comparison.topic, "findings": findings}
 
 
@@ -201,9 +221,14 @@ def document_summaries(index: Index) -> list[DocumentSummaryJSON]:
 
 def paragraph_json(p: Paragraph) -> ParagraphJSON:
     return {
-        "number": p.number, "text": p.text, "section_path": list(p.section_path), "char_start": p.char_start,
-        "char_end": p.char_end, "kind": p.kind, "footnotes": [asdict(f) for f in p.footnotes],  # type: ignore[misc]
-    }  # fmt: skip
+        "number": p.number,
+        "text": p.text,
+        "section_path": list(p.section_path),
+        "char_start": p.char_start,
+        "char_end": p.char_end,
+        "kind": p.kind,
+        "footnotes": [asdict(f) for f in p.footnotes],  # type: ignore[misc]
+    }
 
 
 def section_outline(doc: Document) -> list[SectionJSON]:
@@ -234,6 +259,9 @@ def document_json(doc: Document, paragraph: int | None = None) -> DocumentJSON:
             )
         para = paragraph_json(doc.paragraph(paragraph))
     return {
-        "doc_id": doc.doc_id, **asdict(doc.meta),  # type: ignore[typeddict-item]
-        "paragraph_count": len(doc.paragraphs), "sections": section_outline(doc), "paragraph": para,
-    }  # fmt: skip
+        "doc_id": doc.doc_id,
+        **asdict(doc.meta),  # type: ignore[typeddict-item]
+        "paragraph_count": len(doc.paragraphs),
+        "sections": section_outline(doc),
+        "paragraph": para,
+    }

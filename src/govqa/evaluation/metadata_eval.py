@@ -93,8 +93,13 @@ def score(records: list[dict]) -> MetadataScores:
         if r["street"] is not None and r.get("names_issuer", True):
             s.street_expected += 1
             s.street_found += checks["street"]
-        got = {"title": meta.title, "district": meta.district, "doc_type": meta.doc_type,
-               "year": meta.year_start, "street": meta.street}  # fmt: skip
+        got = {
+            "title": meta.title,
+            "district": meta.district,
+            "doc_type": meta.doc_type,
+            "year": meta.year_start,
+            "street": meta.street,
+        }
         s.errors += [
             f"{r['id']} {name}: got {got[name]!r} expected {r[name]!r}"
             for name, ok in checks.items()

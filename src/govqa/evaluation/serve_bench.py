@@ -40,12 +40,24 @@ REQUEST_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900.0
 
 
-def run(corpus: Path, gold: Path, index: Path | None, clients: int, duration: float, throughput_seconds: float,
-        embedder: str | None = None) -> dict:  # fmt: skip
+def run(
+    corpus: Path,
+    gold: Path,
+    index: Path | None,
+    clients: int,
+    duration: float,
+    throughput_seconds: float,
+    embedder: str | None = None,
+) -> dict:
     questions = [q.question for q in load_gold(gold)]
     work = Path(tempfile.mkdtemp(prefix="govqa-serve-bench-"))
-    out: dict = {"clients": clients, "duration_s": duration, "throughput_s": throughput_seconds,
-                 "questions": len(questions), "cpus": os.cpu_count()}  # fmt: skip
+    out: dict = {
+        "clients": clients,
+        "duration_s": duration,
+        "throughput_s": throughput_seconds,
+        "questions": len(questions),
+        "cpus": os.cpu_count(),
+    }
     server = None
     try:
         shutil.copytree(corpus, work / "corpus")
@@ -83,12 +95,22 @@ def _in_process(index: Path, questions: list[str], seconds: float) -> dict:
         qa.search(questions[i % len(questions)])
         times.append(time.perf_counter() - t)
         i += 1
-    return {"requests": len(times), "rps": len(times) / sum(times), "p50_ms": percentile_ms(times, 50),
-            "p95_ms": percentile_ms(times, 95)}  # fmt: skip
+    return {
+        "requests": len(times),
+        "rps": len(times) / sum(times),
+        "p50_ms": percentile_ms(times, 50),
+        "p95_ms": percentile_ms(times, 95),
+    }
 
 
-async def _load(url: str, questions: list[str], clients: int, seconds: float, kinds: tuple[str, ...],
-                stop: threading.Event | None = None) -> dict:  # fmt: skip
+async def _load(
+    url: str,
+    questions: list[str],
+    clients: int,
+    seconds: float,
+    kinds: tuple[str, ...],
+    stop: threading.Event | None = None,
+) -> dict:
     """`clients` concurrent loops over the questions until `seconds` pass (or `stop` is set)."""
     latencies: dict[str, list[float]] = {k: [] for k in kinds}
     errors: list[str] = []
@@ -118,11 +140,19 @@ async def _load(url: str, questions: list[str], clients: int, seconds: float, ki
         elapsed = time.perf_counter() - started
     every = [t for ts in latencies.values() for t in ts]
     return {
-        "requests": len(every), "errors": len(errors), "error_samples": errors[:5], "seconds": elapsed,
-        "rps": len(every) / elapsed, "p50_ms": percentile_ms(every, 50), "p95_ms": percentile_ms(every, 95),
-        "by_kind": {k: {"requests": len(v), "p50_ms": percentile_ms(v, 50), "p95_ms": percentile_ms(v, 95)}
-                    for k, v in latencies.items() if v},
-    }  # fmt: skip
+        "requests": len(every),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "seconds": elapsed,
+        "rps": len(every) / elapsed,
+        "p50_ms": percentile_ms(every, 50),
+        "p95_ms": percentile_ms(every, 95),
+        "by_kind": {
+            k: {"requests": len(v), "p50_ms": percentile_ms(v, 50), "p95_ms": percentile_ms(v, 95)}
+            for k, v in latencies.items()
+            if v
+        },
+    }
 
 
 def _while_building(
@@ -169,9 +199,13 @@ def _while_building(
     finally:
         done.set()
         thread.join(BUILD_TIMEOUT + REQUEST_TIMEOUT)
-    return {"load": load, "builds": len(builds), "upload_errors": failure,
-            "build_seconds": [round(b["seconds"], 1) for b in builds],
-            "chunks_embedded_per_build": builds[0]["embedded"] if builds else None}  # fmt: skip
+    return {
+        "load": load,
+        "builds": len(builds),
+        "upload_errors": failure,
+        "build_seconds": [round(b["seconds"], 1) for b in builds],
+        "chunks_embedded_per_build": builds[0]["embedded"] if builds else None,
+    }
 
 
 class _Server:
@@ -188,10 +222,24 @@ class _Server:
         self.log = (self.index.parent / "server.log").open("wb")
         started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "govqa.cli", "serve", "--port", str(port), "--index", str(self.index),
-             "--corpus", str(self.corpus), "--log-level", "warning"],
-            env={**os.environ, "GOVQA_API_KEY": self.key}, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "govqa.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--index",
+                str(self.index),
+                "--corpus",
+                str(self.corpus),
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, "GOVQA_API_KEY": self.key},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         while time.perf_counter() - started < START_TIMEOUT:
             if self.proc.poll() is not None:
                 raise RuntimeError(
@@ -220,23 +268,27 @@ class _Server:
 def report(out: dict) -> str:
     def phase(name: str, p: dict) -> str:
         kinds = ", ".join(f"{k} p50 {v['p50_ms']:.0f} ms" for k, v in p["by_kind"].items())
-        return (f"  {name:<10}{p['requests']:>7} requests, {p['errors']} errors, {p['rps']:6.1f} req/s, "
-                f"p50 {p['p50_ms']:.0f} ms, p95 {p['p95_ms']:.0f} ms ({kinds})")  # fmt: skip
+        return (
+            f"  {name:<10}{p['requests']:>7} requests, {p['errors']} errors, {p['rps']:6.1f} req/s, "
+            f"p50 {p['p50_ms']:.0f} ms, p95 {p['p95_ms']:.0f} ms ({kinds})"
+        )
 
     b = out["building"]
     ip = out["in_process_search"]
-    return "\n".join([
-        f"govqa serve load benchmark: {out['clients']} clients on loopback, {out['cpus']} CPUs, "
-        f"server started in {out['server_start_s']:.1f} s",
-        phase("idle", out["idle"]),
-        phase("building", b["load"]),
-        f"            {b['builds']} builds started in the phase ({b['chunks_embedded_per_build']} chunks "
-        f"embedded each; seconds: {b['build_seconds']}){'; upload errors: ' + str(b['upload_errors']) if b['upload_errors'] else ''}",
-        f"  p50 while building / idle: {out['building_p50_vs_idle']:.2f}x (target <= 2)",
-        phase("search", out["search_only"]),
-        f"  in-process GovQA.search: {ip['rps']:.1f} req/s (p50 {ip['p50_ms']:.1f} ms, one thread)",
-        f"  /v1/search throughput / in-process: {out['search_vs_in_process']:.2f}x (target >= 0.8)",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"govqa serve load benchmark: {out['clients']} clients on loopback, {out['cpus']} CPUs, "
+            f"server started in {out['server_start_s']:.1f} s",
+            phase("idle", out["idle"]),
+            phase("building", b["load"]),
+            f"            {b['builds']} builds started in the phase ({b['chunks_embedded_per_build']} chunks "
+            f"embedded each; seconds: {b['build_seconds']}){'; upload errors: ' + str(b['upload_errors']) if b['upload_errors'] else ''}",
+            f"  p50 while building / idle: {out['building_p50_vs_idle']:.2f}x (target <= 2)",
+            phase("search", out["search_only"]),
+            f"  in-process GovQA.search: {ip['rps']:.1f} req/s (p50 {ip['p50_ms']:.1f} ms, one thread)",
+            f"  /v1/search throughput / in-process: {out['search_vs_in_process']:.2f}x (target >= 0.8)",
+        ]
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -245,19 +297,31 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m govqa.bench --serve", description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--gold", type=Path, default=Path("tests/data/gold.jsonl"), help="questions to send")
-    parser.add_argument("--index", type=Path, default=None,
-                        help="copy this built index instead of building one from --corpus")  # fmt: skip
+    parser.add_argument(
+        "--index", type=Path, default=None, help="copy this built index instead of building one from --corpus"
+    )
     parser.add_argument("--embedder", default=None, help="for the build when no --index is given")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of each mixed-load phase")
-    parser.add_argument("--throughput-seconds", type=float, default=20.0,
-                        help="seconds of the in-process and the search-only phases")  # fmt: skip
+    parser.add_argument(
+        "--throughput-seconds",
+        type=float,
+        default=20.0,
+        help="seconds of the in-process and the search-only phases",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     for path in (args.corpus, args.gold, *([args.index] if args.index else [])):
         if not path.exists():
             parser.error(f"{path} not found")
-    out = run(args.corpus, args.gold, args.index, args.clients, args.duration, args.throughput_seconds,
-              args.embedder)  # fmt: skip
+    out = run(
+        args.corpus,
+        args.gold,
+        args.index,
+        args.clients,
+        args.duration,
+        args.throughput_seconds,
+        args.embedder,
+    )
     print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else report(out))
     return 0

@@ -23,8 +23,10 @@ from ..ingest.chunking import chunk_document
 from ..ingest.documents import load_corpus
 from ..ingest.metadata import sidecar_path
 
-DISTRICTS = ("黄浦区 徐汇区 长宁区 静安区 普陀区 虹口区 杨浦区 闵行区 宝山区 嘉定区 浦东新区 金山区 松江区 青浦区 "
-             "奉贤区 崇明区").split()  # fmt: skip
+DISTRICTS = (
+    "黄浦区 徐汇区 长宁区 静安区 普陀区 虹口区 杨浦区 闵行区 宝山区 嘉定区 浦东新区 金山区 松江区 青浦区 "
+    "奉贤区 崇明区"
+).split()
 _SYLLABLES = "江湾虹桥花木金杨洋泾陆家潍坊周渡钢南码头东明三林高行曹路华漕古美田枫凌云龙斜土天平宜川甘泉石门真如彭浦临汾芷新程沙惠场泗泾九亭洞泾车墩叶榭亭林朱泾吕巷廊下漕泾山阳"
 _YEAR = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)")
 # Quantities, not dates or document numbers: 2,000 -> 2,480 but never 2月26日 -> 3月36日.
@@ -68,15 +70,17 @@ class SyntheticCorpus:
         roots = {s.removesuffix("街道").removesuffix("镇") for s in streets}
         roots |= {r.removesuffix("新村").removesuffix("路") for r in roots}  # 长白新村 is also just 长白
         names = [(s, "street") for s in streets] + [(r, "root") for r in roots if len(r) >= 2]
-        names += [(d, "district") for d in districts] + [(d.removesuffix("新区").removesuffix("区"), "droot")
-                                                          for d in districts]  # fmt: skip
+        names += [(d, "district") for d in districts] + [
+            (d.removesuffix("新区").removesuffix("区"), "droot") for d in districts
+        ]
         names.sort(key=lambda nr: -len(nr[0]))  # longest first: 塘桥街道 before 塘桥
         for doc in loaded.documents:
             raw = Path(doc.source_path) if doc.source_path else Path(corpus) / doc.doc_id
             text = raw.read_text(encoding="utf-8") if raw.exists() else doc.text
             lines = tuple(text.splitlines())
-            self.templates.append(_Template(lines, tuple(i for i, ln in enumerate(lines) if _is_body(ln)),
-                                            tuple(names)))  # fmt: skip
+            self.templates.append(
+                _Template(lines, tuple(i for i, ln in enumerate(lines) if _is_body(ln)), tuple(names))
+            )
             chars += len(text)
             chunks += len(chunk_document(doc))
         self.chars_per_chunk = chars / max(1, chunks)
@@ -101,8 +105,12 @@ class SyntheticCorpus:
                 lines[i] = self.pool[int(self.rng.integers(len(self.pool)))]
         root = self.street_name()
         district = DISTRICTS[int(self.rng.integers(len(DISTRICTS)))]
-        new = {"street": root + SUFFIX, "root": root, "district": district,
-               "droot": district.removesuffix("新区").removesuffix("区")}  # fmt: skip
+        new = {
+            "street": root + SUFFIX,
+            "root": root,
+            "district": district,
+            "droot": district.removesuffix("新区").removesuffix("区"),
+        }
         text = "\n".join(lines)
         for original, role in template.names:
             text = text.replace(original, new[role])

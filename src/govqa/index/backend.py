@@ -49,8 +49,15 @@ class SearchBackend(Protocol):
     def term_maxima(self, field: str, terms: Sequence[str]) -> dict[str, float]:
         """Each distinct term's best BM25 score of any chunk in the field (0: no chunk has it)."""
 
-    def lexical_candidates(self, words: Sequence[str], bigrams: Sequence[str], n: int, bigram_weight: float,
-                           where: Selection | None, also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+    def lexical_candidates(
+        self,
+        words: Sequence[str],
+        bigrams: Sequence[str],
+        n: int,
+        bigram_weight: float,
+        where: Selection | None,
+        also: Iterable[int],
+    ) -> LexicalCandidates:
         """The n best chunks by words BM25 + bigram_weight x bigrams BM25 (scores > 0), restricted to `where`;
         both fields' scores of every chunk, at least of those and of `also` (the dense candidates: the fusion
         reads both fields of every candidate); and the most each field could score for these terms."""
@@ -60,9 +67,16 @@ class SearchBackend(Protocol):
 LexicalCandidates = tuple[dict[int, float], np.ndarray, np.ndarray, float, float]
 
 
-def lexical_candidates_by_field(backend: SearchBackend, size: int, words: Sequence[str], bigrams: Sequence[str],
-                                n: int, bigram_weight: float, where: Selection | None,
-                                also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+def lexical_candidates_by_field(
+    backend: SearchBackend,
+    size: int,
+    words: Sequence[str],
+    bigrams: Sequence[str],
+    n: int,
+    bigram_weight: float,
+    where: Selection | None,
+    also: Iterable[int],
+) -> LexicalCandidates:
     """SearchBackend.lexical_candidates from a backend that scores each field on its side (`size` chunks):
     each field's top n, then both fields' scores of every candidate (the fusion reads both, dense-only
     candidates included), and the per-term maxima the bounds add up."""

@@ -135,9 +135,15 @@ def build_index(
         return _build_locked(documents, index_dir, embedder, chunk_config, faiss_kind, progress, started)
 
 
-def _build_locked(documents: Sequence[Document], index_dir: Path, embedder: Embedder,
-                  chunk_config: ChunkConfig, faiss_kind: str, progress: Progress | None,
-                  started: float) -> BuildReport:  # fmt: skip
+def _build_locked(
+    documents: Sequence[Document],
+    index_dir: Path,
+    embedder: Embedder,
+    chunk_config: ChunkConfig,
+    faiss_kind: str,
+    progress: Progress | None,
+    started: float,
+) -> BuildReport:
     gen_name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.perf_counter_ns() % 10**6}"
     staging = index_dir / f".staging-{gen_name}"
     try:
@@ -191,8 +197,15 @@ def plan_chunks(
     return chunks, vectors
 
 
-def _build_into(staging: Path, documents: Sequence[Document], index_dir: Path, embedder: Embedder,
-                chunk_config: ChunkConfig, faiss_kind: str, progress: Progress | None) -> BuildReport:  # fmt: skip
+def _build_into(
+    staging: Path,
+    documents: Sequence[Document],
+    index_dir: Path,
+    embedder: Embedder,
+    chunk_config: ChunkConfig,
+    faiss_kind: str,
+    progress: Progress | None,
+) -> BuildReport:
     """Chunk, embed and write `documents` BUILD_BATCH_CHUNKS at a time: memory holds one batch's texts, words
     and vectors, plus what grows by a number per chunk (vocabularies, vectors on disk), never every chunk's
     tokens at once (which outgrew 24 GB at a million chunks)."""
@@ -413,8 +426,16 @@ class _GenerationWriter:
     of each chunk are stored too, so the next build segments only new and changed documents, as long as the
     dictionaries stay the same. Vectors wait in a scratch file until the FAISS index is made from all of them."""
 
-    def __init__(self, gen: Path, documents: Sequence[Document], total: int, dim: int, stored: _StoredWords,
-                 report: BuildReport, old_figures: dict[str, list[tuple]] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        gen: Path,
+        documents: Sequence[Document],
+        total: int,
+        dim: int,
+        stored: _StoredWords,
+        report: BuildReport,
+        old_figures: dict[str, list[tuple]] | None = None,
+    ):
         self.gen = gen
         self.report = report
         self.old_figures = old_figures or {}
@@ -462,22 +483,53 @@ class _GenerationWriter:
             self.vectors[first : first + len(chunks)] = np.vstack(vectors)
         self.db.executemany(
             "INSERT INTO documents VALUES (?,?,?,?,?)",
-            [(d.doc_id, json.dumps(asdict(d.meta), ensure_ascii=False), d.text, d.content_hash, d.source_path)
-             for d in documents],
-        )  # fmt: skip
+            [
+                (
+                    d.doc_id,
+                    json.dumps(asdict(d.meta), ensure_ascii=False),
+                    d.text,
+                    d.content_hash,
+                    d.source_path,
+                )
+                for d in documents
+            ],
+        )
         self.db.executemany(
             "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?)",
-            [(d.doc_id, p.number, _json_path(p.section_path), p.char_start, p.char_end, p.kind,
-              _json_footnotes(p.footnotes), p.page)
-             for d in documents for p in d.paragraphs],
-        )  # fmt: skip
+            [
+                (
+                    d.doc_id,
+                    p.number,
+                    _json_path(p.section_path),
+                    p.char_start,
+                    p.char_end,
+                    p.kind,
+                    _json_footnotes(p.footnotes),
+                    p.page,
+                )
+                for d in documents
+                for p in d.paragraphs
+            ],
+        )
         self.db.executemany(
             "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [(first + i, c.chunk_id, c.doc_id, _json_path(c.section_path), c.para_start,
-              c.para_end, c.char_start, c.char_end, c.text,
-              _json_footnotes(c.footnotes), self.vectors[first + i].tobytes())
-             for i, c in enumerate(chunks)],
-        )  # fmt: skip
+            [
+                (
+                    first + i,
+                    c.chunk_id,
+                    c.doc_id,
+                    _json_path(c.section_path),
+                    c.para_start,
+                    c.para_end,
+                    c.char_start,
+                    c.char_end,
+                    c.text,
+                    _json_footnotes(c.footnotes),
+                    self.vectors[first + i].tobytes(),
+                )
+                for i, c in enumerate(chunks)
+            ],
+        )
         # Figures are per document like paragraphs: an unchanged document keeps the rows it had.
         figures = [r for d in documents for r in self.old_figures.get(d.doc_id) or figure_rows(d)]
         write_rows(self.db, figures)

@@ -397,9 +397,26 @@ def figure_rows(doc: Document) -> list[tuple]:
 
 
 def _row(f: Figure, sentence: str) -> tuple:
-    return (f.doc_id, f.paragraph, f.value_text, f.value, f.value_high, int(f.approx), f.unit, f.counted,
-            f.year, f.status, f.char_start, f.char_end, f.sentence_start, f.sentence_end, f.lead,
-            json.dumps(f.section_path, ensure_ascii=False), f.page, sentence)  # fmt: skip
+    return (
+        f.doc_id,
+        f.paragraph,
+        f.value_text,
+        f.value,
+        f.value_high,
+        int(f.approx),
+        f.unit,
+        f.counted,
+        f.year,
+        f.status,
+        f.char_start,
+        f.char_end,
+        f.sentence_start,
+        f.sentence_end,
+        f.lead,
+        json.dumps(f.section_path, ensure_ascii=False),
+        f.page,
+        sentence,
+    )
 
 
 def write_rows(db: sqlite3.Connection, rows: list[tuple]) -> None:
@@ -427,7 +444,24 @@ def load_figures(db: sqlite3.Connection) -> list[StoredFigure] | None:
         return None
     out = []
     for r in rows:
-        figure = Figure(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9], r[10], r[11],
-                        r[12], r[13], r[14], _path(r[15]), r[16])  # fmt: skip
+        figure = Figure(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            bool(r[5]),
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+            r[14],
+            _path(r[15]),
+            r[16],
+        )
         out.append(StoredFigure(figure, r[17]))
     return out

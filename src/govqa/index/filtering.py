@@ -43,9 +43,11 @@ class MetaMasks:
         """A boolean per document (in doc_ids order): does `filters` match it? The same rules as
         Filters.matches (records.same_place for places), applied to each distinct value once."""
         mask = np.ones(len(self.street), dtype=bool)
-        for wanted, names, codes, field in ((filters.street, self.streets, self.street, "street"),
-                                            (filters.district, self.districts, self.district, "district"),
-                                            (filters.doc_type, self.types, self.doc_type, "doc_type")):  # fmt: skip
+        for wanted, names, codes, field in (
+            (filters.street, self.streets, self.street, "street"),
+            (filters.district, self.districts, self.district, "district"),
+            (filters.doc_type, self.types, self.doc_type, "doc_type"),
+        ):
             if wanted:
                 ok = _equal(names, wanted) if field == "doc_type" else _same_places(names, wanted)
                 mask &= np.isin(codes, ok)

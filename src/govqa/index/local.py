@@ -43,10 +43,18 @@ class Index:
     """A loaded index. Document metadata lives in memory; chunks are read on demand and kept once read
     (see _StoredChunks), document texts are read on demand."""
 
-    def __init__(self, gen: Path, manifest: dict, chunks: Sequence[Chunk], metas: dict[str, DocMeta],
-                 vectors: faiss.Index, bm25: bm25s.BM25, tokenizer: Tokenizer,
-                 bigram_bm25: bm25s.BM25 | None = None,
-                 chunk_docs: Iterable[str] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        gen: Path,
+        manifest: dict,
+        chunks: Sequence[Chunk],
+        metas: dict[str, DocMeta],
+        vectors: faiss.Index,
+        bm25: bm25s.BM25,
+        tokenizer: Tokenizer,
+        bigram_bm25: bm25s.BM25 | None = None,
+        chunk_docs: Iterable[str] | None = None,
+    ):
         self.path = gen
         self.manifest = manifest
         self.chunks = chunks
@@ -197,8 +205,19 @@ class Index:
                 )
             ]
         text = row[1]
-        paragraphs = tuple(Paragraph(p.number, text[p.char_start : p.char_end], p.section_path, p.char_start,
-                                     p.char_end, p.kind, p.footnotes, p.page) for p in paras)  # fmt: skip
+        paragraphs = tuple(
+            Paragraph(
+                p.number,
+                text[p.char_start : p.char_end],
+                p.section_path,
+                p.char_start,
+                p.char_end,
+                p.kind,
+                p.footnotes,
+                p.page,
+            )
+            for p in paras
+        )
         return Document(doc_id, DocMeta(**json.loads(row[0])), text, paragraphs, row[2], row[3])
 
     def doc_ids(self) -> list[str]:
@@ -256,8 +275,15 @@ class Index:
         bm25 = self._field(field)
         return {t: bm25_bound(bm25, [t]) for t in dict.fromkeys(terms)}
 
-    def lexical_candidates(self, words: Sequence[str], bigrams: Sequence[str], n: int, bigram_weight: float,
-                           where: np.ndarray | None, also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+    def lexical_candidates(
+        self,
+        words: Sequence[str],
+        bigrams: Sequence[str],
+        n: int,
+        bigram_weight: float,
+        where: np.ndarray | None,
+        also: Iterable[int],
+    ) -> LexicalCandidates:
         # Every chunk is scored here, so the best n are found among all of them, not just the fields' tops.
         word_scores, bigram_scores, bounds = self.lexical_fields(words, bigrams)
         top = top_scores(word_scores + bigram_weight * bigram_scores, n, where)

@@ -197,8 +197,10 @@ def build_milvus_index(
                 if progress:
                     progress(embedded, todo)
             terms = {i: tokenizer.terms(texts[i]) for i in part}
-            client.insert(chunks_name, [_chunk_row(i, chunks[i], metas[chunks[i].doc_id], vectors[i], terms[i])
-                                        for i in part])  # fmt: skip
+            client.insert(
+                chunks_name,
+                [_chunk_row(i, chunks[i], metas[chunks[i].doc_id], vectors[i], terms[i]) for i in part],
+            )
             for i in part:
                 df.update(set(terms[i][0]))
                 vectors[i] = None  # inserted: the server has it now
@@ -239,8 +241,10 @@ def build_milvus_index(
         raise
     _drop_other_generations(client, collection, keep=gen)
     index_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(index_dir / MILVUS_DESCRIPTOR,
-                 json.dumps({"backend": "milvus", "uri": uri, "collection": collection}, ensure_ascii=False))  # fmt: skip
+    write_atomic(
+        index_dir / MILVUS_DESCRIPTOR,
+        json.dumps({"backend": "milvus", "uri": uri, "collection": collection}, ensure_ascii=False),
+    )
     report.chunks = len(chunks)
     report.seconds = time.perf_counter() - started
     report.path = f"{uri}#{collection}"
@@ -302,8 +306,16 @@ class _Chunks(LazyChunks):
 class MilvusIndex:
     """An index in Milvus, with the same attributes as local.Index, plus the SearchBackend look-ups."""
 
-    def __init__(self, client, uri: str, collection: str, manifest: dict, metas: dict[str, DocMeta],
-                 words: list[str], df: dict[str, int]):  # fmt: skip
+    def __init__(
+        self,
+        client,
+        uri: str,
+        collection: str,
+        manifest: dict,
+        metas: dict[str, DocMeta],
+        words: list[str],
+        df: dict[str, int],
+    ):
         self.client = client
         self.uri = uri
         self.collection = collection
@@ -410,8 +422,11 @@ class MilvusIndex:
     def vectors_by_doc(self, doc_ids: set[str]) -> dict[str, list[np.ndarray]]:
         if not doc_ids:
             return {}
-        rows = self._query_all(self.chunks_collection, f"doc_id in {json.dumps(sorted(doc_ids), ensure_ascii=False)}",
-                               ["id", "doc_id", "vector"])  # fmt: skip
+        rows = self._query_all(
+            self.chunks_collection,
+            f"doc_id in {json.dumps(sorted(doc_ids), ensure_ascii=False)}",
+            ["id", "doc_id", "vector"],
+        )
         by_doc: dict[str, list[np.ndarray]] = {}
         for row in sorted(rows, key=lambda r: r["id"]):
             by_doc.setdefault(row["doc_id"], []).append(np.asarray(row["vector"], dtype=np.float32))
@@ -421,8 +436,10 @@ class MilvusIndex:
 
     def select(self, filters: Filters) -> MilvusSelection:
         clauses = []
-        for wanted, known, field in ((filters.street, self._streets, "street"),
-                                     (filters.district, self._districts, "district")):  # fmt: skip
+        for wanted, known, field in (
+            (filters.street, self._streets, "street"),
+            (filters.district, self._districts, "district"),
+        ):
             if wanted:
                 # Place names match loosely (塘桥 = 塘桥街道, see Filters): resolve against the few known names
                 # here, so Milvus gets an exact `in` list it can answer from its index.
@@ -473,14 +490,28 @@ class MilvusIndex:
                 best[t] = known[t] = max(_scores(rows).values(), default=0.0)
         return best
 
-    def lexical_candidates(self, words: Sequence[str], bigrams: Sequence[str], n: int, bigram_weight: float,
-                           where: MilvusSelection | None, also: Iterable[int]) -> LexicalCandidates:  # fmt: skip
+    def lexical_candidates(
+        self,
+        words: Sequence[str],
+        bigrams: Sequence[str],
+        n: int,
+        bigram_weight: float,
+        where: MilvusSelection | None,
+        also: Iterable[int],
+    ) -> LexicalCandidates:
         return lexical_candidates_by_field(
             self, len(self.chunks), words, bigrams, n, bigram_weight, where, also
         )
 
-    def _search(self, data: list, field: str, n: int, where: MilvusSelection | None, params: dict,
-                fields: list[str] = _CHUNK_FIELDS) -> list[list[dict]]:  # fmt: skip
+    def _search(
+        self,
+        data: list,
+        field: str,
+        n: int,
+        where: MilvusSelection | None,
+        params: dict,
+        fields: list[str] = _CHUNK_FIELDS,
+    ) -> list[list[dict]]:
         """One result list per query in `data`; hits carry `fields` of their chunk."""
         from pymilvus.exceptions import MilvusException
 
@@ -488,13 +519,20 @@ class MilvusIndex:
             return [[] for _ in data]
         try:
             result = self.client.search(
-                self.chunks_collection, data=data, anns_field=field, limit=n, search_params=params,
-                filter=where.expr if where is not None else "", output_fields=fields,
-            )  # fmt: skip
+                self.chunks_collection,
+                data=data,
+                anns_field=field,
+                limit=n,
+                search_params=params,
+                filter=where.expr if where is not None else "",
+                output_fields=fields,
+            )
         except MilvusException as exc:
             raise MilvusUnavailableError(f"Milvus search failed at {self.uri}: {exc}") from exc
-        found = [[{"id": hit["id"], "distance": hit["distance"], **hit.get("entity", {})} for hit in hits]
-                 for hits in result]  # fmt: skip
+        found = [
+            [{"id": hit["id"], "distance": hit["distance"], **hit.get("entity", {})} for hit in hits]
+            for hits in result
+        ]
         # The hits' chunks come with the search: no second round trip for them.
         self.chunks.remember(
             (row["id"], _chunk_from_row(row)) for rows in found for row in rows if "chunk_id" in row

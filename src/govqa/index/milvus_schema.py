@@ -62,11 +62,22 @@ def _schemas(client, dim: int, n_chunks: int):
         chunks.add_field(name, DataType.VARCHAR, max_length=_VARCHAR)
     chunks.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     for terms, sparse in LEXICAL_FIELDS.items():
-        chunks.add_field(terms, DataType.VARCHAR, max_length=_VARCHAR, enable_analyzer=True,
-                         analyzer_params={"tokenizer": "standard"})  # fmt: skip
+        chunks.add_field(
+            terms,
+            DataType.VARCHAR,
+            max_length=_VARCHAR,
+            enable_analyzer=True,
+            analyzer_params={"tokenizer": "standard"},
+        )
         chunks.add_field(sparse, DataType.SPARSE_FLOAT_VECTOR)
-        chunks.add_function(Function(name=f"{terms}_bm25", function_type=FunctionType.BM25,
-                                     input_field_names=[terms], output_field_names=[sparse]))  # fmt: skip
+        chunks.add_function(
+            Function(
+                name=f"{terms}_bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=[terms],
+                output_field_names=[sparse],
+            )
+        )
     chunk_index = client.prepare_index_params()
     if n_chunks <= EXACT_MAX:
         chunk_index.add_index("vector", index_type="FLAT", metric_type="IP")
@@ -90,14 +101,25 @@ def _schemas(client, dim: int, n_chunks: int):
 
 
 def _blob_rows(kind: str, doc_id: str, payload: str) -> list[dict]:
-    return [{"key": f"{kind}/{doc_id}/{part}", "kind": kind, "doc_id": doc_id, "part": part, "payload": piece,
-             "pad": [0.0, 0.0]} for part, piece in enumerate(_pieces(payload))]  # fmt: skip
+    return [
+        {
+            "key": f"{kind}/{doc_id}/{part}",
+            "kind": kind,
+            "doc_id": doc_id,
+            "part": part,
+            "payload": piece,
+            "pad": [0.0, 0.0],
+        }
+        for part, piece in enumerate(_pieces(payload))
+    ]
 
 
 def _doc_rows(doc: Document) -> list[dict]:
     meta = {"meta": asdict(doc.meta), "content_hash": doc.content_hash, "source": doc.source_path}
-    paragraphs = [[p.number, list(p.section_path), p.char_start, p.char_end, p.kind,
-                   [asdict(f) for f in p.footnotes]] for p in doc.paragraphs]  # fmt: skip
+    paragraphs = [
+        [p.number, list(p.section_path), p.char_start, p.char_end, p.kind, [asdict(f) for f in p.footnotes]]
+        for p in doc.paragraphs
+    ]
     return [
         *_blob_rows("meta", doc.doc_id, json.dumps(meta, ensure_ascii=False)),
         *_blob_rows("text", doc.doc_id, doc.text),
@@ -117,21 +139,49 @@ def _chunk_row(
                 f"at most {_VARCHAR}): build with a smaller chunk size (ChunkConfig.max_chars)"
             )
     return {
-        "id": i, "chunk_id": chunk.chunk_id, "doc_id": chunk.doc_id, "street": meta.street or "",
-        "district": meta.district or "", "doc_type": meta.doc_type or "", "para_start": chunk.para_start,
-        "para_end": chunk.para_end, "char_start": chunk.char_start, "char_end": chunk.char_end,
-        "year_start": start, "year_end": meta.year_end if meta.year_end is not None else start,
-        "section_path": json.dumps(chunk.section_path, ensure_ascii=False), "text": chunk.text,
+        "id": i,
+        "chunk_id": chunk.chunk_id,
+        "doc_id": chunk.doc_id,
+        "street": meta.street or "",
+        "district": meta.district or "",
+        "doc_type": meta.doc_type or "",
+        "para_start": chunk.para_start,
+        "para_end": chunk.para_end,
+        "char_start": chunk.char_start,
+        "char_end": chunk.char_end,
+        "year_start": start,
+        "year_end": meta.year_end if meta.year_end is not None else start,
+        "section_path": json.dumps(chunk.section_path, ensure_ascii=False),
+        "text": chunk.text,
         "footnotes": json.dumps([asdict(f) for f in chunk.footnotes], ensure_ascii=False),
-        "vector": vector.astype(np.float32).tolist(), **lexical,
-    }  # fmt: skip
+        "vector": vector.astype(np.float32).tolist(),
+        **lexical,
+    }
 
 
-_CHUNK_FIELDS = ["id", "chunk_id", "doc_id", "section_path", "para_start", "para_end", "char_start", "char_end",
-                 "text", "footnotes"]  # fmt: skip
+_CHUNK_FIELDS = [
+    "id",
+    "chunk_id",
+    "doc_id",
+    "section_path",
+    "para_start",
+    "para_end",
+    "char_start",
+    "char_end",
+    "text",
+    "footnotes",
+]
 
 
 def _chunk_from_row(row: dict) -> Chunk:
-    return Chunk(row["chunk_id"], row["doc_id"], tuple(json.loads(row["section_path"])), row["para_start"],
-                 row["para_end"], row["char_start"], row["char_end"], row["text"],
-                 tuple(Footnote(**f) for f in json.loads(row["footnotes"])))  # fmt: skip
+    return Chunk(
+        row["chunk_id"],
+        row["doc_id"],
+        tuple(json.loads(row["section_path"])),
+        row["para_start"],
+        row["para_end"],
+        row["char_start"],
+        row["char_end"],
+        row["text"],
+        tuple(Footnote(**f) for f in json.loads(row["footnotes"])),
+    )

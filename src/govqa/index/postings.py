@@ -122,10 +122,17 @@ class PostingsWriter:
         np.save(out / "indptr.csc.index.npy", indptr)
         (out / "vocab.index.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         saved = {
-            "k1": params.k1, "b": params.b, "delta": params.delta, "method": params.method,
-            "idf_method": params.idf_method, "dtype": params.dtype, "int_dtype": params.int_dtype,
-            "num_docs": n_docs, "version": bm25s.__version__, "backend": params.backend,
-        }  # fmt: skip
+            "k1": params.k1,
+            "b": params.b,
+            "delta": params.delta,
+            "method": params.method,
+            "idf_method": params.idf_method,
+            "dtype": params.dtype,
+            "int_dtype": params.int_dtype,
+            "num_docs": n_docs,
+            "version": bm25s.__version__,
+            "backend": params.backend,
+        }
         (out / "params.index.json").write_text(json.dumps(saved, indent=4), encoding="utf-8")
         self.discard()
 

@@ -176,8 +176,14 @@ _CN_DIGITS = "零一二三四五六七八九"
 
 
 def _format_number(n: int, fmt: str) -> str:
-    if fmt in ("chineseCounting", "chineseCountingThousand", "ideographTraditional", "taiwaneseCounting",
-               "japaneseCounting", "chineseLegalSimplified"):  # fmt: skip
+    if fmt in (
+        "chineseCounting",
+        "chineseCountingThousand",
+        "ideographTraditional",
+        "taiwaneseCounting",
+        "japaneseCounting",
+        "chineseLegalSimplified",
+    ):
         return _chinese_number(n)
     if fmt == "lowerLetter":
         return chr(ord("a") + (n - 1) % 26)

@@ -455,8 +455,19 @@ def _finding(
         text = quote.text[a:b]
         chunk = quote.hit.chunk
         meta = quote.hit.meta
-        citations.append(Citation(n, chunk.doc_id, meta.title, meta.street, chunk.section_path,
-                                  quote.paragraph, text, quote.start + a, quote.start + b))  # fmt: skip
+        citations.append(
+            Citation(
+                n,
+                chunk.doc_id,
+                meta.title,
+                meta.street,
+                chunk.section_path,
+                quote.paragraph,
+                text,
+                quote.start + a,
+                quote.start + b,
+            )
+        )
         label = _LABELS.get(_sense(quote.hit), "")
         parts.append(f"{label}{'…' if a > 0 else ''}{text}{'…' if b < len(quote.text) else ''}[{n}]")
         budget -= len(text)
@@ -509,8 +520,11 @@ def _choose(qa: _Engine, query: _Topic, passages: list[Hit]) -> list[_Quote]:
     first. The answerer skips headings and spans that cross a line; when that leaves nothing relevant, the
     first relevant line-level sentence of the best passage is quoted (body text before headings)."""
     answerer = qa.answerer
-    ranked = [s for s in answerer.rank_sentences(query.text, passages)
-              if query.relevance(_clause_tokens(qa, s.text)) >= MIN_TOPIC_COVERAGE]  # fmt: skip
+    ranked = [
+        s
+        for s in answerer.rank_sentences(query.text, passages)
+        if query.relevance(_clause_tokens(qa, s.text)) >= MIN_TOPIC_COVERAGE
+    ]
     # A glossary entry defines the topic; what the street did with it is in the body, if anywhere.
     ranked = [s for s in ranked if not in_glossary(s.hit.chunk.section_path)] or ranked
     # What a street did comes before what it plans (a 2019 review before the same report's 2020 tasks).

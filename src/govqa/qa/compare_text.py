@@ -56,8 +56,10 @@ def format_matrix(matrix: CoverageMatrix) -> str:
             cells.append(_pad(f"{c.score:.2f} ({len(c.passages)})" if c.passages else "-", w))
         out.append(_pad(topic, topic_w) + "  " + "  ".join(cells))
     out.append("")
-    out.append("score: share of the street's passages on the topic, relative to the highest street (1.00); "
-               "(n): relevant passages; -: not covered")  # fmt: skip
+    out.append(
+        "score: share of the street's passages on the topic, relative to the highest street (1.00); "
+        "(n): relevant passages; -: not covered"
+    )
     return "\n".join(out)
 
 

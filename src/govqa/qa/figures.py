@@ -136,16 +136,47 @@ class FigureTable:
         out = []
         for row in self.rows:
             c = row.citation
-            out.append({"street": row.street, "year": row.year, "status": row.status,
-                        "value_text": row.value_text, "value": row.value, "value_high": row.value_high,
-                        "approx": row.approx, "unit": row.unit, "counted": row.counted,
-                        "note": "", "citation": c.n, "title": c.title, "doc_id": c.doc_id,
-                        "paragraph": c.paragraph, "page": c.page, "quote": c.quote})  # fmt: skip
+            out.append(
+                {
+                    "street": row.street,
+                    "year": row.year,
+                    "status": row.status,
+                    "value_text": row.value_text,
+                    "value": row.value,
+                    "value_high": row.value_high,
+                    "approx": row.approx,
+                    "unit": row.unit,
+                    "counted": row.counted,
+                    "note": "",
+                    "citation": c.n,
+                    "title": c.title,
+                    "doc_id": c.doc_id,
+                    "paragraph": c.paragraph,
+                    "page": c.page,
+                    "quote": c.quote,
+                }
+            )
         for gap in self.gaps:
-            out.append({"street": gap.street, "year": None, "status": None, "value_text": "", "value": None,
-                        "value_high": None, "approx": None, "unit": "", "counted": "", "note": gap.reason,
-                        "citation": None, "title": "", "doc_id": "", "paragraph": None, "page": None,
-                        "quote": ""})  # fmt: skip
+            out.append(
+                {
+                    "street": gap.street,
+                    "year": None,
+                    "status": None,
+                    "value_text": "",
+                    "value": None,
+                    "value_high": None,
+                    "approx": None,
+                    "unit": "",
+                    "counted": "",
+                    "note": gap.reason,
+                    "citation": None,
+                    "title": "",
+                    "doc_id": "",
+                    "paragraph": None,
+                    "page": None,
+                    "quote": "",
+                }
+            )
         return out
 
 
@@ -255,8 +286,13 @@ def figure_table(
             else:
                 gap_rows.append(gap)
     order = {name: n for n, name in enumerate(names)}
-    chosen.sort(key=lambda i: (order[cache.street_of[cache.figures[i].figure.doc_id]],
-                               _year_key(cache.figures[i].figure.year), i))  # fmt: skip
+    chosen.sort(
+        key=lambda i: (
+            order[cache.street_of[cache.figures[i].figure.doc_id]],
+            _year_key(cache.figures[i].figure.year),
+            i,
+        )
+    )
     table_rows = tuple(_row(qa, cache, n, cache.figures[i]) for n, i in enumerate(chosen, start=1))
     years = tuple(sorted({r.year for r in table_rows}, key=_year_key))
     return FigureTable(label, tuple(names), table_rows, tuple(gap_rows), year, status, how, years)
@@ -320,7 +356,7 @@ def table_json(table: FigureTable) -> dict:
                 "citation": asdict(r.citation),
             }
             for r in table.rows
-        ],  # fmt: skip
+        ],
         "gaps": [asdict(g) for g in table.gaps],
     }
 
@@ -505,10 +541,32 @@ def _resolve_streets(qa: OpenIndex, streets: Sequence[str] | None) -> list[str]:
 def _row(qa: OpenIndex, cache: _Cache, n: int, stored: StoredFigure) -> FigureRow:
     f = stored.figure
     street = cache.street_of[f.doc_id]
-    citation = Citation(n, f.doc_id, cache.title_of[f.doc_id], street or None, f.section_path, f.paragraph,
-                        stored.sentence, f.sentence_start, f.sentence_end, f.page)  # fmt: skip
-    return FigureRow(street, f.year, f.status, f.value_text, f.value, f.value_high, f.approx, f.unit,
-                     f.counted, citation, f.char_start, f.char_end)  # fmt: skip
+    citation = Citation(
+        n,
+        f.doc_id,
+        cache.title_of[f.doc_id],
+        street or None,
+        f.section_path,
+        f.paragraph,
+        stored.sentence,
+        f.sentence_start,
+        f.sentence_end,
+        f.page,
+    )
+    return FigureRow(
+        street,
+        f.year,
+        f.status,
+        f.value_text,
+        f.value,
+        f.value_high,
+        f.approx,
+        f.unit,
+        f.counted,
+        citation,
+        f.char_start,
+        f.char_end,
+    )
 
 
 def _gaps(qa: OpenIndex, topic: str, streets: Sequence[str]) -> list[StreetGap]:
@@ -564,8 +622,17 @@ def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
         ]
         lines.append(f"{street}：{'；'.join(parts)}。" if parts else f"{street}：{gap or NO_FIGURE}。")
     citations = tuple(r.citation for r in table.rows)
-    return Answer(query.question, "\n".join(lines), citations, True, (), Filters(), (), query.resolved_question,
-                  "cross_street")  # fmt: skip
+    return Answer(
+        query.question,
+        "\n".join(lines),
+        citations,
+        True,
+        (),
+        Filters(),
+        (),
+        query.resolved_question,
+        "cross_street",
+    )
 
 
 def _joined(counted: str, value: str) -> str:

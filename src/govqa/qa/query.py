@@ -97,5 +97,14 @@ def analyse(
 
 def restricted(query: Query, filters: Filters) -> Query:
     """The same question searched under other filters (one street of a comparison): focus recomputed."""
-    return Query(query.question, query.text, query.followed, filters, query.kind, query.streets, query.years,
-                 focus_text(query.text, filters), inferred=False)  # fmt: skip
+    return Query(
+        query.question,
+        query.text,
+        query.followed,
+        filters,
+        query.kind,
+        query.streets,
+        query.years,
+        focus_text(query.text, filters),
+        inferred=False,
+    )

@@ -258,10 +258,19 @@ class Retriever:
             if len(kept) < k:
                 kept.append((i, score, grams, {}))
         return [
-            Hit(self.index.chunks[i], self.index.metas[self.index.chunks[i].doc_id], score, rank,
-                dense.get(i), dense_rank.get(i), sparse.get(i), sparse_rank.get(i), tuple(also))
+            Hit(
+                self.index.chunks[i],
+                self.index.metas[self.index.chunks[i].doc_id],
+                score,
+                rank,
+                dense.get(i),
+                dense_rank.get(i),
+                sparse.get(i),
+                sparse_rank.get(i),
+                tuple(also),
+            )
             for rank, (i, score, _, also) in enumerate(kept, start=1)
-        ]  # fmt: skip
+        ]
 
     def _grams(self, i: int) -> frozenset[str]:
         """Trigrams of chunk i, kept for the chunks seen most recently (the same ones recur across queries)."""
@@ -310,17 +319,24 @@ def fusion_features(found: Candidates) -> tuple[list[int], np.ndarray]:
     bigram_norm = bigrams / found.bigram_bound if found.bigram_bound else np.zeros(len(ids))
     lexical_weak = 1.0 - float(bigram_norm.max(initial=0.0))  # little of the question matched anywhere
     columns = {
-        "dense_gap": gap, "word_share": word_share, "bigram_share": bigram_share, "dense_rr": dense_rr,
-        "lexical_rr": lexical_rr, "dense_gap_x_dense_margin": gap * dense_margin,
-        "dense_gap_x_lexical_margin": gap * lexical_margin, "word_share_x_dense_margin": word_share * dense_margin,
+        "dense_gap": gap,
+        "word_share": word_share,
+        "bigram_share": bigram_share,
+        "dense_rr": dense_rr,
+        "lexical_rr": lexical_rr,
+        "dense_gap_x_dense_margin": gap * dense_margin,
+        "dense_gap_x_lexical_margin": gap * lexical_margin,
+        "word_share_x_dense_margin": word_share * dense_margin,
         "word_share_x_lexical_margin": word_share * lexical_margin,
         "bigram_share_x_dense_margin": bigram_share * dense_margin,
         "bigram_share_x_lexical_margin": bigram_share * lexical_margin,
-        "word_norm": word_norm, "bigram_norm": bigram_norm,
-        "dense_gap_x_lexical_weak": gap * lexical_weak, "dense_rr_x_lexical_weak": dense_rr * lexical_weak,
+        "word_norm": word_norm,
+        "bigram_norm": bigram_norm,
+        "dense_gap_x_lexical_weak": gap * lexical_weak,
+        "dense_rr_x_lexical_weak": dense_rr * lexical_weak,
         "word_share_x_lexical_weak": word_share * lexical_weak,
         "bigram_share_x_lexical_weak": bigram_share * lexical_weak,
-    }  # fmt: skip
+    }
     return ids, np.column_stack([columns[name] for name in FEATURES])
 
 

@@ -47,8 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])  # fmt: skip
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     # Multipart overhead on top of the report itself.
     limits = {("POST", "/v1/documents"): settings.max_upload_bytes + (64 << 10)}
     app.add_middleware(_BodyLimit, default=MAX_JSON_BODY, limits=limits)
@@ -68,8 +72,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, log_lev
     import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, workers=1,
-                http=_utf8_request_lines())  # fmt: skip
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level=log_level, workers=1, http=_utf8_request_lines()
+    )
 
 
 def _utf8_request_lines() -> type:

@@ -26,14 +26,28 @@ def router(service: Service, reads: list) -> APIRouter:
 
     @app.get("/v1/models", tags=["openai"], dependencies=reads)
     def models() -> dict:
-        return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "govqa"}
-                                           for m in service_models(service)]}  # fmt: skip
+        return {
+            "object": "list",
+            "data": [
+                {"id": m, "object": "model", "created": 0, "owned_by": "govqa"}
+                for m in service_models(service)
+            ],
+        }
 
-    stream_reply = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                          "description": "A chat.completion, or with stream: true its chunks as server-sent events."}}  # fmt: skip
+    stream_reply = {
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "A chat.completion, or with stream: true its chunks as server-sent events.",
+        }
+    }
 
-    @app.post("/v1/chat/completions", tags=["openai"], dependencies=reads, response_model=ChatCompletion,
-              responses=stream_reply)  # fmt: skip
+    @app.post(
+        "/v1/chat/completions",
+        tags=["openai"],
+        dependencies=reads,
+        response_model=ChatCompletion,
+        responses=stream_reply,
+    )
     def chat(body: ChatRequest) -> Response:
         """OpenAI-compatible chat: the last user message is the question, earlier turns give its context."""
         if body.model not in service_models(service):
@@ -45,18 +59,36 @@ def router(service: Service, reads: list) -> APIRouter:
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         # Beside the OpenAI fields, as /v1/ask and the app show them: the sources, and what was answered.
-        extra = {"citations": [citation_json(c) for c in result.citations], "supported": result.supported,
-                 "resolved_question": result.resolved_question or question}  # fmt: skip
+        extra = {
+            "citations": [citation_json(c) for c in result.citations],
+            "supported": result.supported,
+            "resolved_question": result.resolved_question or question,
+        }
         if body.stream:
             events = _chat_events(completion_id, created, body.model, result.text, extra)
-            return StreamingResponse(events, media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
-        return JSONResponse({
-            "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
-                         "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, **extra,
-        })  # fmt: skip
+            return StreamingResponse(
+                events,
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        return JSONResponse(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": body.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": result.text},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                **extra,
+            }
+        )
 
     return app
 
@@ -75,8 +107,14 @@ def _chat_events(
     """The answer as OpenAI chat.completion.chunk server-sent events, a sentence a chunk."""
 
     def event(delta: dict, finish: str | None = None, **extra: Any) -> str:
-        chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}  # fmt: skip
+        chunk = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            **extra,
+        }
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
     yield event({"role": "assistant", "content": ""})

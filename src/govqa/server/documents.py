@@ -44,20 +44,28 @@ def router(service: Service, reads: list, writes: list) -> APIRouter:
         name = check_document(name, data, max_bytes=settings.max_upload_bytes)
         existing = settings.corpus / name
         if not replace and existing.is_file() and existing.read_bytes() != data:
-            raise HTTPException(409, f"{name} is already in the corpus with different content; "
-                                "send ?replace=true to replace it, or rename the file")  # fmt: skip
+            raise HTTPException(
+                409,
+                f"{name} is already in the corpus with different content; "
+                "send ?replace=true to replace it, or rename the file",
+            )
         return service.journal.submit_add(name, data, replace)
 
     upload_body = {
         "requestBody": {
             "required": True,
             "content": {
-                "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                    "file": {"type": "string", "format": "binary"}}}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
                 "application/json": {"schema": TextDocument.model_json_schema()},
             },
         }
-    }  # fmt: skip
+    }
 
     @app.post(
         "/v1/documents", tags=["documents"], dependencies=writes, status_code=202, openapi_extra=upload_body

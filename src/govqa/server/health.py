@@ -17,9 +17,15 @@ def router(service: Service, metrics: _Metrics) -> APIRouter:
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict:
         qa = service.qa
-        return {"status": "ok", "version": __version__, "generation": service.generation,
-                "documents": len(qa.index.metas), "chunks": len(qa.index.chunks),
-                "embedder": qa.index.embedder_name, "building": service.worker.busy}  # fmt: skip
+        return {
+            "status": "ok",
+            "version": __version__,
+            "generation": service.generation,
+            "documents": len(qa.index.metas),
+            "chunks": len(qa.index.chunks),
+            "embedder": qa.index.embedder_name,
+            "building": service.worker.busy,
+        }
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     def prometheus() -> Response:

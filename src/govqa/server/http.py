@@ -29,8 +29,11 @@ def access(settings: Settings) -> tuple[list, list]:
             raise HTTPException(403, f"{what} are disabled: start the server with GOVQA_API_KEY set")
         given = credentials.credentials if credentials else ""
         if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
-            raise HTTPException(401, "missing or wrong API key: send 'Authorization: Bearer <GOVQA_API_KEY>'",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise HTTPException(
+                401,
+                "missing or wrong API key: send 'Authorization: Bearer <GOVQA_API_KEY>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     # async: a sync dependency would cost every request a hop to the thread pool
     async def read_access(
@@ -97,8 +100,10 @@ def _validation_error(request: Request, errors: Sequence[Any]) -> JSONResponse:
             415,
             f"send the body as JSON with 'Content-Type: application/json' (got {content_type or 'no Content-Type'})",
         )
-    fields = [".".join(str(part) for part in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0])
-              for e in errors]  # fmt: skip
+    fields = [
+        ".".join(str(part) for part in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0])
+        for e in errors
+    ]
     message = "; ".join(
         f"{field}: {e.get('msg', 'invalid')}" for field, e in zip(fields, errors, strict=True)
     )

@@ -30,9 +30,12 @@ class _Metrics:
             "govqa_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
         )
         self.latency = Histogram(
-            "govqa_http_request_duration_seconds", "Time to answer a request", ["route"], registry=r,
+            "govqa_http_request_duration_seconds",
+            "Time to answer a request",
+            ["route"],
+            registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-        )  # fmt: skip
+        )
         s = self.service
         Gauge("govqa_index_documents", "Reports in the served index", registry=r).set_function(
             lambda: len(s.qa.index.metas)
@@ -43,8 +46,9 @@ class _Metrics:
         Gauge("govqa_index_reloads", "Generations swapped in since start", registry=r).set_function(
             lambda: s.reloads
         )
-        Gauge("govqa_index_generation_timestamp_seconds", "When the served generation was built",
-              registry=r).set_function(lambda: s.qa.index.path.stat().st_mtime if s.qa.index.path.exists() else 0)  # fmt: skip
+        Gauge(
+            "govqa_index_generation_timestamp_seconds", "When the served generation was built", registry=r
+        ).set_function(lambda: s.qa.index.path.stat().st_mtime if s.qa.index.path.exists() else 0)
         Gauge("govqa_jobs_active", "Document jobs queued or running", registry=r).set_function(
             lambda: len(s.journal.active())
         )

@@ -72,11 +72,17 @@ def router(service: Service, reads: list) -> APIRouter:
         except ValueError as exc:  # an unknown street
             raise HTTPException(422, str(exc)) from exc
         if body.format == "csv":
-            return Response(to_csv(table).encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": 'attachment; filename="figures.csv"'})  # fmt: skip
+            return Response(
+                to_csv(table).encode("utf-8-sig"),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="figures.csv"'},
+            )
         if body.format == "xlsx":
-            return Response(to_xlsx(table), media_type=XLSX_TYPE,
-                            headers={"Content-Disposition": 'attachment; filename="figures.xlsx"'})  # fmt: skip
+            return Response(
+                to_xlsx(table),
+                media_type=XLSX_TYPE,
+                headers={"Content-Disposition": 'attachment; filename="figures.xlsx"'},
+            )
         return JSONResponse(table_json(table))
 
     @app.get("/v1/coverage", tags=["query"], dependencies=reads, response_model=CoverageJSON)

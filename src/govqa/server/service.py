@@ -48,8 +48,11 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         origins = [o.strip() for o in os.environ.get("GOVQA_CORS_ORIGINS", "").split(",") if o.strip()]
-        settings = cls(api_key=os.environ.get("GOVQA_API_KEY") or None, cors_origins=origins,
-                       llm=os.environ.get("GOVQA_LLM") or None)  # fmt: skip
+        settings = cls(
+            api_key=os.environ.get("GOVQA_API_KEY") or None,
+            cors_origins=origins,
+            llm=os.environ.get("GOVQA_LLM") or None,
+        )
         for key, value in overrides.items():
             if value is not None:
                 setattr(settings, key, value)
@@ -71,10 +74,15 @@ class Service:
             self.llm = load_llm(settings.llm)
         self.journal = JobJournal(settings.index_dir)
         self.worker = JobWorker(
-            self.journal, settings.corpus, settings.index_dir, self.build_embedder,
-            on_change=self.reload, on_idle=self.reload, idle_seconds=settings.watch_seconds,
+            self.journal,
+            settings.corpus,
+            settings.index_dir,
+            self.build_embedder,
+            on_change=self.reload,
+            on_idle=self.reload,
+            idle_seconds=settings.watch_seconds,
             nice=settings.build_nice,
-        )  # fmt: skip
+        )
 
     def build_embedder(self) -> Embedder:
         """A second model instance for builds: the query embedder's lock would make queries wait a whole build."""

@@ -76,8 +76,13 @@ def manage_documents(doc_ids: Sequence[str], metas) -> None:
             if st.button("保存并索引 Save and index", key="paste_go"):
                 _change_documents(lambda: add_document(corpus, index_dir(), name, text.encode("utf-8")))
         with delete:
-            target = st.selectbox("报告 Report", doc_ids, index=None, key="delete_doc",
-                                  format_func=lambda d: f"{metas[d].title} ({d})")  # fmt: skip
+            target = st.selectbox(
+                "报告 Report",
+                doc_ids,
+                index=None,
+                key="delete_doc",
+                format_func=lambda d: f"{metas[d].title} ({d})",
+            )
             sure = st.checkbox(
                 "确认从报告目录和索引中删除 Delete it from the corpus folder and the index", key="delete_sure"
             )
@@ -93,8 +98,12 @@ def _change_documents(change) -> None:
         st.error(f"未能完成 (not done): {md(exc)}")
         return
     report = result.build.report
-    actions = {"added": "已添加 added", "replaced": "已替换 replaced", "unchanged": "内容未变 unchanged",
-               "removed": "已删除 removed"}  # fmt: skip
+    actions = {
+        "added": "已添加 added",
+        "replaced": "已替换 replaced",
+        "unchanged": "内容未变 unchanged",
+        "removed": "已删除 removed",
+    }
     lines = [
         f"{actions[result.action]}: {md(result.doc_id)} · 索引现有 {report.documents} 份报告、{report.chunks} 段 "
         f"({report.embedded} 段新嵌入 newly embedded)"

@@ -34,8 +34,9 @@ def figure_rows(table) -> list[dict]:
 def page_figures(qa: GovQA, key: tuple[str, str]) -> None:
     all_streets = sorted({m.street for m in qa.index.metas.values() if m.street})
     cols = st.columns([2, 3, 1, 1])
-    topic = cols[0].text_input("主题 Topic", value="加装电梯", key="fig_topic",
-                               help="例如：加装电梯、群租、垃圾分类、就业")  # fmt: skip
+    topic = cols[0].text_input(
+        "主题 Topic", value="加装电梯", key="fig_topic", help="例如：加装电梯、群租、垃圾分类、就业"
+    )
     streets = cols[1].multiselect("街道 Streets", all_streets, default=all_streets, key="fig_streets")
     year_text = cols[2].text_input("年份 Year", value="", key="fig_year", help="留空：所有年份")
     status = cols[3].selectbox("完成/计划", ["全部 all", "完成 done", "计划 planned"], key="fig_status")
@@ -57,10 +58,18 @@ def page_figures(qa: GovQA, key: tuple[str, str]) -> None:
     )
     if table.rows:
         cols = st.columns(2)
-        cols[0].download_button("下载 CSV", to_csv(table).encode("utf-8-sig"),
-                                file_name=f"figures-{table.topic}.csv", mime="text/csv")  # fmt: skip
-        cols[1].download_button("下载 XLSX", to_xlsx(table), file_name=f"figures-{table.topic}.xlsx",
-                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
+        cols[0].download_button(
+            "下载 CSV",
+            to_csv(table).encode("utf-8-sig"),
+            file_name=f"figures-{table.topic}.csv",
+            mime="text/csv",
+        )
+        cols[1].download_button(
+            "下载 XLSX",
+            to_xlsx(table),
+            file_name=f"figures-{table.topic}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
         show_figure_chart(table)
         with st.expander(f"{len(table.rows)} 条引用 citations"):
             for r in table.rows:
@@ -78,9 +87,17 @@ def show_figure_chart(table) -> None:
     measure = st.selectbox("图表 Chart: 统计对象（单位）", ranked, key="fig_measure")
     rows = measures[measure]
     data = pd.DataFrame(
-        [{"street": r.street, "year": str(r.year) if r.year else "年份不明", "value": r.value,
-          "figure": r.value_text, "status": STATUS_LABELS[r.status]} for r in rows]
-    )  # fmt: skip
+        [
+            {
+                "street": r.street,
+                "year": str(r.year) if r.year else "年份不明",
+                "value": r.value,
+                "figure": r.value_text,
+                "status": STATUS_LABELS[r.status],
+            }
+            for r in rows
+        ]
+    )
     chart = (
         alt.Chart(data)
         .mark_bar()

@@ -58,8 +58,14 @@ def run_coverage(_qa: GovQA, index_key: tuple[str, str], topics: tuple[str, ...]
 
 
 @st.cache_resource(max_entries=16, show_spinner="正在汇总各街道的数字… (collecting figures)")
-def run_figures(_qa: GovQA, index_key: tuple[str, str], topic: str, streets: tuple[str, ...], year: int | None,
-                status: str | None):  # fmt: skip
+def run_figures(
+    _qa: GovQA,
+    index_key: tuple[str, str],
+    topic: str,
+    streets: tuple[str, ...],
+    year: int | None,
+    status: str | None,
+):
     return _qa.figures(topic, list(streets) or None, year=year, status=status)
 
 

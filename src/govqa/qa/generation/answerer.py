@@ -106,8 +106,10 @@ class LLMAnswerer:
         """Retrieval runs now (question errors raise here); the model runs as the stream is iterated."""
         hits, resolved = self.retrieve(question, filters)
         if not hits:
-            return AnswerStream(iter(()), lambda raw: Verification(
-                Answer(question, NOT_FOUND, (), False, (), resolved), (), raw))  # fmt: skip
+            return AnswerStream(
+                iter(()),
+                lambda raw: Verification(Answer(question, NOT_FOUND, (), False, (), resolved), (), raw),
+            )
         pieces = self.backend.stream(build_messages(question, hits, kind or self.kind(question)))
         return AnswerStream(pieces, lambda raw: self.verify(question, raw, hits, resolved))
 

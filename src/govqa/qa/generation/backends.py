@@ -39,9 +39,17 @@ class OpenAIBackend:
     a URL that already ends in `/chat/completions` is used as is. `timeout` bounds connecting and each read.
     """
 
-    def __init__(self, base_url: str | None = None, model: str | None = None, api_key: str | None = None, *,
-                 timeout: float = 120.0, max_tokens: int = 512, temperature: float = 0.0,
-                 extra_body: dict | None = None):  # fmt: skip
+    def __init__(
+        self,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 120.0,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        extra_body: dict | None = None,
+    ):
         base_url = (base_url or "").strip()
         model = (model or "").strip()
         if not base_url:
@@ -50,8 +58,11 @@ class OpenAIBackend:
             raise LLMError(f"no LLM model configured: set {ENV_MODEL} (the model name the endpoint serves)")
         if not re.match(r"https?://", base_url):
             raise LLMError(f"LLM endpoint must be an http(s) URL, got {base_url!r}")
-        self.url = base_url if base_url.rstrip("/").endswith("/chat/completions") else (
-            base_url.rstrip("/") + "/chat/completions")  # fmt: skip
+        self.url = (
+            base_url
+            if base_url.rstrip("/").endswith("/chat/completions")
+            else (base_url.rstrip("/") + "/chat/completions")
+        )
         self.model = model
         self.api_key = api_key or None
         self.timeout = timeout
@@ -83,8 +94,14 @@ class OpenAIBackend:
             yield from self._events(response)
 
     def _post(self, messages: list[Message], stream: bool) -> http.client.HTTPResponse:
-        payload = {"model": self.model, "messages": messages, "temperature": self.temperature,
-                   "max_tokens": self.max_tokens, "stream": stream, **self.extra_body}  # fmt: skip
+        payload = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stream": stream,
+            **self.extra_body,
+        }
         headers = {
             "Content-Type": "application/json",
             "Accept": "text/event-stream" if stream else "application/json",
@@ -104,8 +121,10 @@ class OpenAIBackend:
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, ConnectionRefusedError):
-                raise LLMError(f"cannot connect to LLM endpoint {self.url}: connection refused "
-                               f"(is the server running? check {ENV_BASE_URL})") from exc  # fmt: skip
+                raise LLMError(
+                    f"cannot connect to LLM endpoint {self.url}: connection refused "
+                    f"(is the server running? check {ENV_BASE_URL})"
+                ) from exc
             if isinstance(reason, TimeoutError):
                 raise LLMError(f"LLM endpoint {self.url} did not answer within {self.timeout:g}s") from exc
             raise LLMError(f"cannot reach LLM endpoint {self.url}: {reason}") from exc
@@ -196,8 +215,10 @@ def _message_content(obj: dict) -> str:
     try:
         content = obj["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError) as exc:
-        raise LLMError(f"malformed chat-completions response (no choices[0].message.content): "
-                       f"{json.dumps(obj, ensure_ascii=False)[:300]}") from exc  # fmt: skip
+        raise LLMError(
+            f"malformed chat-completions response (no choices[0].message.content): "
+            f"{json.dumps(obj, ensure_ascii=False)[:300]}"
+        ) from exc
     if content is not None and not isinstance(content, str):
         raise LLMError(f"malformed chat-completions response: content is {type(content).__name__}")
     return content or ""
@@ -210,8 +231,14 @@ class TransformersBackend:
     """A local causal LM loaded by path (never downloaded): chat template when the tokenizer has one, else a
     plain prompt; greedy decoding of at most `max_new_tokens`."""
 
-    def __init__(self, path: str | Path, *, max_new_tokens: int = 256, device: str | None = None,
-                 stream_timeout: float | None = 600.0):  # fmt: skip
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_new_tokens: int = 256,
+        device: str | None = None,
+        stream_timeout: float | None = 600.0,
+    ):
         path = Path(path).expanduser()
         if not path.is_dir():
             raise LLMError(f"no local model folder at {path} (give the path of a saved transformers model)")
@@ -241,10 +268,13 @@ class TransformersBackend:
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=not has_template)
         length = int(inputs["input_ids"].shape[1])
         limit = getattr(self.model.config, "max_position_embeddings", None) or getattr(
-            self.model.config, "n_positions", None)  # fmt: skip
+            self.model.config, "n_positions", None
+        )
         if limit and length + self.max_new_tokens > limit:
-            raise LLMError(f"prompt of {length} tokens + {self.max_new_tokens} new tokens exceeds the "
-                           f"model's {limit}-token window; ask with fewer passages (k)")  # fmt: skip
+            raise LLMError(
+                f"prompt of {length} tokens + {self.max_new_tokens} new tokens exceeds the "
+                f"model's {limit}-token window; ask with fewer passages (k)"
+            )
         return {k: v.to(self.device) for k, v in inputs.items()}
 
     def _generate_kwargs(self, inputs: dict) -> dict:
@@ -270,8 +300,9 @@ class TransformersBackend:
         from transformers import TextIteratorStreamer
 
         inputs = self._inputs(messages)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                        timeout=self.stream_timeout)  # fmt: skip
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.stream_timeout
+        )
         failure: list[BaseException] = []
 
         def run() -> None:

@@ -80,8 +80,9 @@ def passage_block(n: int, hit: Hit, boundary: str) -> str:
     return f"<<资料{n} {boundary}>>\n{passage_header(n, hit)}\n{body}\n<</资料{n} {boundary}>>"
 
 
-def build_messages(question: str, hits: Sequence[Hit], kind: str | None = None,
-                   boundary: str | None = None) -> list[Message]:  # fmt: skip
+def build_messages(
+    question: str, hits: Sequence[Hit], kind: str | None = None, boundary: str | None = None
+) -> list[Message]:
     """The chat messages: a system rule, then the numbered passages [1]..[k], the question, the rules.
 
     `kind`: the kind of question (see KIND_INSTRUCTIONS), which adds how to shape the answer.
