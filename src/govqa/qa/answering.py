@@ -33,7 +33,21 @@ from ..index.tokenize import simplified
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
+from .amounts import ASKED_UNIT, DAY_OR_MONTH, HAS_NUMBER, YEAR
+from .amounts import states_amount as _states_amount
 from .compare import NOT_COVERED, compare_streets
+from .extract import (
+    FUNCTION_CHARS,
+    HAN,
+    NO_NUMBER,
+    NOT_FOUND,
+    YEAR_NUMBER,
+    Sentence,
+    cite,
+    distinct,
+    line_sentences,
+    replace_score,
+)
 from .query import Query, analyse
 from .questions import (
     asks_explanation,
@@ -41,7 +55,6 @@ from .questions import (
     asks_time,
     dated_reports,
     focus_text,
-    near_same,
     place_words,
     quoted_terms,
     sense_of,
@@ -50,69 +63,12 @@ from .questions import (
 )
 from .retrieval import Retriever
 
-NOT_FOUND = "未在报告中找到相关依据。"
-NO_NUMBER = "报告谈到了这一内容，但没有给出具体数字。"
-
-_ASKED_UNIT = re.compile(
-    r"(?:多少|几)(家次|人次|平方米|万元|亿元|公里|公尺|公分|厘米|毫米|千米|公斤|千克|小时|分钟|"
-    r"[^\W\d的是在年级钱种样些么])"  # any measure word (几层 -> 两层) but particles and 年 (2019年 is no count)
-)
-_COUNT = (
-    r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多|"
-    r"台|套|张|笔|起|份|件|间|门|幢|棵|位|倍"
-)
-_COUNTED = re.compile(_COUNT + ")")  # a count or an amount of what reports count
-# ... or of any measure: 0至12公尺, 14英吋, 300MB, 八成 (a feature of the sentence model, and for 多少/多大 asked bare)
-_QUANTITY = re.compile(
-    _COUNT
-    + r"|公尺|公分|厘米|毫米|千米|英[尺寸吋里]|公斤|千克|克|吨|岁|℃|°|度|颗|只|头|匹|本|部|首|篇|届|周|分钟|秒|成|"
-    r"[美港加欧日澳]元|英?镑|越南盾|cm|mm|km|kg|m²|MB|GB|KB)"
-)
-_DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
-_YEAR = re.compile(r"(19|20)\d\d\s*年")
-# The sentence model's has_number / no_number features: any measure but minutes and seconds, because
-# "15分钟生活圈/养老服务圈" is a policy's name in reports, not an amount (it "answered" 多少张床位). CMRC 2018
-# trial[250:] answer hit 0.839 with these units, 0.836 with only the counts the model was fitted with.
-_HAS_NUMBER = re.compile(_QUANTITY.pattern.replace("|分钟|秒", ""))
 # A sentence that opens on a pronoun (它是无色晶体, 本站共两层) is about what the sentence before it named.
 _ANAPHOR = re.compile(r"\s*(?:它|牠|其|该|本|此|他|她|这)")
-# A stated amount: digits with a unit, or Chinese numerals with a measure word (近百栋, 两个, 十五分钟).
-_CHINESE_AMOUNT = re.compile(
-    r"[一二两三四五六七八九十百千万亿半近数]+\s*(?:个|家|项|次|名|处|条|所|座|栋|辆|块|场|批|期|套|台|张|件|元|户|人|幢|棵|位|倍|成|"
-    r"分钟|公里|平方米|岁|篇|本|部|首|只|头|匹|颗|届|层|枚|艘|架|列|份|笔|起|间|门|段|章|卷|集|轮|支|队|组|对|双|株|尾|种|类)|[一二三四五六七八九十百\d]+\s*分之\s*[一二三四五六七八九十\d]+|一半|半数|过半|大半"
-)
-# What kind of amount a question asks for, and how a sentence states one of that kind: a question about money
-# is not answered by a length (2.5公里), nor a share by a count. Counts (个/家/户…) stand in for one another.
-_NUMERAL = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万亿半数几]+)\s*"
-_AMOUNT_KINDS = (
-    (re.compile(r"多少(?:万|亿)?元|多少钱|金额|资金|经费|投资|预算|花了多少|花费"),
-     re.compile(r"\d[\d.,]*\s*(?:[万亿千]\s*)*(?:[美港加欧日澳台]?元|英?镑|越南盾|卢比|美金)|[$¥￥€£]\s*\d")),
-    (re.compile(r"面积|多少平方|多少亩|多少公顷"),
-     re.compile(r"\d[\d.,]*\s*(?:万)?(?:平方米|平米|平方公里|平方千米|平方公尺|亩|公顷|m²|km²)")),
-    (re.compile(r"比例|比率|百分之|占比|率(?:是|为|有)?多少|率(?:是|为|有)?几"),
-     re.compile(r"\d[\d.,]*\s*[%％]|百分之|[一二三四五六七八九十\d]\s*成|\d\s*[:：]\s*\d|率[为是达约]*\s*\d")),
-    # 多少人 asks for people: 35个志愿者站 or 2次培训 does not say how many volunteers there are.
-    (re.compile(r"多少(?:个)?人(?![次家])|几个人|多少名|几名|多少位|几位|人数"),
-     re.compile(_NUMERAL + r"(?:[万千百]\s*)?(?:人|名|位)|人[口数]|\d\s*[万千]?\s*人")),
-    # 多长 asks a length or a duration (任期多长 -> 五年).
-    (re.compile(r"多长|多少公里|多少米|长度"),
-     re.compile(_NUMERAL + r"(?:公里|千米|公尺|米|公分|厘米|毫米|英[尺寸吋里]|cm|mm|km|年|个月|天|小时|分钟|周)")),
-)  # fmt: skip
-# Any number but a date's: 2至12公尺, 300MB, 北纬40°; not 2019年, 8月.
-_ANY_NUMBER = re.compile(r"\d[\d.,]*(?![\d.,]|\s*[年月日号弄路街巷室楼期])")
-# The measure word after 多少/几 (多少趟列车 -> 趟); not a particle or noun that may follow (多少的, 几年级).
-_MEASURE_WORD = re.compile(r"(?:多少|几)([^\W\d的是在个年级钱人次岁]{1})")
 # A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
 _DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
-_YEAR_NUMBER = re.compile(r"((?:19|20)\d\d)\s*年")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-# Characters of question words and of the report genre: present in every sentence or none, never evidence.
-_FUNCTION_CHARS = frozenset(
-    "的了是在和与及或有多少几个什么哪些如何怎样么呢吗年月日中对为把被将从于到以这那其该各等也都就还又"
-)
 _QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』]{2,20})[”\"」』]")
 _SENTENCE_STOP = re.compile(r"[。！？!?]")
-_GLOSSARY_SECTION = re.compile(r"名词解释")
 _GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
 _SKIPPED_SECTIONS = re.compile(r"名词解释|附件|目\s*录|前\s*言|\.{4}|…{2}")  # also table-of-contents lines
 # The asking part of a summary question, around its subject.
@@ -199,17 +155,6 @@ class AnswerConfig:
     max_lead_chars: int = 20  # a paragraph's first sentence this short is a topic phrase: quote its body too
     max_outline: int = 12  # headings listed in a summary answer
     min_outline_match: float = 0.3  # IDF share of the question's subject words a section heading must hold
-
-
-@dataclass(frozen=True)
-class Sentence:
-    hit: Hit
-    text: str
-    start: int  # in the document's cleaned text
-    end: int
-    paragraph: int
-    score: float
-    features: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -327,21 +272,21 @@ class ExtractiveAnswerer:
         of_the_year = [s for s in sentences if not s.features[mismatched]]
         if not of_the_year or of_the_year[0].score < self.config.min_evidence:
             other = sentences[0]
-            cite = _cite(1, other.hit, other.paragraph, other.text, other.start)
-            years = "、".join(f"{y}年" for y in dict.fromkeys(_YEAR_NUMBER.findall(asked)))
-            text = f"报告没有给出{years}的相关内容；最接近的是其他年份的记载：{cite.quote.strip()}[1]"
-            return Answer(question, text, (cite,), False, tuple(hits), filters, (), asked, kind)
+            nearest = cite(1, other.hit, other.paragraph, other.text, other.start)
+            years = "、".join(f"{y}年" for y in dict.fromkeys(YEAR_NUMBER.findall(asked)))
+            text = f"报告没有给出{years}的相关内容；最接近的是其他年份的记载：{nearest.quote.strip()}[1]"
+            return Answer(question, text, (nearest,), False, tuple(hits), filters, (), asked, kind)
         sentences = of_the_year
         chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
-        chosen = _distinct(chosen)[: self.config.max_sentences]
+        chosen = distinct(chosen)[: self.config.max_sentences]
         if kind == "list":
-            chosen = _distinct([self._enumeration(s) for s in chosen])
-        chosen = _distinct([self._with_body(s) for s in chosen])
+            chosen = distinct([self._enumeration(s) for s in chosen])
+        chosen = distinct([self._with_body(s) for s in chosen])
         if kind in ("definition", "other", "list") and asks_explanation(asked):  # simplified: 為什麼 too
             # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
             # 症状包括…): the best sentence is quoted with the one after it.
-            chosen = _distinct([self._with_next(chosen[0]), *chosen[1:]])
-        citations = [_cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
+            chosen = distinct([self._with_next(chosen[0]), *chosen[1:]])
+        citations = [cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
         if kind == "quantity" and not any(_states_amount(asked, c.quote) for c in citations):
             # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
             text = f"{NO_NUMBER}相关内容：{citations[0].quote.strip()}[1]"
@@ -365,7 +310,7 @@ class ExtractiveAnswerer:
         if text[:a].strip() or not text[b:].strip():
             return s
         y = b
-        for x, end in _line_sentences(text):
+        for x, end in line_sentences(text):
             if x >= b and (y == b or end - a <= self.config.max_list_chars):
                 y = end
             elif x >= b:
@@ -379,7 +324,7 @@ class ExtractiveAnswerer:
         para = self._document(s.hit.chunk.doc_id).paragraph(s.paragraph)
         text = para.text
         a, b = s.start - para.char_start, s.end - para.char_start
-        nxt = next(((x, y) for x, y in _line_sentences(text) if x >= b), None)
+        nxt = next(((x, y) for x, y in line_sentences(text) if x >= b), None)
         if nxt is None or nxt[1] - a > self.config.max_list_chars or is_heading_line(text[nxt[0] : nxt[1]]):
             return s
         y = nxt[1]
@@ -404,7 +349,7 @@ class ExtractiveAnswerer:
         """The hits' sentences with their FEATURES (score 0): what the model scores and is fitted on."""
         tokenizer = self.retriever.index.tokenizer
         q_tokens = {t for t in tokenizer.tokens(question) if t not in self._place_words}
-        q_chars = {c for c in question if _HAN.match(c)} - _FUNCTION_CHARS - self._place_chars
+        q_chars = {c for c in question if HAN.match(c)} - FUNCTION_CHARS - self._place_chars
         if not q_tokens:
             return []
         weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
@@ -413,8 +358,8 @@ class ExtractiveAnswerer:
         char_total = sum(char_weights.values()) or 1.0
         wants_quantity = asks_quantity(question)
         wants_time = asks_time(question)
-        unit = m.group(1) if (m := _ASKED_UNIT.search(question)) else None
-        years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}  # as asked: no ranges
+        unit = m.group(1) if (m := ASKED_UNIT.search(question)) else None
+        years = {int(y) for y in YEAR_NUMBER.findall(asked or question)}  # as asked: no ranges
         cfg = self.config
         out: list[Sentence] = []
         for hit in hits:
@@ -445,7 +390,7 @@ class ExtractiveAnswerer:
                     )
                     / char_total
                 )
-                has_number = bool(_HAS_NUMBER.search(stripped))
+                has_number = bool(HAS_NUMBER.search(stripped))
                 # A report reviews one year and plans the next, under headings that say which: 2019年工作回顾.
                 # The section's and sentence's own years first, else the years the report covers: the title of
                 # 2020年塘桥街道社代会报告 names the year it was given, not the year its review covers.
@@ -465,7 +410,7 @@ class ExtractiveAnswerer:
                     ),
                     float(wants_quantity and has_number),
                     float(wants_quantity and not has_number),
-                    (1.0 if _DAY_OR_MONTH.search(stripped) else 0.5 if _YEAR.search(stripped) else 0.0)
+                    (1.0 if DAY_OR_MONTH.search(stripped) else 0.5 if YEAR.search(stripped) else 0.0)
                     if wants_time
                     else 0.0,
                     math.log(len(stripped)),
@@ -484,7 +429,7 @@ class ExtractiveAnswerer:
             tokenizer = self.retriever.index.tokenizer
             cached = [
                 (a, b, frozenset(tokenizer.tokens(chunk.text[a:b])))
-                for a, b in _line_sentences(chunk.text)
+                for a, b in line_sentences(chunk.text)
                 if b - a >= 6 and not is_heading_line(chunk.text[a:b])
             ]
             self._sentence_cache[chunk.chunk_id] = cached
@@ -599,7 +544,7 @@ class ExtractiveAnswerer:
         if not best or best[0].score < self.config.min_evidence:
             return None
         s = best[0]
-        citation = _cite(1, s.hit, s.paragraph, s.text, s.start)
+        citation = cite(1, s.hit, s.paragraph, s.text, s.start)
         return Answer(
             question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition"
         )
@@ -691,14 +636,14 @@ class ExtractiveAnswerer:
                 if t in outline_words
                 and t not in self._place_words
                 and t not in title_words
-                and _HAN.search(t)
+                and HAN.search(t)
             }
 
         weights = heading_weights(_SUMMARY_ASKING.sub(" ", focus))
         total = sum(weights.values()) or 1.0
         # What the asking itself names (主要任务, 保障措施) picks among sections when no subject is left.
         aims = heading_weights(focus)
-        years = {int(y) for y in _YEAR_NUMBER.findall(asked)}
+        years = {int(y) for y in YEAR_NUMBER.findall(asked)}
         sense = sense_of(asked)
         hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
 
@@ -778,7 +723,7 @@ class ExtractiveAnswerer:
                 break
             if p.kind != "text" or p.section_path != node.path:
                 continue
-            first = next(iter(_line_sentences(p.text)), None)
+            first = next(iter(line_sentences(p.text)), None)
             if (
                 first
                 and first[0] == 0
@@ -869,67 +814,11 @@ class ExtractiveAnswerer:
         return Answer(question, text, (), False, tuple(hits), filters, (), asked, kind)
 
 
-def replace_score(s: Sentence, score: float) -> Sentence:
-    return Sentence(s.hit, s.text, s.start, s.end, s.paragraph, score, s.features)
-
-
-def _states_amount(question: str, text: str) -> bool:
-    """`text` states an amount of the kind `question` asks for (money, area, share, length, else any count)."""
-    for asked, stated in _AMOUNT_KINDS:
-        if asked.search(question):
-            return bool(stated.search(text))
-    if re.search(r"(?:多少|几)年", question) and re.search(
-        r"(?<![\d])(?:[一二两三四五六七八九十]+|\d{1,2})\s*年(?!\d)", text
-    ):
-        return True  # 多少年滚动一次 -> 五年一滚动: a span of years, not a date
-    text = _YEAR.sub("", text)  # 2019年 is when, not how many
-    m = _MEASURE_WORD.search(question)
-    if m and re.search(rf"[\d一二两三四五六七八九十百千万]\s*{m.group(1)}", text):
-        return True  # the measure word asked for (多少趟 -> 18趟), whatever it is
-    if m:
-        # Only another count stands in for the measure word asked (近百栋 for 多少幢): 多少张床位 is not
-        # answered by 15分钟养老服务圈.
-        return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
-    if _GENERIC_COUNT.search(question):
-        return _counts_what_is_asked(question, text)
-    return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
-
-
-_GENERIC_COUNT = re.compile(r"(?:多少|几)个")
-_NEAR_ASKED = 6  # characters beside 多少个 / beside a count that say what is counted
-_CLAUSE_BREAK = re.compile(r"[,，、;；。:：!?！？]")
-
-
-def _counts_what_is_asked(question: str, text: str) -> bool:
-    """多少个 names what it counts beside it (多少个出入闸机, 岗位有多少个); a count in `text` answers it only when
-    the words beside that count, in its clause, share a character with them: 284个 of 视频监控探头 does not
-    count 闸机."""
-    m = _GENERIC_COUNT.search(question)
-    after = _CLAUSE_BREAK.split(question[m.end() :], maxsplit=1)[0][:_NEAR_ASKED]
-    before = _CLAUSE_BREAK.split(question[: m.start()])[-1][-_NEAR_ASKED:]
-    asked = set(_HAN.findall(after)) - _FUNCTION_CHARS
-    if len(asked) < 2:  # 岗位有多少个? names it before
-        asked = set(_HAN.findall(before)) - _FUNCTION_CHARS
-    if not asked:
-        return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
-    for count in (*_COUNTED.finditer(text), *_CHINESE_AMOUNT.finditer(text)):
-        head = _CLAUSE_BREAK.split(text[: count.start()])[-1][-2 * _NEAR_ASKED :]
-        tail = _CLAUSE_BREAK.split(text[count.end() :], maxsplit=1)[0][:_NEAR_ASKED]
-        if asked & set(head + tail):
-            return True
-    return False
-
-
 def _covered(meta) -> set[int]:
     """The years a report covers, by its metadata (else by its title)."""
     if meta.year_start is not None:
         return set(range(meta.year_start, (meta.year_end or meta.year_start) + 1))
     return years_in(meta.title)
-
-
-def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
-    return Citation(n, hit.chunk.doc_id, hit.meta.title, hit.meta.street, hit.chunk.section_path, paragraph, quote,
-                    start, start + len(quote))  # fmt: skip
 
 
 def _spread(n: int, most: int) -> range:
@@ -942,7 +831,7 @@ def _char_idf(texts) -> dict[str, float]:
     n = 0
     for text in texts:
         n += 1
-        df.update({c for c in text if _HAN.match(c)})
+        df.update({c for c in text if HAN.match(c)})
     return {c: math.log(1 + n / d) for c, d in df.items()}
 
 
@@ -980,29 +869,3 @@ def _heading_span(p: Paragraph) -> str:
     if p.kind == "heading":
         return p.text.strip()
     return p.text[: len(p.section_path[-1])]
-
-
-def _line_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, whitespace trimmed; a sentence never runs from one paragraph into the next."""
-    spans = []
-    offset = 0
-    for line in text.split("\n"):
-        for a, b in sentence_spans(line):
-            piece = line[a:b]
-            lead = len(piece) - len(piece.lstrip())
-            spans.append((offset + a + lead, offset + a + len(piece.rstrip())))
-        offset += len(line) + 1
-    return [(a, b) for a, b in spans if b > a]
-
-
-def _distinct(sentences: list[Sentence]) -> list[Sentence]:
-    kept: list[Sentence] = []
-    for s in sentences:
-        if any(
-            near_same(s.text, k.text)
-            or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and (s.start < k.end and k.start < s.end))
-            for k in kept
-        ):
-            continue
-        kept.append(s)
-    return kept
