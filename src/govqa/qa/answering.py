@@ -23,52 +23,63 @@ that no report covers is named in the refusal.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..index.tokenize import simplified
-from ..ingest.chunking import sentence_spans
-from ..ingest.structure import in_glossary, is_heading_line
-from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
-from .amounts import ASKED_UNIT, DAY_OR_MONTH, HAS_NUMBER, YEAR
+from ..ingest.structure import in_glossary
+from ..records import Answer, Citation, Document, Filters, Hit, Paragraph, Turn
 from .amounts import states_amount as _states_amount
 from .compare import NOT_COVERED, compare_streets
 from .extract import (
-    FUNCTION_CHARS,
     HAN,
     NO_NUMBER,
     NOT_FOUND,
     YEAR_NUMBER,
+    Reports,
     Sentence,
     cite,
     distinct,
     line_sentences,
-    replace_score,
 )
 from .query import Query, analyse
 from .questions import (
     asks_explanation,
-    asks_quantity,
-    asks_time,
     dated_reports,
     focus_text,
-    place_words,
     quoted_terms,
     sense_of,
     topic_of,
     years_in,
 )
 from .retrieval import Retriever
+from .sentence_model import (
+    FEATURES,
+    FITTED_BIAS,
+    FITTED_MIN_EVIDENCE,
+    FITTED_WEIGHTS,
+    AnswerConfig,
+    SentenceModel,
+)
 
-# A sentence that opens on a pronoun (它是无色晶体, 本站共两层) is about what the sentence before it named.
-_ANAPHOR = re.compile(r"\s*(?:它|牠|其|该|本|此|他|她|这)")
+# Where the answerer's callers have always found them (the model's weights, the fixed answer texts).
+__all__ = [
+    "FEATURES",
+    "FITTED_BIAS",
+    "FITTED_MIN_EVIDENCE",
+    "FITTED_WEIGHTS",
+    "NO_NUMBER",
+    "NOT_FOUND",
+    "AnswerConfig",
+    "ExtractiveAnswerer",
+    "GlossaryEntry",
+    "Sentence",
+]
+
 # A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
 _DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
 _QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』]{2,20})[”\"」』]")
-_SENTENCE_STOP = re.compile(r"[。！？!?]")
 _GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
 _SKIPPED_SECTIONS = re.compile(r"名词解释|附件|目\s*录|前\s*言|\.{4}|…{2}")  # also table-of-contents lines
 # The asking part of a summary question, around its subject.
@@ -89,72 +100,10 @@ _FRAME_WORDS = frozenset(
     "上 分别 各自 情况 怎样 怎么 如何 什么 哪些 方面 工作 有 是".split()
 )
 
-# Logistic-regression weights over Sentence features, in FEATURES order, and the bias; fitted on the dev split
-# of tests/data/gold.jsonl by `python -m govqa.evaluation.fit` (which prints these lines). A sentence's
-# score is the model's probability that it holds the answer.
-FEATURES = (
-    "word_coverage",  # IDF share of the question's content words in the sentence (title/headings at a discount)
-    "char_coverage",  # IDF share of its content characters: 老人 ~ 老年人, 加梯 ~ 加装电梯, 旧区改造 ~ 旧房改造
-    "dense",  # the passage's cosine similarity to the question (the embedder's meaning match), centred, x10
-    "dense_missing",  # 1 when the dense retriever did not return the passage
-    "inverse_rank",  # 1 / the passage's fused rank
-    "bm25_inverse_rank",  # 1 / its BM25 rank (0 when BM25 did not return it)
-    "unit_match",  # a quantity question, and the sentence has a number with the unit asked for
-    "has_number",  # a quantity question, and the sentence has a number with some unit
-    "no_number",  # a quantity question, and the sentence has none
-    "has_date",  # a time question: 1 if the sentence has a month or day, 0.5 if only a year
-    "log_length",  # log of the sentence's length in characters
-    "year_match",  # the sentence or its headings name a year the question names
-    "year_mismatch",  # they name years, none of them the question's (a plan section, asked about a review)
-)
-# A refit after the retrieval merge (and with title/heading matches as separate features) scored higher on
-# dev but lower on CMRC 2018 trial questions 250-1001, used for nothing else (answer hit 0.791 vs 0.825): these
-# earlier weights generalise better and are kept.
-FITTED_WEIGHTS: tuple[float, ...] = (
-    2.2531,
-    3.0895,
-    1.9155,
-    -0.1335,
-    0.9906,
-    1.077,
-    0.6923,
-    -0.4116,
-    -1.5502,
-    0.951,
-    0.0528,
-    -0.8218,
-    -1.9414,
-)
-FITTED_BIAS = -5.4293
-FITTED_MIN_EVIDENCE = 0.11
-
 
 # A question's quoted names are looked for in the text of the reports it is asked of when they are this few.
 MAX_TERM_SCAN_DOCS = 50
 _SPACES = re.compile(r"\s+")
-
-# Character IDF is estimated from at most this many chunks, spread over the index: exact for corpora up to this
-# size, and a large index need not read every chunk (and keep it in memory) to answer its first question.
-CHAR_IDF_SAMPLE = 20_000
-
-
-@dataclass(frozen=True)
-class AnswerConfig:
-    k: int = 6  # hits read for candidate sentences
-    max_sentences: int = 3
-    relative_cutoff: float = 0.6  # keep sentences scoring at least this share of the best one
-    # Below this probability the reports are taken not to answer (fitted with the weights; see FITTED_WEIGHTS).
-    min_evidence: float = FITTED_MIN_EVIDENCE
-    weights: tuple[float, ...] = FITTED_WEIGHTS
-    bias: float = FITTED_BIAS
-    dense_centre: float = 0.85  # e5 cosines sit in a narrow band (~0.80-0.95 here)
-    context_weight: float = 0.5  # share of a word's weight when only the title or headings hold it
-    max_list_chars: int = (
-        320  # an enumeration longer than this keeps whole items (；-pieces) around the best one
-    )
-    max_lead_chars: int = 20  # a paragraph's first sentence this short is a topic phrase: quote its body too
-    max_outline: int = 12  # headings listed in a summary answer
-    min_outline_match: float = 0.3  # IDF share of the question's subject words a section heading must hold
 
 
 @dataclass(frozen=True)
@@ -179,20 +128,24 @@ class ExtractiveAnswerer:
     def __init__(self, retriever: Retriever, config: AnswerConfig | None = None):
         self.retriever = retriever
         self.config = config or AnswerConfig()
-        index = retriever.index
-        self._idf = index.token_idf
-        self._idf_unseen = max(self._idf.values(), default=1.0)
-        self._place_words = place_words(index.metas.values())
-        self._place_chars = frozenset("".join(self._place_words)) | {"街", "道", "区", "镇"}
-        sample = _spread(len(index.chunks), CHAR_IDF_SAMPLE)
-        for start in range(0, len(sample), 1000):
-            index.chunks.fetch(sample[start : start + 1000])  # read a thousand at a time, not one by one
-        self._char_idf = _char_idf(index.chunks[i].text for i in sample)
-        self._char_idf_unseen = max(self._char_idf.values(), default=1.0)
-        self._documents: dict[str, Document] = {}
+        self.reports = Reports(retriever)
+        self.model = SentenceModel(retriever, self.config, self.reports)
         self._plain: dict[str, str] = {}
         self._glossary: list[GlossaryEntry] | None = None
-        self._sentence_cache: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
+
+    # ------------------------------------------------------------------------------------------ sentence model
+
+    def rank_sentences(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
+        """Every sentence of the hits, scored by the fitted model, best first (see SentenceModel)."""
+        return self.model.rank_sentences(question, hits, asked)
+
+    def candidates(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
+        """The hits' sentences with their FEATURES (score 0): what the model scores and is fitted on."""
+        return self.model.candidates(question, hits, asked)
+
+    def evidence_score(self, question: str, hits: list[Hit]) -> float:
+        """The best sentence's score: what the not-found threshold is compared with."""
+        return self.model.evidence_score(question, hits)
 
     # ------------------------------------------------------------------------------------------ entry point
 
@@ -280,12 +233,12 @@ class ExtractiveAnswerer:
         chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
         chosen = distinct(chosen)[: self.config.max_sentences]
         if kind == "list":
-            chosen = distinct([self._enumeration(s) for s in chosen])
-        chosen = distinct([self._with_body(s) for s in chosen])
+            chosen = distinct([self.model.enumeration(s) for s in chosen])
+        chosen = distinct([self.model.with_body(s) for s in chosen])
         if kind in ("definition", "other", "list") and asks_explanation(asked):  # simplified: 為什麼 too
             # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
             # 症状包括…): the best sentence is quoted with the one after it.
-            chosen = distinct([self._with_next(chosen[0]), *chosen[1:]])
+            chosen = distinct([self.model.with_next(chosen[0]), *chosen[1:]])
         citations = [cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
         if kind == "quantity" and not any(_states_amount(asked, c.quote) for c in citations):
             # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
@@ -298,184 +251,11 @@ class ExtractiveAnswerer:
             text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, kind)
 
-    def _with_body(self, s: Sentence) -> Sentence:
-        """A paragraph's short lead sentence with the body it heads: 聚力满足养老需求。优化社区养老服务布局,….
-
-        Reports open a paragraph with a topic phrase that works as its heading; alone it answers nothing."""
-        if len(s.text) > self.config.max_lead_chars:
-            return s
-        para = self._document(s.hit.chunk.doc_id).paragraph(s.paragraph)
-        text = para.text
-        a, b = s.start - para.char_start, s.end - para.char_start
-        if text[:a].strip() or not text[b:].strip():
-            return s
-        y = b
-        for x, end in line_sentences(text):
-            if x >= b and (y == b or end - a <= self.config.max_list_chars):
-                y = end
-            elif x >= b:
-                break
-        if y == b:
-            return s
-        return Sentence(s.hit, text[a:y], s.start, para.char_start + y, s.paragraph, s.score, s.features)
-
-    def _with_next(self, s: Sentence) -> Sentence:
-        """The sentence and the one after it in its paragraph, within max_list_chars."""
-        para = self._document(s.hit.chunk.doc_id).paragraph(s.paragraph)
-        text = para.text
-        a, b = s.start - para.char_start, s.end - para.char_start
-        nxt = next(((x, y) for x, y in line_sentences(text) if x >= b), None)
-        if nxt is None or nxt[1] - a > self.config.max_list_chars or is_heading_line(text[nxt[0] : nxt[1]]):
-            return s
-        y = nxt[1]
-        return Sentence(s.hit, text[a:y], s.start, para.char_start + y, s.paragraph, s.score, s.features)
-
-    def evidence_score(self, question: str, hits: list[Hit]) -> float:
-        """The best sentence's score: what the not-found threshold is compared with."""
-        ranked = self.rank_sentences(question, hits)
-        return ranked[0].score if ranked else 0.0
-
-    def rank_sentences(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
-        """Every sentence of the hits, scored by the fitted model, best first.
-
-        `question` is what the words are matched on (the focus); `asked`, the whole question, names its year."""
-        out = [
-            replace_score(s, self._probability(s.features)) for s in self.candidates(question, hits, asked)
-        ]
-        out.sort(key=lambda s: -s.score)
-        return out
-
-    def candidates(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
-        """The hits' sentences with their FEATURES (score 0): what the model scores and is fitted on."""
-        tokenizer = self.retriever.index.tokenizer
-        q_tokens = {t for t in tokenizer.tokens(question) if t not in self._place_words}
-        q_chars = {c for c in question if HAN.match(c)} - FUNCTION_CHARS - self._place_chars
-        if not q_tokens:
-            return []
-        weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
-        total = sum(weights.values())
-        char_weights = {c: self._char_idf.get(c, self._char_idf_unseen) for c in q_chars}
-        char_total = sum(char_weights.values()) or 1.0
-        wants_quantity = asks_quantity(question)
-        wants_time = asks_time(question)
-        unit = m.group(1) if (m := ASKED_UNIT.search(question)) else None
-        years = {int(y) for y in YEAR_NUMBER.findall(asked or question)}  # as asked: no ranges
-        cfg = self.config
-        out: list[Sentence] = []
-        for hit in hits:
-            chunk = hit.chunk
-            # Sentences often name neither the report's subject nor the topic: the title and headings above
-            # them do, so their words count too, at a discount.
-            context_text = " ".join((hit.meta.title, *chunk.section_path))
-            heading_tokens = set(tokenizer.tokens(context_text))
-            previous: tuple[str, set[str]] = ("", set())
-            for a, b, s_tokens in self._chunk_sentences(chunk):
-                stripped = chunk.text[a:b]
-                context, context_chars = heading_tokens, context_text
-                if _ANAPHOR.match(stripped):
-                    context, context_chars = heading_tokens | previous[1], context_text + previous[0]
-                previous = (stripped, s_tokens)
-                coverage = (
-                    sum(
-                        w if t in s_tokens else cfg.context_weight * w if t in context else 0.0
-                        for t, w in weights.items()
-                    )
-                    / total
-                )
-                chars = set(stripped)
-                char_coverage = (
-                    sum(
-                        w if c in chars else cfg.context_weight * w if c in context_chars else 0.0
-                        for c, w in char_weights.items()
-                    )
-                    / char_total
-                )
-                has_number = bool(HAS_NUMBER.search(stripped))
-                # A report reviews one year and plans the next, under headings that say which: 2019年工作回顾.
-                # The section's and sentence's own years first, else the years the report covers: the title of
-                # 2020年塘桥街道社代会报告 names the year it was given, not the year its review covers.
-                around = years_in(" ".join(chunk.section_path) + stripped) or _covered(hit.meta)
-                features = (
-                    coverage,
-                    char_coverage,
-                    # x10: cosines differ in the second decimal; on this scale the fit need not shrink them away
-                    10 * (hit.dense_score - cfg.dense_centre) if hit.dense_score is not None else 0.0,
-                    0.0 if hit.dense_score is not None else 1.0,
-                    1.0 / hit.rank if hit.rank else 0.0,
-                    1.0 / hit.bm25_rank if hit.bm25_rank else 0.0,
-                    float(
-                        wants_quantity
-                        and unit is not None
-                        and bool(re.search(rf"[\d二两三四五六七八九十百千万]\s*{unit}", stripped))
-                    ),
-                    float(wants_quantity and has_number),
-                    float(wants_quantity and not has_number),
-                    (1.0 if DAY_OR_MONTH.search(stripped) else 0.5 if YEAR.search(stripped) else 0.0)
-                    if wants_time
-                    else 0.0,
-                    math.log(len(stripped)),
-                    float(bool(years & around)),
-                    float(bool(years) and bool(around) and not years & around),
-                )
-                paragraph = chunk.para_start + chunk.text.count("\n", 0, a)
-                start = chunk.char_start + a
-                out.append(Sentence(hit, stripped, start, start + len(stripped), paragraph, 0.0, features))
-        return out
-
-    def _chunk_sentences(self, chunk: Chunk) -> list[tuple[int, int, frozenset[str]]]:
-        """A chunk's quotable sentences with their tokens, computed once (tokenizing is most of the work)."""
-        cached = self._sentence_cache.get(chunk.chunk_id)
-        if cached is None:
-            tokenizer = self.retriever.index.tokenizer
-            cached = [
-                (a, b, frozenset(tokenizer.tokens(chunk.text[a:b])))
-                for a, b in line_sentences(chunk.text)
-                if b - a >= 6 and not is_heading_line(chunk.text[a:b])
-            ]
-            self._sentence_cache[chunk.chunk_id] = cached
-        return cached
-
-    def _probability(self, features: tuple[float, ...]) -> float:
-        z = self.config.bias + sum(w * f for w, f in zip(self.config.weights, features, strict=True))
-        return 1.0 / (1.0 + math.exp(-z))
-
-    def _enumeration(self, s: Sentence) -> Sentence:
-        """The whole enumeration a sentence belongs to: its ；-separated siblings up to the 。 that ends them.
-
-        sentence_spans cuts at ；, which splits "一是…；二是…；三是…。" into pieces; a list question wants them
-        all. A run longer than max_list_chars keeps whole pieces around the chosen one."""
-        doc = self._document(s.hit.chunk.doc_id)
-        para = doc.paragraph(s.paragraph)
-        text = para.text
-        a, b = s.start - para.char_start, s.end - para.char_start
-        lo = max((m.end() for m in _SENTENCE_STOP.finditer(text, 0, a)), default=0)
-        stop = _SENTENCE_STOP.search(text, b - 1)
-        hi = stop.end() if stop else len(text)
-        pieces = [(lo + x, lo + y) for x, y in sentence_spans(text[lo:hi])]
-        if len(pieces) <= 1:
-            return s
-        chosen = [i for i, (x, y) in enumerate(pieces) if x <= a < y or x < b <= y]
-        first = last = chosen[0] if chosen else 0
-        budget = self.config.max_list_chars
-        while last + 1 < len(pieces) and pieces[last + 1][1] - pieces[first][0] <= budget:
-            last += 1
-        while first > 0 and pieces[last][1] - pieces[first - 1][0] <= budget:
-            first -= 1
-        x, y = pieces[first][0], pieces[last][1]
-        while x < y and text[x].isspace():
-            x += 1
-        while y > x and text[y - 1].isspace():
-            y -= 1
-        if (x, y) == (a, b):
-            return s
-        start = para.char_start + x
-        return Sentence(s.hit, text[x:y], start, para.char_start + y, s.paragraph, s.score, s.features)
-
     # ---------------------------------------------------------------------------------------- definitions
 
     def _definition(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
         """The glossary entry of the term asked about, quoted and cited; None: no entry fits."""
-        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self._docs(filters)
+        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self.reports.matching(filters)
         terms = quoted_terms(asked)
         entries = [e for t in terms for e in self._glossary_entries(t, docs)]
         if not entries:
@@ -492,7 +272,7 @@ class ExtractiveAnswerer:
         entries = list(dict.fromkeys(entries))[:2]
         citations = []
         for n, e in enumerate(entries, start=1):
-            doc = self._document(e.doc_id)
+            doc = self.reports.document(e.doc_id)
             meta = self.retriever.index.metas[e.doc_id]
             p = e.paragraph
             citations.append(Citation(n, e.doc_id, meta.title, meta.street, p.section_path, p.number, p.text,
@@ -506,7 +286,7 @@ class ExtractiveAnswerer:
         terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
         if not terms:
             return []
-        docs = self._docs(filters) if not filters.is_empty() else set(self.retriever.index.metas)
+        docs = self.reports.matching(filters) if not filters.is_empty() else set(self.retriever.index.metas)
         if len(docs) > MAX_TERM_SCAN_DOCS:
             return []  # too many to read per question; the retriever and the sentence model still judge
         texts = [self._plain_text(d) for d in docs]
@@ -515,7 +295,7 @@ class ExtractiveAnswerer:
     def _plain_text(self, doc_id: str) -> str:
         """A report's text in simplified script without spaces, made once."""
         if doc_id not in self._plain:
-            self._plain[doc_id] = _SPACES.sub("", simplified(self._document(doc_id).text))
+            self._plain[doc_id] = _SPACES.sub("", simplified(self.reports.document(doc_id).text))
         return self._plain[doc_id]
 
     def _glossary_entries_for(self, asked: str, filters: Filters, hits: list[Hit]) -> list[GlossaryEntry]:
@@ -523,7 +303,7 @@ class ExtractiveAnswerer:
         terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
         if not terms:
             return []
-        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self._docs(filters)
+        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self.reports.matching(filters)
         return [e for t in terms for e in self._glossary_entries(t, docs) if e.term == t.strip("“”\"' ")]
 
     def _quoted_term_sentences(
@@ -563,7 +343,7 @@ class ExtractiveAnswerer:
         if doc_id is None:
             return None
         front = []
-        for p in self._document(doc_id).paragraphs[:12]:
+        for p in self.reports.document(doc_id).paragraphs[:12]:
             if p.kind == "heading" or p.section_path:
                 break
             if _DATE.search(p.text):
@@ -595,7 +375,7 @@ class ExtractiveAnswerer:
         if self._glossary is None:
             entries = []
             for doc_id in self.retriever.index.metas:
-                for p in self._document(doc_id).paragraphs:
+                for p in self.reports.document(doc_id).paragraphs:
                     if p.kind == "heading" or not in_glossary(p.section_path):
                         continue
                     if m := _GLOSSARY_ENTRY.match(p.text):
@@ -619,7 +399,7 @@ class ExtractiveAnswerer:
             return None
         tokenizer = self.retriever.index.tokenizer
         doc_id = hits[0].chunk.doc_id
-        doc = self._document(doc_id)
+        doc = self.reports.document(doc_id)
         root = _outline(doc)
         nodes = [n for n in _walk(root) if len(self._parts(doc, n)) >= 2]
         if not nodes:
@@ -631,10 +411,10 @@ class ExtractiveAnswerer:
 
         def heading_weights(text: str) -> dict[str, float]:
             return {
-                t: self._idf.get(t, self._idf_unseen)
+                t: self.model.idf_of(t)
                 for t in tokenizer.tokens(text)
                 if t in outline_words
-                and t not in self._place_words
+                and t not in self.model.place_words
                 and t not in title_words
                 and HAN.search(t)
             }
@@ -741,7 +521,7 @@ class ExtractiveAnswerer:
     def _cross_street(self, question: str, asked: str, streets: list[str], year: int | None) -> Answer | None:
         """Street by street, from the comparison engine; None: the question names no topic to compare on."""
         topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters(year=year)))
-        for name in sorted(self._place_words, key=len, reverse=True):
+        for name in sorted(self.model.place_words, key=len, reverse=True):
             topic = topic.replace(name, " ")
         # The words that frame the question (为了…想了什么办法, 采取了什么措施) are not what is searched for.
         words = self.retriever.index.tokenizer.words(re.sub(r"\s+", "", topic))
@@ -785,7 +565,7 @@ class ExtractiveAnswerer:
         words = {t for t in self.retriever.index.tokenizer.tokens(topic) if len(t) >= 2 and t != topic}
         if len(words) < 2:
             return None
-        return max(sorted(words), key=lambda t: self._idf.get(t, self._idf_unseen))
+        return max(sorted(words), key=lambda t: self.model.idf_of(t))
 
     def _missing_reports(self, filters: Filters) -> str | None:
         """A refusal naming what the corpus lacks: a street (or district) it has no report of, or a year."""
@@ -801,38 +581,9 @@ class ExtractiveAnswerer:
             return f"语料中没有{place or ''}{filters.year}年的报告。"
         return None
 
-    def _docs(self, filters: Filters) -> set[str]:
-        return {d for d, m in self.retriever.index.metas.items() if filters.matches(m)}
-
-    def _document(self, doc_id: str) -> Document:
-        if doc_id not in self._documents:
-            self._documents[doc_id] = self.retriever.index.document(doc_id)
-        return self._documents[doc_id]
-
     def _refusal(self, question: str, asked: str, kind: str, filters: Filters, hits: Sequence[Hit] = (),
                  text: str = NOT_FOUND) -> Answer:  # fmt: skip
         return Answer(question, text, (), False, tuple(hits), filters, (), asked, kind)
-
-
-def _covered(meta) -> set[int]:
-    """The years a report covers, by its metadata (else by its title)."""
-    if meta.year_start is not None:
-        return set(range(meta.year_start, (meta.year_end or meta.year_start) + 1))
-    return years_in(meta.title)
-
-
-def _spread(n: int, most: int) -> range:
-    """At most `most` positions spread evenly over range(n) (all of them when n is small)."""
-    return range(0, n, max(1, -(-n // most)))
-
-
-def _char_idf(texts) -> dict[str, float]:
-    df: Counter[str] = Counter()
-    n = 0
-    for text in texts:
-        n += 1
-        df.update({c for c in text if HAN.match(c)})
-    return {c: math.log(1 + n / d) for c, d in df.items()}
 
 
 def _outline(doc: Document) -> _Outline:
