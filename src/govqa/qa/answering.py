@@ -1,23 +1,27 @@
-"""Extractive answers: the retrieved sentences, glossary entries or outline headings that answer a question.
+"""Extractive answers: ExtractiveAnswerer gives each kind of question the answer shape it asks for.
 
 No model writes anything here: every quoted span is copied from a report's cleaned text and cited as [n],
-so it cannot be unsupported. The shape follows the kind of question (see questions.question_kind):
+so it cannot be unsupported. The shape follows the kind of question (see questions.question_kind); this
+module dispatches, answers with sentences and refuses, and its parts supply the rest:
 
-* quantity / time / yes_no / other: the best sentences, scored by a logistic model over word, character and
-  passage-meaning signals (fitted on the gold set's dev split; see FITTED_WEIGHTS);
+* quantity / time / yes_no / other: the best sentences, scored by the sentence model (sentence_model.py: a
+  logistic model over word, character and passage-meaning signals fitted on the gold set's dev split);
 * list: the same, but a sentence is widened to the whole enumeration it belongs to (up to its 。);
 * definition: the 名词解释 glossary entry of the term asked about (a quoted term, or one a footnote mark in
-  the best sentence points to), quoted with its own citation;
-* summary: the report's outline under the section the question is about: each sub-heading, cited;
-* cross_street: one finding per street from the comparison engine, or "报告中未涉及该主题";
-* a time question about a report itself (《…》是什么时候编制的?): the dated lines of its front matter.
+  the best sentence points to), quoted with its own citation (glossary.py);
+* summary: the report's outline under the section the question is about: each sub-heading, cited (outline.py);
+* cross_street: one finding per street from the comparison engine (compare.py), or "报告中未涉及该主题";
+* a time question about a report itself (《…》是什么时候编制的?): the dated lines of its front matter
+  (glossary.py).
 
 A paragraph's short lead sentence (聚力满足养老需求。) is quoted with the body it heads. A quantity question
-whose quoted sentences state no amount of the kind asked (money, area, share, length, else any count) is
-answered "the report gives no number", pointing to the nearest sentence, never with an unrelated figure.
+whose quoted sentences state no amount of the kind asked (money, area, share, length, else any count; see
+amounts.py) is answered "the report gives no number", pointing to the nearest sentence, never with an
+unrelated figure.
 
 When the best evidence is weak the answer says so rather than quoting something near; a street or year
-that no report covers is named in the refusal.
+that no report covers is named in the refusal. What all of these share (Sentence, citing, the fixed answer
+texts, the reports read once) is in extract.py, which imports none of them.
 """
 
 from __future__ import annotations
@@ -25,31 +29,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from ..index.tokenize import simplified
 from ..ingest.structure import in_glossary
-from ..records import Answer, Citation, Filters, Hit, Paragraph, Turn
+from ..records import Answer, Citation, Filters, Hit, Turn
 from .amounts import states_amount as _states_amount
 from .compare import NOT_COVERED, compare_streets
-from .extract import (
-    NO_NUMBER,
-    NOT_FOUND,
-    YEAR_NUMBER,
-    Reports,
-    Sentence,
-    cite,
-    distinct,
-)
+from .extract import NO_NUMBER, NOT_FOUND, YEAR_NUMBER, Reports, Sentence, cite, distinct
+from .glossary import Glossary, GlossaryEntry
 from .outline import Summaries
 from .query import Query, analyse
-from .questions import (
-    asks_explanation,
-    dated_reports,
-    focus_text,
-    quoted_terms,
-    topic_of,
-)
+from .questions import asks_explanation, dated_reports, focus_text, topic_of
 from .retrieval import Retriever
 from .sentence_model import (
     FEATURES,
@@ -60,7 +49,7 @@ from .sentence_model import (
     SentenceModel,
 )
 
-# Where the answerer's callers have always found them (the model's weights, the fixed answer texts).
+# Callers (engine, evaluation, generation, tests) import these from here, where they were before the split.
 __all__ = [
     "FEATURES",
     "FITTED_BIAS",
@@ -74,10 +63,6 @@ __all__ = [
     "Sentence",
 ]
 
-# A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
-_DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
-_QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』]{2,20})[”\"」』]")
-_GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
 # What a cross-street question says around its topic: 各街道在(旧区改造)方面有什么进展?
 _COMPARE_WORDS = re.compile(
     r"哪些街道|哪几个街道|各个?街道|各街镇|街道|分别|都|比较|对比|相比|比呢|差异|异同|有何不同|有什么不同|不同之处|不同|"
@@ -92,29 +77,17 @@ _FRAME_WORDS = frozenset(
 )
 
 
-# A question's quoted names are looked for in the text of the reports it is asked of when they are this few.
-MAX_TERM_SCAN_DOCS = 50
-_SPACES = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class GlossaryEntry:
-    doc_id: str
-    term: (
-        str  # the text before the entry's colon, number and quotes stripped: 三会, 五违四必, 151030”办结机制
-    )
-    paragraph: Paragraph
-
-
 class ExtractiveAnswerer:
+    """Answers questions over a retriever's index; holds the sentence model, the glossary and the summaries,
+    which share its config and the reports it has read."""
+
     def __init__(self, retriever: Retriever, config: AnswerConfig | None = None):
         self.retriever = retriever
         self.config = config or AnswerConfig()
         self.reports = Reports(retriever)
         self.model = SentenceModel(retriever, self.config, self.reports)
         self._summaries = Summaries(self.model, self.reports)
-        self._plain: dict[str, str] = {}
-        self._glossary: list[GlossaryEntry] | None = None
+        self._glossary = Glossary(self.model, self.reports)
 
     # ------------------------------------------------------------------------------------------ sentence model
 
@@ -129,6 +102,10 @@ class ExtractiveAnswerer:
     def evidence_score(self, question: str, hits: list[Hit]) -> float:
         """The best sentence's score: what the not-found threshold is compared with."""
         return self.model.evidence_score(question, hits)
+
+    def glossary(self) -> list[GlossaryEntry]:
+        """Every 名词解释 entry of the corpus (read once)."""
+        return self._glossary.entries()
 
     # ------------------------------------------------------------------------------------------ entry point
 
@@ -159,7 +136,7 @@ class ExtractiveAnswerer:
         missing = self._missing_reports(resolved) if query.inferred else None
         if missing:
             return self._refusal(question, asked, kind, resolved, text=missing)
-        if query.inferred and (unknown := self._unquoted_terms(asked, resolved)):
+        if query.inferred and (unknown := self._glossary.unquoted_terms(asked, resolved)):
             # A name given in quotes is asked for by that name: reports that never write it do not answer.
             names = "、".join(f"“{t}”" for t in unknown)
             return self._refusal(
@@ -177,18 +154,18 @@ class ExtractiveAnswerer:
             if answer is not None:
                 return answer
         if kind == "definition" or (
-            kind in ("other", "list") and self._glossary_entries_for(asked, resolved, hits)
+            kind in ("other", "list") and self._glossary.entries_for(asked, resolved, hits)
         ):
             # A quoted term the reports define (“五件套”都是些什么设备?) is answered by its definition,
             # however the question is worded.
-            answer = self._definition(question, asked, resolved, hits)
+            answer = self._glossary.definition(question, asked, resolved, hits)
             if answer is not None:
                 return answer
         if (
             kind == "time"
             and (reports := dated_reports(asked, self.retriever.index.metas, resolved)) is not None
         ):
-            answer = self._publication_date(question, asked, resolved, hits, reports)
+            answer = self._glossary.publication_date(question, asked, resolved, hits, reports)
             if answer is not None:
                 return answer
         return self._sentences(question, asked, kind, resolved, hits)
@@ -233,138 +210,6 @@ class ExtractiveAnswerer:
         else:
             text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, kind)
-
-    # ---------------------------------------------------------------------------------------- definitions
-
-    def _definition(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
-        """The glossary entry of the term asked about, quoted and cited; None: no entry fits."""
-        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self.reports.matching(filters)
-        terms = quoted_terms(asked)
-        entries = [e for t in terms for e in self._glossary_entries(t, docs)]
-        if not entries:
-            # A footnote mark in the best sentences points to an entry: "用好“三会” [17]制度" -> 17、三会:...
-            focus = focus_text(asked, filters)
-            best = self.rank_sentences(focus, hits, asked)[:1]
-            for s in best if best and best[0].score >= self.config.min_evidence else ():
-                chunk = s.hit.chunk
-                for note in chunk.footnotes:
-                    if note.marker.startswith("[") and note.marker in s.text:
-                        entries.extend(self._glossary_entries(note.term.strip("“”"), {chunk.doc_id}))
-        if not entries:
-            return self._quoted_term_sentences(question, asked, filters, hits, terms)
-        entries = list(dict.fromkeys(entries))[:2]
-        citations = []
-        for n, e in enumerate(entries, start=1):
-            doc = self.reports.document(e.doc_id)
-            meta = self.retriever.index.metas[e.doc_id]
-            p = e.paragraph
-            citations.append(Citation(n, e.doc_id, meta.title, meta.street, p.section_path, p.number, p.text,
-                                      p.char_start, p.char_end))  # fmt: skip
-            assert doc.text[p.char_start : p.char_end] == p.text
-        text = "".join(f"{c.quote}[{c.n}]" for c in citations)
-        return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "definition")
-
-    def _unquoted_terms(self, asked: str, filters: Filters) -> list[str]:
-        """The question's quoted names that no report it is asked of writes (spaces and script aside)."""
-        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
-        if not terms:
-            return []
-        docs = self.reports.matching(filters) if not filters.is_empty() else set(self.retriever.index.metas)
-        if len(docs) > MAX_TERM_SCAN_DOCS:
-            return []  # too many to read per question; the retriever and the sentence model still judge
-        texts = [self._plain_text(d) for d in docs]
-        return [t for t in terms if not any(_SPACES.sub("", t) in text for text in texts)]
-
-    def _plain_text(self, doc_id: str) -> str:
-        """A report's text in simplified script without spaces, made once."""
-        if doc_id not in self._plain:
-            self._plain[doc_id] = _SPACES.sub("", simplified(self.reports.document(doc_id).text))
-        return self._plain[doc_id]
-
-    def _glossary_entries_for(self, asked: str, filters: Filters, hits: list[Hit]) -> list[GlossaryEntry]:
-        """Glossary entries of the question's quoted terms in the reports it is asked of."""
-        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
-        if not terms:
-            return []
-        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self.reports.matching(filters)
-        return [e for t in terms for e in self._glossary_entries(t, docs) if e.term == t.strip("“”\"' ")]
-
-    def _quoted_term_sentences(
-        self, question: str, asked: str, filters: Filters, hits: list[Hit], terms: list[str]
-    ) -> Answer | None:
-        """No glossary entry: the best sentence that spells the quoted term out ("“三微治理”(楼栋微整治…)")."""
-        if not terms:
-            return None
-        ranked = [
-            s
-            for s in self.rank_sentences(focus_text(asked, filters), hits, asked)
-            if any(t in s.text for t in terms)
-        ]
-        spelled = [
-            s for s in ranked if any(re.search(re.escape(t) + r"”?\s*[(（:：即指是]", s.text) for t in terms)
-        ]
-        best = (spelled or ranked)[:1]
-        if not best or best[0].score < self.config.min_evidence:
-            return None
-        s = best[0]
-        citation = cite(1, s.hit, s.paragraph, s.text, s.start)
-        return Answer(
-            question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition"
-        )
-
-    # ---------------------------------------------------------------------------------- report dates
-
-    def _publication_date(
-        self, question: str, asked: str, filters: Filters, hits: list[Hit], candidates: list[str]
-    ) -> Answer | None:
-        """When a report was issued: the dated lines of its front matter (before its first heading), cited.
-
-        The report is the one the question names (questions.dated_reports), else the best hit's."""
-        metas = self.retriever.index.metas
-        ranked = [h.chunk.doc_id for h in hits if not candidates or h.chunk.doc_id in candidates]
-        doc_id = ranked[0] if ranked else candidates[0] if len(candidates) == 1 else None
-        if doc_id is None:
-            return None
-        front = []
-        for p in self.reports.document(doc_id).paragraphs[:12]:
-            if p.kind == "heading" or p.section_path:
-                break
-            if _DATE.search(p.text):
-                front.append(p)
-        if not front:
-            return None
-        meta = metas[doc_id]
-        citations = [
-            Citation(
-                n, doc_id, meta.title, meta.street, p.section_path, p.number, p.text, p.char_start, p.char_end
-            )
-            for n, p in enumerate(front[:2], start=1)
-        ]
-        text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
-        return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "time")
-
-    def _glossary_entries(self, term: str, docs: set[str]) -> list[GlossaryEntry]:
-        """Entries of the reports in `docs` for `term`: the exact term first, then ones that hold it or it holds."""
-        term = term.strip("“”\"' ")
-        entries = [e for e in self.glossary() if e.doc_id in docs]
-        exact = [e for e in entries if e.term == term]
-        if exact:
-            return exact
-        within = [e for e in entries if term in e.term or (len(e.term) >= 2 and e.term in term)]
-        return sorted(within, key=lambda e: abs(len(e.term) - len(term)))
-
-    def glossary(self) -> list[GlossaryEntry]:
-        """Every 名词解释 entry of the corpus (read once)."""
-        if self._glossary is None:
-            entries = []
-            for doc_id in self.retriever.index.metas:
-                for p in self.reports.document(doc_id).paragraphs:
-                    if p.kind == "heading" or not in_glossary(p.section_path):
-                        continue
-                    if m := _GLOSSARY_ENTRY.match(p.text):
-                        entries.append(GlossaryEntry(doc_id, m.group(1).strip().strip("“”"), p))
-            self._glossary = entries
-        return self._glossary
 
     # -------------------------------------------------------------------------------------- cross-street
 

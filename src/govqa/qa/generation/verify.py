@@ -296,7 +296,7 @@ class _PassageSentence:
 
 
 def passage_sentences(hit: Hit) -> list[_PassageSentence]:
-    """A chunk's sentences, paragraph by paragraph, with offsets in the cleaned document (as answering.py)."""
+    """A chunk's sentences, paragraph by paragraph, with offsets in the cleaned document (as qa/extract.line_sentences)."""
     chunk = hit.chunk
     out: list[_PassageSentence] = []
     offset = 0
