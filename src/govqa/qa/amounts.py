@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ..zh import YEAR
 from .extract import FUNCTION_CHARS, HAN
 
 ASKED_UNIT = re.compile(
@@ -27,7 +28,6 @@ QUANTITY = re.compile(
     r"[美港加欧日澳]元|英?镑|越南盾|cm|mm|km|kg|m²|MB|GB|KB)"
 )
 DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
-YEAR = re.compile(r"(19|20)\d\d\s*年")
 # The sentence model's has_number / no_number features: any measure but minutes and seconds, because
 # "15分钟生活圈/养老服务圈" is a policy's name in reports, not an amount (it "answered" 多少张床位). CMRC 2018
 # trial[250:] answer hit 0.839 with these units, 0.836 with only the counts the model was fitted with.

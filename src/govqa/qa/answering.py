@@ -32,9 +32,10 @@ from collections.abc import Sequence
 
 from ..ingest.structure import in_glossary
 from ..records import Answer, Citation, Filters, Hit, Turn
+from ..zh import YEAR
 from .amounts import states_amount as _states_amount
 from .compare import NOT_COVERED, compare_streets
-from .extract import NO_NUMBER, NOT_FOUND, YEAR_NUMBER, Reports, Sentence, cite, distinct
+from .extract import NO_NUMBER, NOT_FOUND, Reports, Sentence, cite, distinct
 from .glossary import Glossary, GlossaryEntry
 from .outline import Summaries
 from .query import Query, analyse
@@ -186,7 +187,7 @@ class ExtractiveAnswerer:
         if not of_the_year or of_the_year[0].score < self.config.min_evidence:
             other = sentences[0]
             nearest = cite(1, other.hit, other.paragraph, other.text, other.start)
-            years = "、".join(f"{y}年" for y in dict.fromkeys(YEAR_NUMBER.findall(asked)))
+            years = "、".join(f"{y}年" for y in dict.fromkeys(YEAR.findall(asked)))
             text = f"报告没有给出{years}的相关内容；最接近的是其他年份的记载：{nearest.quote.strip()}[1]"
             return Answer(question, text, (nearest,), False, tuple(hits), filters, (), asked, kind)
         sentences = of_the_year

@@ -23,7 +23,6 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 FUNCTION_CHARS = frozenset(
     "的了是在和与及或有多少几个什么哪些如何怎样么呢吗年月日中对为把被将从于到以这那其该各等也都就还又"
 )
-YEAR_NUMBER = re.compile(r"((?:19|20)\d\d)\s*年")
 
 
 @dataclass(frozen=True)

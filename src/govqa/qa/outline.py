@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..records import Answer, Citation, Document, Filters, Hit, Paragraph
-from .extract import HAN, YEAR_NUMBER, Reports, line_sentences
+from ..zh import YEAR
+from .extract import HAN, Reports, line_sentences
 from .questions import focus_text, sense_of, years_in
 from .sentence_model import SentenceModel
 
@@ -78,7 +79,7 @@ class Summaries:
         total = sum(weights.values()) or 1.0
         # What the asking itself names (主要任务, 保障措施) picks among sections when no subject is left.
         aims = heading_weights(focus)
-        years = {int(y) for y in YEAR_NUMBER.findall(asked)}
+        years = {int(y) for y in YEAR.findall(asked)}
         sense = sense_of(asked)
         hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import is_heading_line
 from ..records import Chunk, Hit
-from .amounts import ASKED_UNIT, DAY_OR_MONTH, HAS_NUMBER, YEAR
-from .extract import FUNCTION_CHARS, HAN, YEAR_NUMBER, Reports, Sentence, line_sentences, replace_score
+from ..zh import YEAR
+from .amounts import ASKED_UNIT, DAY_OR_MONTH, HAS_NUMBER
+from .extract import FUNCTION_CHARS, HAN, Reports, Sentence, line_sentences, replace_score
 from .questions import asks_quantity, asks_time, place_words, years_in
 from .retrieval import Retriever
 
@@ -141,7 +142,7 @@ class SentenceModel:
         wants_quantity = asks_quantity(question)
         wants_time = asks_time(question)
         unit = m.group(1) if (m := ASKED_UNIT.search(question)) else None
-        years = {int(y) for y in YEAR_NUMBER.findall(asked or question)}  # as asked: no ranges
+        years = {int(y) for y in YEAR.findall(asked or question)}  # as asked: no ranges
         cfg = self.config
         out: list[Sentence] = []
         for hit in hits:
