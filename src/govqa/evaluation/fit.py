@@ -1,10 +1,10 @@
 """Fit the extractive answerer's sentence model and its not-found threshold on the DEV split of the gold set.
 
-    python -m govqa.evaluation.fit --index index        # prints FITTED_WEIGHTS / FITTED_BIAS / FITTED_MIN_EVIDENCE
+    python -m govqa.evaluation.fit --index index        # prints FITTED_* for qa/sentence_model.py
 
 Every sentence of the passages the answerer reads for a dev question is an example: positive when it states a
 gold key fact or overlaps a gold evidence string of the gold report, negative otherwise (all of them, for an
-unanswerable question). A logistic regression over answering.FEATURES is fitted on them; then the threshold on
+unanswerable question). A logistic regression over sentence_model.FEATURES is fitted on them; then the threshold on
 the best sentence's probability is chosen to maximise answer hit + no-answer accuracy on the same dev questions.
 The test split is never read here: `python -m govqa.bench` reports on it.
 """

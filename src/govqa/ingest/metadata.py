@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..records import DocMeta
+from ..zh import YEAR
 from .gazetteer import Gazetteer, gazetteer
 
 SIDECAR_SUFFIX = ".meta.toml"
@@ -90,8 +91,9 @@ SHORT_LINE = 40  # a header line this short can be a date or organisation line; 
 
 _DATE = re.compile(r"(20\d\d|19\d\d)\s*[-年/.]\s*(\d{1,2})\s*[-月/.]\s*(\d{1,2})\s*日?")
 _DATE_LABEL = re.compile(r"(发布日期|发布时间|成文日期|印发日期|发文日期|日期|时间)\s*[|:：]?\s*[|]?\s*")
+# Narrower than zh.YEAR_RANGE (no 年 after the first year, no ～): built indexes hold the covered years it read,
+# and a wider pattern would change them.
 _YEAR_RANGE = re.compile(r"((?:19|20)\d\d)\s*[-—–~至到]\s*((?:19|20)\d\d)\s*年?")
-_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
 _REVIEW_YEAR = re.compile(r"((?:19|20)\d\d)\s*年度?\s*(?:工作)?回顾")
 _CN = "\u4e00-\u9fff"
 
@@ -416,7 +418,7 @@ def _covered_years(
     pub_year = int(published[:4]) if published else None
     if doc_type in PLAN_TYPES or doc_type == "工作总结":
         # 2019年工作总结和2020年工作计划 covers both years.
-        if years := [int(y) for y in _YEAR.findall(title)]:
+        if years := [int(y) for y in YEAR.findall(title)]:
             return min(years), max(years)
     if doc_type == "工作报告":
         # A 社代会 report is given early in a year and reviews the year before.
@@ -425,7 +427,7 @@ def _covered_years(
             return year, year
         if pub_year:
             return pub_year - 1, pub_year - 1
-    if m := _YEAR.search(title):
+    if m := YEAR.search(title):
         year = int(m.group(1))
         return year, year
     return (pub_year, pub_year) if pub_year else (None, None)

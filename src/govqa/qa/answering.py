@@ -1,125 +1,69 @@
-"""Extractive answers: the retrieved sentences, glossary entries or outline headings that answer a question.
+"""Extractive answers: ExtractiveAnswerer gives each kind of question the answer shape it asks for.
 
 No model writes anything here: every quoted span is copied from a report's cleaned text and cited as [n],
-so it cannot be unsupported. The shape follows the kind of question (see questions.question_kind):
+so it cannot be unsupported. The shape follows the kind of question (see questions.question_kind); this
+module dispatches, answers with sentences and refuses, and its parts supply the rest:
 
-* quantity / time / yes_no / other: the best sentences, scored by a logistic model over word, character and
-  passage-meaning signals (fitted on the gold set's dev split; see FITTED_WEIGHTS);
+* quantity / time / yes_no / other: the best sentences, scored by the sentence model (sentence_model.py: a
+  logistic model over word, character and passage-meaning signals fitted on the gold set's dev split);
 * list: the same, but a sentence is widened to the whole enumeration it belongs to (up to its 。);
 * definition: the 名词解释 glossary entry of the term asked about (a quoted term, or one a footnote mark in
-  the best sentence points to), quoted with its own citation;
-* summary: the report's outline under the section the question is about: each sub-heading, cited;
-* cross_street: one finding per street from the comparison engine, or "报告中未涉及该主题";
-* a time question about a report itself (《…》是什么时候编制的?): the dated lines of its front matter.
+  the best sentence points to), quoted with its own citation (glossary.py);
+* summary: the report's outline under the section the question is about: each sub-heading, cited (outline.py);
+* cross_street: one finding per street from the comparison engine (compare.py), or "报告中未涉及该主题";
+* a time question about a report itself (《…》是什么时候编制的?): the dated lines of its front matter
+  (glossary.py).
 
 A paragraph's short lead sentence (聚力满足养老需求。) is quoted with the body it heads. A quantity question
-whose quoted sentences state no amount of the kind asked (money, area, share, length, else any count) is
-answered "the report gives no number", pointing to the nearest sentence, never with an unrelated figure.
+whose quoted sentences state no amount of the kind asked (money, area, share, length, else any count; see
+amounts.py) is answered "the report gives no number", pointing to the nearest sentence, never with an
+unrelated figure.
 
 When the best evidence is weak the answer says so rather than quoting something near; a street or year
-that no report covers is named in the refusal.
+that no report covers is named in the refusal. What all of these share (Sentence, citing, the fixed answer
+texts, the reports read once) is in extract.py, which imports none of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from ..index.tokenize import simplified
-from ..ingest.chunking import sentence_spans
-from ..ingest.structure import in_glossary, is_heading_line
-from ..records import Answer, Chunk, Citation, Document, Filters, Hit, Paragraph, Turn
+from ..ingest.structure import in_glossary
+from ..records import Answer, Citation, Filters, Hit, Turn
+from ..zh import YEAR
+from .amounts import states_amount as _states_amount
 from .compare import NOT_COVERED, compare_streets
+from .extract import NO_NUMBER, NOT_FOUND, Reports, Sentence, cite, distinct
+from .glossary import Glossary, GlossaryEntry
+from .outline import Summaries
 from .query import Query, analyse
-from .questions import (
-    asks_explanation,
-    asks_quantity,
-    asks_time,
-    dated_reports,
-    focus_text,
-    near_same,
-    place_words,
-    quoted_terms,
-    sense_of,
-    topic_of,
-    years_in,
-)
+from .questions import asks_explanation, dated_reports, focus_text, topic_of
 from .retrieval import Retriever
+from .sentence_model import (
+    FEATURES,
+    FITTED_BIAS,
+    FITTED_MIN_EVIDENCE,
+    FITTED_WEIGHTS,
+    AnswerConfig,
+    SentenceModel,
+)
 
-NOT_FOUND = "未在报告中找到相关依据。"
-NO_NUMBER = "报告谈到了这一内容，但没有给出具体数字。"
+# Callers (engine, evaluation, generation, tests) import these from here, where they were before the split.
+__all__ = [
+    "FEATURES",
+    "FITTED_BIAS",
+    "FITTED_MIN_EVIDENCE",
+    "FITTED_WEIGHTS",
+    "NO_NUMBER",
+    "NOT_FOUND",
+    "AnswerConfig",
+    "ExtractiveAnswerer",
+    "GlossaryEntry",
+    "Sentence",
+]
 
-_ASKED_UNIT = re.compile(
-    r"(?:多少|几)(家次|人次|平方米|万元|亿元|公里|公尺|公分|厘米|毫米|千米|公斤|千克|小时|分钟|"
-    r"[^\W\d的是在年级钱种样些么])"  # any measure word (几层 -> 两层) but particles and 年 (2019年 is no count)
-)
-_COUNT = (
-    r"\d[\d.,]*\s*(%|％|个|家|人|名|户|次|项|处|条|所|座|栋|辆|块|场|批|期|平方米|平米|万|亿|元|米|公里|小时|天|年|余|多|"
-    r"台|套|张|笔|起|份|件|间|门|幢|棵|位|倍"
-)
-_COUNTED = re.compile(_COUNT + ")")  # a count or an amount of what reports count
-# ... or of any measure: 0至12公尺, 14英吋, 300MB, 八成 (a feature of the sentence model, and for 多少/多大 asked bare)
-_QUANTITY = re.compile(
-    _COUNT
-    + r"|公尺|公分|厘米|毫米|千米|英[尺寸吋里]|公斤|千克|克|吨|岁|℃|°|度|颗|只|头|匹|本|部|首|篇|届|周|分钟|秒|成|"
-    r"[美港加欧日澳]元|英?镑|越南盾|cm|mm|km|kg|m²|MB|GB|KB)"
-)
-_DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年内|年底|年初|上半年|下半年")
-_YEAR = re.compile(r"(19|20)\d\d\s*年")
-# The sentence model's has_number / no_number features: any measure but minutes and seconds, because
-# "15分钟生活圈/养老服务圈" is a policy's name in reports, not an amount (it "answered" 多少张床位). CMRC 2018
-# trial[250:] answer hit 0.839 with these units, 0.836 with only the counts the model was fitted with.
-_HAS_NUMBER = re.compile(_QUANTITY.pattern.replace("|分钟|秒", ""))
-# A sentence that opens on a pronoun (它是无色晶体, 本站共两层) is about what the sentence before it named.
-_ANAPHOR = re.compile(r"\s*(?:它|牠|其|该|本|此|他|她|这)")
-# A stated amount: digits with a unit, or Chinese numerals with a measure word (近百栋, 两个, 十五分钟).
-_CHINESE_AMOUNT = re.compile(
-    r"[一二两三四五六七八九十百千万亿半近数]+\s*(?:个|家|项|次|名|处|条|所|座|栋|辆|块|场|批|期|套|台|张|件|元|户|人|幢|棵|位|倍|成|"
-    r"分钟|公里|平方米|岁|篇|本|部|首|只|头|匹|颗|届|层|枚|艘|架|列|份|笔|起|间|门|段|章|卷|集|轮|支|队|组|对|双|株|尾|种|类)|[一二三四五六七八九十百\d]+\s*分之\s*[一二三四五六七八九十\d]+|一半|半数|过半|大半"
-)
-# What kind of amount a question asks for, and how a sentence states one of that kind: a question about money
-# is not answered by a length (2.5公里), nor a share by a count. Counts (个/家/户…) stand in for one another.
-_NUMERAL = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万亿半数几]+)\s*"
-_AMOUNT_KINDS = (
-    (re.compile(r"多少(?:万|亿)?元|多少钱|金额|资金|经费|投资|预算|花了多少|花费"),
-     re.compile(r"\d[\d.,]*\s*(?:[万亿千]\s*)*(?:[美港加欧日澳台]?元|英?镑|越南盾|卢比|美金)|[$¥￥€£]\s*\d")),
-    (re.compile(r"面积|多少平方|多少亩|多少公顷"),
-     re.compile(r"\d[\d.,]*\s*(?:万)?(?:平方米|平米|平方公里|平方千米|平方公尺|亩|公顷|m²|km²)")),
-    (re.compile(r"比例|比率|百分之|占比|率(?:是|为|有)?多少|率(?:是|为|有)?几"),
-     re.compile(r"\d[\d.,]*\s*[%％]|百分之|[一二三四五六七八九十\d]\s*成|\d\s*[:：]\s*\d|率[为是达约]*\s*\d")),
-    # 多少人 asks for people: 35个志愿者站 or 2次培训 does not say how many volunteers there are.
-    (re.compile(r"多少(?:个)?人(?![次家])|几个人|多少名|几名|多少位|几位|人数"),
-     re.compile(_NUMERAL + r"(?:[万千百]\s*)?(?:人|名|位)|人[口数]|\d\s*[万千]?\s*人")),
-    # 多长 asks a length or a duration (任期多长 -> 五年).
-    (re.compile(r"多长|多少公里|多少米|长度"),
-     re.compile(_NUMERAL + r"(?:公里|千米|公尺|米|公分|厘米|毫米|英[尺寸吋里]|cm|mm|km|年|个月|天|小时|分钟|周)")),
-)  # fmt: skip
-# Any number but a date's: 2至12公尺, 300MB, 北纬40°; not 2019年, 8月.
-_ANY_NUMBER = re.compile(r"\d[\d.,]*(?![\d.,]|\s*[年月日号弄路街巷室楼期])")
-# The measure word after 多少/几 (多少趟列车 -> 趟); not a particle or noun that may follow (多少的, 几年级).
-_MEASURE_WORD = re.compile(r"(?:多少|几)([^\W\d的是在个年级钱人次岁]{1})")
-# A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
-_DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
-_YEAR_NUMBER = re.compile(r"((?:19|20)\d\d)\s*年")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-# Characters of question words and of the report genre: present in every sentence or none, never evidence.
-_FUNCTION_CHARS = frozenset(
-    "的了是在和与及或有多少几个什么哪些如何怎样么呢吗年月日中对为把被将从于到以这那其该各等也都就还又"
-)
-_QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』]{2,20})[”\"」』]")
-_SENTENCE_STOP = re.compile(r"[。！？!?]")
-_GLOSSARY_SECTION = re.compile(r"名词解释")
-_GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
-_SKIPPED_SECTIONS = re.compile(r"名词解释|附件|目\s*录|前\s*言|\.{4}|…{2}")  # also table-of-contents lines
-# The asking part of a summary question, around its subject.
-_SUMMARY_ASKING = re.compile(
-    r"(主要|具体|一共|大致|概括起来|总的来说)?(包括|包含|分为|有|做了|是|提出了?)?(哪几个|哪几|哪些|几个|几)(方面|点|部分)(的?工作)?|"
-    r"工作重点|重点工作|主要任务|重点任务|主要内容|工作思路|是什么|有哪些|概括起来|[?？，,。的在]"
-)
 # What a cross-street question says around its topic: 各街道在(旧区改造)方面有什么进展?
 _COMPARE_WORDS = re.compile(
     r"哪些街道|哪几个街道|各个?街道|各街镇|街道|分别|都|比较|对比|相比|比呢|差异|异同|有何不同|有什么不同|不同之处|不同|"
@@ -133,121 +77,36 @@ _FRAME_WORDS = frozenset(
     "上 分别 各自 情况 怎样 怎么 如何 什么 哪些 方面 工作 有 是".split()
 )
 
-# Logistic-regression weights over Sentence features, in FEATURES order, and the bias; fitted on the dev split
-# of tests/data/gold.jsonl by `python -m govqa.evaluation.fit` (which prints these lines). A sentence's
-# score is the model's probability that it holds the answer.
-FEATURES = (
-    "word_coverage",  # IDF share of the question's content words in the sentence (title/headings at a discount)
-    "char_coverage",  # IDF share of its content characters: 老人 ~ 老年人, 加梯 ~ 加装电梯, 旧区改造 ~ 旧房改造
-    "dense",  # the passage's cosine similarity to the question (the embedder's meaning match), centred, x10
-    "dense_missing",  # 1 when the dense retriever did not return the passage
-    "inverse_rank",  # 1 / the passage's fused rank
-    "bm25_inverse_rank",  # 1 / its BM25 rank (0 when BM25 did not return it)
-    "unit_match",  # a quantity question, and the sentence has a number with the unit asked for
-    "has_number",  # a quantity question, and the sentence has a number with some unit
-    "no_number",  # a quantity question, and the sentence has none
-    "has_date",  # a time question: 1 if the sentence has a month or day, 0.5 if only a year
-    "log_length",  # log of the sentence's length in characters
-    "year_match",  # the sentence or its headings name a year the question names
-    "year_mismatch",  # they name years, none of them the question's (a plan section, asked about a review)
-)
-# A refit after the retrieval merge (and with title/heading matches as separate features) scored higher on
-# dev but lower on CMRC 2018 trial questions 250-1001, used for nothing else (answer hit 0.791 vs 0.825): these
-# earlier weights generalise better and are kept.
-FITTED_WEIGHTS: tuple[float, ...] = (
-    2.2531,
-    3.0895,
-    1.9155,
-    -0.1335,
-    0.9906,
-    1.077,
-    0.6923,
-    -0.4116,
-    -1.5502,
-    0.951,
-    0.0528,
-    -0.8218,
-    -1.9414,
-)
-FITTED_BIAS = -5.4293
-FITTED_MIN_EVIDENCE = 0.11
-
-
-# A question's quoted names are looked for in the text of the reports it is asked of when they are this few.
-MAX_TERM_SCAN_DOCS = 50
-_SPACES = re.compile(r"\s+")
-
-# Character IDF is estimated from at most this many chunks, spread over the index: exact for corpora up to this
-# size, and a large index need not read every chunk (and keep it in memory) to answer its first question.
-CHAR_IDF_SAMPLE = 20_000
-
-
-@dataclass(frozen=True)
-class AnswerConfig:
-    k: int = 6  # hits read for candidate sentences
-    max_sentences: int = 3
-    relative_cutoff: float = 0.6  # keep sentences scoring at least this share of the best one
-    # Below this probability the reports are taken not to answer (fitted with the weights; see FITTED_WEIGHTS).
-    min_evidence: float = FITTED_MIN_EVIDENCE
-    weights: tuple[float, ...] = FITTED_WEIGHTS
-    bias: float = FITTED_BIAS
-    dense_centre: float = 0.85  # e5 cosines sit in a narrow band (~0.80-0.95 here)
-    context_weight: float = 0.5  # share of a word's weight when only the title or headings hold it
-    max_list_chars: int = (
-        320  # an enumeration longer than this keeps whole items (；-pieces) around the best one
-    )
-    max_lead_chars: int = 20  # a paragraph's first sentence this short is a topic phrase: quote its body too
-    max_outline: int = 12  # headings listed in a summary answer
-    min_outline_match: float = 0.3  # IDF share of the question's subject words a section heading must hold
-
-
-@dataclass(frozen=True)
-class Sentence:
-    hit: Hit
-    text: str
-    start: int  # in the document's cleaned text
-    end: int
-    paragraph: int
-    score: float
-    features: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
-class GlossaryEntry:
-    doc_id: str
-    term: (
-        str  # the text before the entry's colon, number and quotes stripped: 三会, 五违四必, 151030”办结机制
-    )
-    paragraph: Paragraph
-
-
-@dataclass
-class _Outline:
-    """One section of a report with the sections directly under it."""
-
-    path: tuple[str, ...]
-    opener: Paragraph | None  # the paragraph that opens it (None: the report as a whole)
-    children: list[_Outline] = field(default_factory=list)
-
 
 class ExtractiveAnswerer:
+    """Answers questions over a retriever's index; holds the sentence model, the glossary and the summaries,
+    which share its config and the reports it has read."""
+
     def __init__(self, retriever: Retriever, config: AnswerConfig | None = None):
         self.retriever = retriever
         self.config = config or AnswerConfig()
-        index = retriever.index
-        self._idf = index.token_idf
-        self._idf_unseen = max(self._idf.values(), default=1.0)
-        self._place_words = place_words(index.metas.values())
-        self._place_chars = frozenset("".join(self._place_words)) | {"街", "道", "区", "镇"}
-        sample = _spread(len(index.chunks), CHAR_IDF_SAMPLE)
-        for start in range(0, len(sample), 1000):
-            index.chunks.fetch(sample[start : start + 1000])  # read a thousand at a time, not one by one
-        self._char_idf = _char_idf(index.chunks[i].text for i in sample)
-        self._char_idf_unseen = max(self._char_idf.values(), default=1.0)
-        self._documents: dict[str, Document] = {}
-        self._plain: dict[str, str] = {}
-        self._glossary: list[GlossaryEntry] | None = None
-        self._sentence_cache: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
+        self.reports = Reports(retriever)
+        self.model = SentenceModel(retriever, self.config, self.reports)
+        self._summaries = Summaries(self.model, self.reports)
+        self._glossary = Glossary(self.model, self.reports)
+
+    # ------------------------------------------------------------------------------------------ sentence model
+
+    def rank_sentences(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
+        """Every sentence of the hits, scored by the fitted model, best first (see SentenceModel)."""
+        return self.model.rank_sentences(question, hits, asked)
+
+    def candidates(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
+        """The hits' sentences with their FEATURES (score 0): what the model scores and is fitted on."""
+        return self.model.candidates(question, hits, asked)
+
+    def evidence_score(self, question: str, hits: list[Hit]) -> float:
+        """The best sentence's score: what the not-found threshold is compared with."""
+        return self.model.evidence_score(question, hits)
+
+    def glossary(self) -> list[GlossaryEntry]:
+        """Every 名词解释 entry of the corpus (read once)."""
+        return self._glossary.entries()
 
     # ------------------------------------------------------------------------------------------ entry point
 
@@ -278,7 +137,7 @@ class ExtractiveAnswerer:
         missing = self._missing_reports(resolved) if query.inferred else None
         if missing:
             return self._refusal(question, asked, kind, resolved, text=missing)
-        if query.inferred and (unknown := self._unquoted_terms(asked, resolved)):
+        if query.inferred and (unknown := self._glossary.unquoted_terms(asked, resolved)):
             # A name given in quotes is asked for by that name: reports that never write it do not answer.
             names = "、".join(f"“{t}”" for t in unknown)
             return self._refusal(
@@ -292,22 +151,22 @@ class ExtractiveAnswerer:
             kind = "list"
         hits = self.retriever.search(query, k=self.config.k)
         if kind == "summary":
-            answer = self._summary(question, asked, resolved, hits)
+            answer = self._summaries.summary(question, asked, resolved, hits)
             if answer is not None:
                 return answer
         if kind == "definition" or (
-            kind in ("other", "list") and self._glossary_entries_for(asked, resolved, hits)
+            kind in ("other", "list") and self._glossary.entries_for(asked, resolved, hits)
         ):
             # A quoted term the reports define (“五件套”都是些什么设备?) is answered by its definition,
             # however the question is worded.
-            answer = self._definition(question, asked, resolved, hits)
+            answer = self._glossary.definition(question, asked, resolved, hits)
             if answer is not None:
                 return answer
         if (
             kind == "time"
             and (reports := dated_reports(asked, self.retriever.index.metas, resolved)) is not None
         ):
-            answer = self._publication_date(question, asked, resolved, hits, reports)
+            answer = self._glossary.publication_date(question, asked, resolved, hits, reports)
             if answer is not None:
                 return answer
         return self._sentences(question, asked, kind, resolved, hits)
@@ -327,21 +186,21 @@ class ExtractiveAnswerer:
         of_the_year = [s for s in sentences if not s.features[mismatched]]
         if not of_the_year or of_the_year[0].score < self.config.min_evidence:
             other = sentences[0]
-            cite = _cite(1, other.hit, other.paragraph, other.text, other.start)
-            years = "、".join(f"{y}年" for y in dict.fromkeys(_YEAR_NUMBER.findall(asked)))
-            text = f"报告没有给出{years}的相关内容；最接近的是其他年份的记载：{cite.quote.strip()}[1]"
-            return Answer(question, text, (cite,), False, tuple(hits), filters, (), asked, kind)
+            nearest = cite(1, other.hit, other.paragraph, other.text, other.start)
+            years = "、".join(f"{y}年" for y in dict.fromkeys(YEAR.findall(asked)))
+            text = f"报告没有给出{years}的相关内容；最接近的是其他年份的记载：{nearest.quote.strip()}[1]"
+            return Answer(question, text, (nearest,), False, tuple(hits), filters, (), asked, kind)
         sentences = of_the_year
         chosen = [s for s in sentences if s.score >= self.config.relative_cutoff * sentences[0].score]
-        chosen = _distinct(chosen)[: self.config.max_sentences]
+        chosen = distinct(chosen)[: self.config.max_sentences]
         if kind == "list":
-            chosen = _distinct([self._enumeration(s) for s in chosen])
-        chosen = _distinct([self._with_body(s) for s in chosen])
+            chosen = distinct([self.model.enumeration(s) for s in chosen])
+        chosen = distinct([self.model.with_body(s) for s in chosen])
         if kind in ("definition", "other", "list") and asks_explanation(asked):  # simplified: 為什麼 too
             # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
             # 症状包括…): the best sentence is quoted with the one after it.
-            chosen = _distinct([self._with_next(chosen[0]), *chosen[1:]])
-        citations = [_cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
+            chosen = distinct([self.model.with_next(chosen[0]), *chosen[1:]])
+        citations = [cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
         if kind == "quantity" and not any(_states_amount(asked, c.quote) for c in citations):
             # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
             text = f"{NO_NUMBER}相关内容：{citations[0].quote.strip()}[1]"
@@ -353,450 +212,12 @@ class ExtractiveAnswerer:
             text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, kind)
 
-    def _with_body(self, s: Sentence) -> Sentence:
-        """A paragraph's short lead sentence with the body it heads: 聚力满足养老需求。优化社区养老服务布局,….
-
-        Reports open a paragraph with a topic phrase that works as its heading; alone it answers nothing."""
-        if len(s.text) > self.config.max_lead_chars:
-            return s
-        para = self._document(s.hit.chunk.doc_id).paragraph(s.paragraph)
-        text = para.text
-        a, b = s.start - para.char_start, s.end - para.char_start
-        if text[:a].strip() or not text[b:].strip():
-            return s
-        y = b
-        for x, end in _line_sentences(text):
-            if x >= b and (y == b or end - a <= self.config.max_list_chars):
-                y = end
-            elif x >= b:
-                break
-        if y == b:
-            return s
-        return Sentence(s.hit, text[a:y], s.start, para.char_start + y, s.paragraph, s.score, s.features)
-
-    def _with_next(self, s: Sentence) -> Sentence:
-        """The sentence and the one after it in its paragraph, within max_list_chars."""
-        para = self._document(s.hit.chunk.doc_id).paragraph(s.paragraph)
-        text = para.text
-        a, b = s.start - para.char_start, s.end - para.char_start
-        nxt = next(((x, y) for x, y in _line_sentences(text) if x >= b), None)
-        if nxt is None or nxt[1] - a > self.config.max_list_chars or is_heading_line(text[nxt[0] : nxt[1]]):
-            return s
-        y = nxt[1]
-        return Sentence(s.hit, text[a:y], s.start, para.char_start + y, s.paragraph, s.score, s.features)
-
-    def evidence_score(self, question: str, hits: list[Hit]) -> float:
-        """The best sentence's score: what the not-found threshold is compared with."""
-        ranked = self.rank_sentences(question, hits)
-        return ranked[0].score if ranked else 0.0
-
-    def rank_sentences(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
-        """Every sentence of the hits, scored by the fitted model, best first.
-
-        `question` is what the words are matched on (the focus); `asked`, the whole question, names its year."""
-        out = [
-            replace_score(s, self._probability(s.features)) for s in self.candidates(question, hits, asked)
-        ]
-        out.sort(key=lambda s: -s.score)
-        return out
-
-    def candidates(self, question: str, hits: list[Hit], asked: str | None = None) -> list[Sentence]:
-        """The hits' sentences with their FEATURES (score 0): what the model scores and is fitted on."""
-        tokenizer = self.retriever.index.tokenizer
-        q_tokens = {t for t in tokenizer.tokens(question) if t not in self._place_words}
-        q_chars = {c for c in question if _HAN.match(c)} - _FUNCTION_CHARS - self._place_chars
-        if not q_tokens:
-            return []
-        weights = {t: self._idf.get(t, self._idf_unseen) for t in q_tokens}
-        total = sum(weights.values())
-        char_weights = {c: self._char_idf.get(c, self._char_idf_unseen) for c in q_chars}
-        char_total = sum(char_weights.values()) or 1.0
-        wants_quantity = asks_quantity(question)
-        wants_time = asks_time(question)
-        unit = m.group(1) if (m := _ASKED_UNIT.search(question)) else None
-        years = {int(y) for y in _YEAR_NUMBER.findall(asked or question)}  # as asked: no ranges
-        cfg = self.config
-        out: list[Sentence] = []
-        for hit in hits:
-            chunk = hit.chunk
-            # Sentences often name neither the report's subject nor the topic: the title and headings above
-            # them do, so their words count too, at a discount.
-            context_text = " ".join((hit.meta.title, *chunk.section_path))
-            heading_tokens = set(tokenizer.tokens(context_text))
-            previous: tuple[str, set[str]] = ("", set())
-            for a, b, s_tokens in self._chunk_sentences(chunk):
-                stripped = chunk.text[a:b]
-                context, context_chars = heading_tokens, context_text
-                if _ANAPHOR.match(stripped):
-                    context, context_chars = heading_tokens | previous[1], context_text + previous[0]
-                previous = (stripped, s_tokens)
-                coverage = (
-                    sum(
-                        w if t in s_tokens else cfg.context_weight * w if t in context else 0.0
-                        for t, w in weights.items()
-                    )
-                    / total
-                )
-                chars = set(stripped)
-                char_coverage = (
-                    sum(
-                        w if c in chars else cfg.context_weight * w if c in context_chars else 0.0
-                        for c, w in char_weights.items()
-                    )
-                    / char_total
-                )
-                has_number = bool(_HAS_NUMBER.search(stripped))
-                # A report reviews one year and plans the next, under headings that say which: 2019年工作回顾.
-                # The section's and sentence's own years first, else the years the report covers: the title of
-                # 2020年塘桥街道社代会报告 names the year it was given, not the year its review covers.
-                around = years_in(" ".join(chunk.section_path) + stripped) or _covered(hit.meta)
-                features = (
-                    coverage,
-                    char_coverage,
-                    # x10: cosines differ in the second decimal; on this scale the fit need not shrink them away
-                    10 * (hit.dense_score - cfg.dense_centre) if hit.dense_score is not None else 0.0,
-                    0.0 if hit.dense_score is not None else 1.0,
-                    1.0 / hit.rank if hit.rank else 0.0,
-                    1.0 / hit.bm25_rank if hit.bm25_rank else 0.0,
-                    float(
-                        wants_quantity
-                        and unit is not None
-                        and bool(re.search(rf"[\d二两三四五六七八九十百千万]\s*{unit}", stripped))
-                    ),
-                    float(wants_quantity and has_number),
-                    float(wants_quantity and not has_number),
-                    (1.0 if _DAY_OR_MONTH.search(stripped) else 0.5 if _YEAR.search(stripped) else 0.0)
-                    if wants_time
-                    else 0.0,
-                    math.log(len(stripped)),
-                    float(bool(years & around)),
-                    float(bool(years) and bool(around) and not years & around),
-                )
-                paragraph = chunk.para_start + chunk.text.count("\n", 0, a)
-                start = chunk.char_start + a
-                out.append(Sentence(hit, stripped, start, start + len(stripped), paragraph, 0.0, features))
-        return out
-
-    def _chunk_sentences(self, chunk: Chunk) -> list[tuple[int, int, frozenset[str]]]:
-        """A chunk's quotable sentences with their tokens, computed once (tokenizing is most of the work)."""
-        cached = self._sentence_cache.get(chunk.chunk_id)
-        if cached is None:
-            tokenizer = self.retriever.index.tokenizer
-            cached = [
-                (a, b, frozenset(tokenizer.tokens(chunk.text[a:b])))
-                for a, b in _line_sentences(chunk.text)
-                if b - a >= 6 and not is_heading_line(chunk.text[a:b])
-            ]
-            self._sentence_cache[chunk.chunk_id] = cached
-        return cached
-
-    def _probability(self, features: tuple[float, ...]) -> float:
-        z = self.config.bias + sum(w * f for w, f in zip(self.config.weights, features, strict=True))
-        return 1.0 / (1.0 + math.exp(-z))
-
-    def _enumeration(self, s: Sentence) -> Sentence:
-        """The whole enumeration a sentence belongs to: its ；-separated siblings up to the 。 that ends them.
-
-        sentence_spans cuts at ；, which splits "一是…；二是…；三是…。" into pieces; a list question wants them
-        all. A run longer than max_list_chars keeps whole pieces around the chosen one."""
-        doc = self._document(s.hit.chunk.doc_id)
-        para = doc.paragraph(s.paragraph)
-        text = para.text
-        a, b = s.start - para.char_start, s.end - para.char_start
-        lo = max((m.end() for m in _SENTENCE_STOP.finditer(text, 0, a)), default=0)
-        stop = _SENTENCE_STOP.search(text, b - 1)
-        hi = stop.end() if stop else len(text)
-        pieces = [(lo + x, lo + y) for x, y in sentence_spans(text[lo:hi])]
-        if len(pieces) <= 1:
-            return s
-        chosen = [i for i, (x, y) in enumerate(pieces) if x <= a < y or x < b <= y]
-        first = last = chosen[0] if chosen else 0
-        budget = self.config.max_list_chars
-        while last + 1 < len(pieces) and pieces[last + 1][1] - pieces[first][0] <= budget:
-            last += 1
-        while first > 0 and pieces[last][1] - pieces[first - 1][0] <= budget:
-            first -= 1
-        x, y = pieces[first][0], pieces[last][1]
-        while x < y and text[x].isspace():
-            x += 1
-        while y > x and text[y - 1].isspace():
-            y -= 1
-        if (x, y) == (a, b):
-            return s
-        start = para.char_start + x
-        return Sentence(s.hit, text[x:y], start, para.char_start + y, s.paragraph, s.score, s.features)
-
-    # ---------------------------------------------------------------------------------------- definitions
-
-    def _definition(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
-        """The glossary entry of the term asked about, quoted and cited; None: no entry fits."""
-        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self._docs(filters)
-        terms = quoted_terms(asked)
-        entries = [e for t in terms for e in self._glossary_entries(t, docs)]
-        if not entries:
-            # A footnote mark in the best sentences points to an entry: "用好“三会” [17]制度" -> 17、三会:...
-            focus = focus_text(asked, filters)
-            best = self.rank_sentences(focus, hits, asked)[:1]
-            for s in best if best and best[0].score >= self.config.min_evidence else ():
-                chunk = s.hit.chunk
-                for note in chunk.footnotes:
-                    if note.marker.startswith("[") and note.marker in s.text:
-                        entries.extend(self._glossary_entries(note.term.strip("“”"), {chunk.doc_id}))
-        if not entries:
-            return self._quoted_term_sentences(question, asked, filters, hits, terms)
-        entries = list(dict.fromkeys(entries))[:2]
-        citations = []
-        for n, e in enumerate(entries, start=1):
-            doc = self._document(e.doc_id)
-            meta = self.retriever.index.metas[e.doc_id]
-            p = e.paragraph
-            citations.append(Citation(n, e.doc_id, meta.title, meta.street, p.section_path, p.number, p.text,
-                                      p.char_start, p.char_end))  # fmt: skip
-            assert doc.text[p.char_start : p.char_end] == p.text
-        text = "".join(f"{c.quote}[{c.n}]" for c in citations)
-        return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "definition")
-
-    def _unquoted_terms(self, asked: str, filters: Filters) -> list[str]:
-        """The question's quoted names that no report it is asked of writes (spaces and script aside)."""
-        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
-        if not terms:
-            return []
-        docs = self._docs(filters) if not filters.is_empty() else set(self.retriever.index.metas)
-        if len(docs) > MAX_TERM_SCAN_DOCS:
-            return []  # too many to read per question; the retriever and the sentence model still judge
-        texts = [self._plain_text(d) for d in docs]
-        return [t for t in terms if not any(_SPACES.sub("", t) in text for text in texts)]
-
-    def _plain_text(self, doc_id: str) -> str:
-        """A report's text in simplified script without spaces, made once."""
-        if doc_id not in self._plain:
-            self._plain[doc_id] = _SPACES.sub("", simplified(self._document(doc_id).text))
-        return self._plain[doc_id]
-
-    def _glossary_entries_for(self, asked: str, filters: Filters, hits: list[Hit]) -> list[GlossaryEntry]:
-        """Glossary entries of the question's quoted terms in the reports it is asked of."""
-        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
-        if not terms:
-            return []
-        docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self._docs(filters)
-        return [e for t in terms for e in self._glossary_entries(t, docs) if e.term == t.strip("“”\"' ")]
-
-    def _quoted_term_sentences(
-        self, question: str, asked: str, filters: Filters, hits: list[Hit], terms: list[str]
-    ) -> Answer | None:
-        """No glossary entry: the best sentence that spells the quoted term out ("“三微治理”(楼栋微整治…)")."""
-        if not terms:
-            return None
-        ranked = [
-            s
-            for s in self.rank_sentences(focus_text(asked, filters), hits, asked)
-            if any(t in s.text for t in terms)
-        ]
-        spelled = [
-            s for s in ranked if any(re.search(re.escape(t) + r"”?\s*[(（:：即指是]", s.text) for t in terms)
-        ]
-        best = (spelled or ranked)[:1]
-        if not best or best[0].score < self.config.min_evidence:
-            return None
-        s = best[0]
-        citation = _cite(1, s.hit, s.paragraph, s.text, s.start)
-        return Answer(
-            question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition"
-        )
-
-    # ---------------------------------------------------------------------------------- report dates
-
-    def _publication_date(
-        self, question: str, asked: str, filters: Filters, hits: list[Hit], candidates: list[str]
-    ) -> Answer | None:
-        """When a report was issued: the dated lines of its front matter (before its first heading), cited.
-
-        The report is the one the question names (questions.dated_reports), else the best hit's."""
-        metas = self.retriever.index.metas
-        ranked = [h.chunk.doc_id for h in hits if not candidates or h.chunk.doc_id in candidates]
-        doc_id = ranked[0] if ranked else candidates[0] if len(candidates) == 1 else None
-        if doc_id is None:
-            return None
-        front = []
-        for p in self._document(doc_id).paragraphs[:12]:
-            if p.kind == "heading" or p.section_path:
-                break
-            if _DATE.search(p.text):
-                front.append(p)
-        if not front:
-            return None
-        meta = metas[doc_id]
-        citations = [
-            Citation(
-                n, doc_id, meta.title, meta.street, p.section_path, p.number, p.text, p.char_start, p.char_end
-            )
-            for n, p in enumerate(front[:2], start=1)
-        ]
-        text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
-        return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "time")
-
-    def _glossary_entries(self, term: str, docs: set[str]) -> list[GlossaryEntry]:
-        """Entries of the reports in `docs` for `term`: the exact term first, then ones that hold it or it holds."""
-        term = term.strip("“”\"' ")
-        entries = [e for e in self.glossary() if e.doc_id in docs]
-        exact = [e for e in entries if e.term == term]
-        if exact:
-            return exact
-        within = [e for e in entries if term in e.term or (len(e.term) >= 2 and e.term in term)]
-        return sorted(within, key=lambda e: abs(len(e.term) - len(term)))
-
-    def glossary(self) -> list[GlossaryEntry]:
-        """Every 名词解释 entry of the corpus (read once)."""
-        if self._glossary is None:
-            entries = []
-            for doc_id in self.retriever.index.metas:
-                for p in self._document(doc_id).paragraphs:
-                    if p.kind == "heading" or not in_glossary(p.section_path):
-                        continue
-                    if m := _GLOSSARY_ENTRY.match(p.text):
-                        entries.append(GlossaryEntry(doc_id, m.group(1).strip().strip("“”"), p))
-            self._glossary = entries
-        return self._glossary
-
-    # ------------------------------------------------------------------------------------------ summaries
-
-    def _summary(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
-        """The parts of the section the question is about, each cited; None: no section fits.
-
-        A section's parts are its sub-headings, or, where it has none, the short lead phrases its paragraphs
-        open with (“平战结合”科学精准抓好疫情防控。). The section is chosen by three things: the question's
-        subject words that the report's outline uses (塘桥2019年民生服务这块包括哪几部分 -> 民生服务; words no
-        heading has, such as 哪几块 or 大事, say nothing about which part), the year asked against the years
-        the section names, and whether the question asks what was done (review) or what is planned (tasks)
-        against the section's own sense. A question with no subject gets the top-level section that fits its
-        year and sense, else the report's top-level outline."""
-        if not hits:
-            return None
-        tokenizer = self.retriever.index.tokenizer
-        doc_id = hits[0].chunk.doc_id
-        doc = self._document(doc_id)
-        root = _outline(doc)
-        nodes = [n for n in _walk(root) if len(self._parts(doc, n)) >= 2]
-        if not nodes:
-            return None
-        # Words of the report's title (行动计划, 工作总结) say which report, not which part of it.
-        title_words = set(tokenizer.tokens(doc.meta.title))
-        outline_words = {t for n in _walk(root) if n.path for t in tokenizer.tokens(n.path[-1])}
-        focus = focus_text(asked, filters)
-
-        def heading_weights(text: str) -> dict[str, float]:
-            return {
-                t: self._idf.get(t, self._idf_unseen)
-                for t in tokenizer.tokens(text)
-                if t in outline_words
-                and t not in self._place_words
-                and t not in title_words
-                and _HAN.search(t)
-            }
-
-        weights = heading_weights(_SUMMARY_ASKING.sub(" ", focus))
-        total = sum(weights.values()) or 1.0
-        # What the asking itself names (主要任务, 保障措施) picks among sections when no subject is left.
-        aims = heading_weights(focus)
-        years = {int(y) for y in _YEAR_NUMBER.findall(asked)}
-        sense = sense_of(asked)
-        hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
-
-        def match(text: str) -> float:
-            tokens = set(tokenizer.tokens(text))
-            return sum(w for t, w in weights.items() if t in tokens) / total
-
-        def fit(node: _Outline) -> float:
-            """Year and sense: +1 for the year asked, -1 for other years only; +0.5 / -0.5 for the sense."""
-            path = " ".join(node.path) if node.path else doc.meta.title
-            named = years_in(path)
-            score = (1.0 if years & named else -1.0) if years and named else 0.0
-            own_sense = sense_of(path, heading=True) or (
-                sense_of(doc.meta.title, heading=True) if not node.path else None
-            )
-            if sense and own_sense:
-                score += 0.5 if sense == own_sense else -0.5
-            return score
-
-        best: tuple[float, _Outline] | None = None
-        for node in nodes:
-            named = years_in(" ".join(node.path)) or years_in(doc.meta.title)
-            if years and named and not years & named:
-                continue  # a section (or report) of other years only: 2024年的重点任务 is not its plan for 2023
-            if weights:
-                if not node.path:
-                    continue
-                own = match(node.path[-1])
-                parts = max((match(t) for t in self._part_texts(doc, node)), default=0.0)
-                if max(own, parts) < self.config.min_outline_match:
-                    continue
-                inside = sum(1 for n in hit_paras if _within(doc, n, node.path)) / max(1, len(hit_paras))
-                score = own + 0.3 * parts + 0.2 * inside + 0.5 * fit(node)
-            else:
-                if len(node.path) > 1:
-                    continue  # no subject: a top-level section or the report as a whole
-                aimed = (
-                    sum(w for t, w in aims.items() if t in tokenizer.tokens(node.path[-1]))
-                    if node.path
-                    else 0.0
-                )
-                aimed /= sum(aims.values()) or 1.0
-                # A fitting section before the whole report
-                score = fit(node) + aimed + (0.1 if node.path else 0.0)
-            if best is None or score > best[0]:
-                best = (score, node)
-        if best is None:
-            return None
-        node = best[1]
-        if not weights and node.path and best[0] <= 0.1:
-            node = root if root in nodes else node  # no section fits the year or sense: the whole outline
-        meta = self.retriever.index.metas[doc_id]
-        citations = []
-        spans = ([(node.opener, _heading_span(node.opener))] if node.opener is not None else []) + [
-            (p, text) for p, text in self._parts(doc, node)[: self.config.max_outline]
-        ]
-        for n, (p, text) in enumerate(spans, start=1):
-            start = p.char_start + p.text.index(text)
-            citations.append(Citation(n, doc_id, meta.title, meta.street, p.section_path, p.number, text,
-                                      start, start + len(text)))  # fmt: skip
-        head, items = (citations[0], citations[1:]) if node.opener is not None else (None, citations)
-        lines = ([f"{head.quote}[{head.n}]："] if head else [f"{meta.title}："]) + [
-            f"{c.quote}[{c.n}]" for c in items
-        ]
-        return Answer(question, "\n".join(lines), tuple(citations), True, tuple(hits), filters, (), asked,
-                      "summary")  # fmt: skip
-
-    def _parts(self, doc: Document, node: _Outline) -> list[tuple[Paragraph, str]]:
-        """A section's parts as (paragraph, verbatim text): its sub-headings, else its paragraphs' lead phrases."""
-        if len(node.children) >= 2:
-            return [(c.opener, _heading_span(c.opener)) for c in node.children if c.opener is not None]
-        if not node.path or node.opener is None:
-            return []
-        leads = []
-        for p in doc.paragraphs[node.opener.number :]:
-            if p.section_path[: len(node.path)] != node.path:
-                break
-            if p.kind != "text" or p.section_path != node.path:
-                continue
-            first = next(iter(_line_sentences(p.text)), None)
-            if (
-                first
-                and first[0] == 0
-                and first[1] <= self.config.max_lead_chars + 10
-                and first[1] < len(p.text)
-            ):
-                leads.append((p, p.text[first[0] : first[1]]))
-        return leads
-
-    def _part_texts(self, doc: Document, node: _Outline) -> list[str]:
-        return [text for _, text in self._parts(doc, node)]
-
     # -------------------------------------------------------------------------------------- cross-street
 
     def _cross_street(self, question: str, asked: str, streets: list[str], year: int | None) -> Answer | None:
         """Street by street, from the comparison engine; None: the question names no topic to compare on."""
         topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters(year=year)))
-        for name in sorted(self._place_words, key=len, reverse=True):
+        for name in sorted(self.model.place_words, key=len, reverse=True):
             topic = topic.replace(name, " ")
         # The words that frame the question (为了…想了什么办法, 采取了什么措施) are not what is searched for.
         words = self.retriever.index.tokenizer.words(re.sub(r"\s+", "", topic))
@@ -840,7 +261,7 @@ class ExtractiveAnswerer:
         words = {t for t in self.retriever.index.tokenizer.tokens(topic) if len(t) >= 2 and t != topic}
         if len(words) < 2:
             return None
-        return max(sorted(words), key=lambda t: self._idf.get(t, self._idf_unseen))
+        return max(sorted(words), key=lambda t: self.model.idf_of(t))
 
     def _missing_reports(self, filters: Filters) -> str | None:
         """A refusal naming what the corpus lacks: a street (or district) it has no report of, or a year."""
@@ -856,153 +277,6 @@ class ExtractiveAnswerer:
             return f"语料中没有{place or ''}{filters.year}年的报告。"
         return None
 
-    def _docs(self, filters: Filters) -> set[str]:
-        return {d for d, m in self.retriever.index.metas.items() if filters.matches(m)}
-
-    def _document(self, doc_id: str) -> Document:
-        if doc_id not in self._documents:
-            self._documents[doc_id] = self.retriever.index.document(doc_id)
-        return self._documents[doc_id]
-
     def _refusal(self, question: str, asked: str, kind: str, filters: Filters, hits: Sequence[Hit] = (),
                  text: str = NOT_FOUND) -> Answer:  # fmt: skip
         return Answer(question, text, (), False, tuple(hits), filters, (), asked, kind)
-
-
-def replace_score(s: Sentence, score: float) -> Sentence:
-    return Sentence(s.hit, s.text, s.start, s.end, s.paragraph, score, s.features)
-
-
-def _states_amount(question: str, text: str) -> bool:
-    """`text` states an amount of the kind `question` asks for (money, area, share, length, else any count)."""
-    for asked, stated in _AMOUNT_KINDS:
-        if asked.search(question):
-            return bool(stated.search(text))
-    if re.search(r"(?:多少|几)年", question) and re.search(
-        r"(?<![\d])(?:[一二两三四五六七八九十]+|\d{1,2})\s*年(?!\d)", text
-    ):
-        return True  # 多少年滚动一次 -> 五年一滚动: a span of years, not a date
-    text = _YEAR.sub("", text)  # 2019年 is when, not how many
-    m = _MEASURE_WORD.search(question)
-    if m and re.search(rf"[\d一二两三四五六七八九十百千万]\s*{m.group(1)}", text):
-        return True  # the measure word asked for (多少趟 -> 18趟), whatever it is
-    if m:
-        # Only another count stands in for the measure word asked (近百栋 for 多少幢): 多少张床位 is not
-        # answered by 15分钟养老服务圈.
-        return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
-    if _GENERIC_COUNT.search(question):
-        return _counts_what_is_asked(question, text)
-    return bool(_QUANTITY.search(text) or _CHINESE_AMOUNT.search(text) or _ANY_NUMBER.search(text))
-
-
-_GENERIC_COUNT = re.compile(r"(?:多少|几)个")
-_NEAR_ASKED = 6  # characters beside 多少个 / beside a count that say what is counted
-_CLAUSE_BREAK = re.compile(r"[,，、;；。:：!?！？]")
-
-
-def _counts_what_is_asked(question: str, text: str) -> bool:
-    """多少个 names what it counts beside it (多少个出入闸机, 岗位有多少个); a count in `text` answers it only when
-    the words beside that count, in its clause, share a character with them: 284个 of 视频监控探头 does not
-    count 闸机."""
-    m = _GENERIC_COUNT.search(question)
-    after = _CLAUSE_BREAK.split(question[m.end() :], maxsplit=1)[0][:_NEAR_ASKED]
-    before = _CLAUSE_BREAK.split(question[: m.start()])[-1][-_NEAR_ASKED:]
-    asked = set(_HAN.findall(after)) - _FUNCTION_CHARS
-    if len(asked) < 2:  # 岗位有多少个? names it before
-        asked = set(_HAN.findall(before)) - _FUNCTION_CHARS
-    if not asked:
-        return bool(_COUNTED.search(text) or _CHINESE_AMOUNT.search(text))
-    for count in (*_COUNTED.finditer(text), *_CHINESE_AMOUNT.finditer(text)):
-        head = _CLAUSE_BREAK.split(text[: count.start()])[-1][-2 * _NEAR_ASKED :]
-        tail = _CLAUSE_BREAK.split(text[count.end() :], maxsplit=1)[0][:_NEAR_ASKED]
-        if asked & set(head + tail):
-            return True
-    return False
-
-
-def _covered(meta) -> set[int]:
-    """The years a report covers, by its metadata (else by its title)."""
-    if meta.year_start is not None:
-        return set(range(meta.year_start, (meta.year_end or meta.year_start) + 1))
-    return years_in(meta.title)
-
-
-def _cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
-    return Citation(n, hit.chunk.doc_id, hit.meta.title, hit.meta.street, hit.chunk.section_path, paragraph, quote,
-                    start, start + len(quote))  # fmt: skip
-
-
-def _spread(n: int, most: int) -> range:
-    """At most `most` positions spread evenly over range(n) (all of them when n is small)."""
-    return range(0, n, max(1, -(-n // most)))
-
-
-def _char_idf(texts) -> dict[str, float]:
-    df: Counter[str] = Counter()
-    n = 0
-    for text in texts:
-        n += 1
-        df.update({c for c in text if _HAN.match(c)})
-    return {c: math.log(1 + n / d) for c, d in df.items()}
-
-
-def _outline(doc: Document) -> _Outline:
-    """The report's sections as a tree; glossary, appendix, preface and table-of-contents sections left out."""
-    root = _Outline((), None)
-    nodes = {(): root}
-    previous: tuple[str, ...] = ()
-    for p in doc.paragraphs:
-        path = p.section_path
-        if path and path != previous and p.text.startswith(path[-1]) and path not in nodes:
-            if not any(_SKIPPED_SECTIONS.search(h) for h in path):
-                node = _Outline(path, p)
-                nodes[path] = node
-                parent = next(
-                    (nodes[path[:i]] for i in range(len(path) - 1, -1, -1) if path[:i] in nodes), root
-                )
-                parent.children.append(node)
-        previous = path
-    return root
-
-
-def _walk(node: _Outline):
-    yield node
-    for child in node.children:
-        yield from _walk(child)
-
-
-def _within(doc: Document, number: int, path: tuple[str, ...]) -> bool:
-    return doc.paragraph(number).section_path[: len(path)] == path
-
-
-def _heading_span(p: Paragraph) -> str:
-    """What of the opening paragraph is its heading: the whole of a bare heading, the title of an inline one."""
-    if p.kind == "heading":
-        return p.text.strip()
-    return p.text[: len(p.section_path[-1])]
-
-
-def _line_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, whitespace trimmed; a sentence never runs from one paragraph into the next."""
-    spans = []
-    offset = 0
-    for line in text.split("\n"):
-        for a, b in sentence_spans(line):
-            piece = line[a:b]
-            lead = len(piece) - len(piece.lstrip())
-            spans.append((offset + a + lead, offset + a + len(piece.rstrip())))
-        offset += len(line) + 1
-    return [(a, b) for a, b in spans if b > a]
-
-
-def _distinct(sentences: list[Sentence]) -> list[Sentence]:
-    kept: list[Sentence] = []
-    for s in sentences:
-        if any(
-            near_same(s.text, k.text)
-            or (s.hit.chunk.doc_id == k.hit.chunk.doc_id and (s.start < k.end and k.start < s.end))
-            for k in kept
-        ):
-            continue
-        kept.append(s)
-    return kept

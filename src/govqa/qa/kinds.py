@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 
+from ..zh import STREET
 from .questions import KINDS, question_kind
 
 MODEL_FILE = "kind_model.json"
@@ -28,7 +29,6 @@ RULE_WEIGHT = 3.0  # the rules' verdict counts as this much of a feature: it is 
 
 _YEARS = re.compile(r"(?:19|20)\d\d")
 _DIGITS = re.compile(r"\d+")
-_OTHER_STREET = re.compile(r"[^\W\d_a-zA-Z年区市省的在和与及各个哪该本这那全每]{2,6}?(?:街道|镇)")
 _SPACE = re.compile(r"\s+")
 
 
@@ -37,7 +37,7 @@ def masked(question: str, street_names: Iterable[str] = ()) -> str:
     text = _SPACE.sub("", question)
     for name in sorted(set(street_names), key=len, reverse=True):
         text = text.replace(name, "S")
-    text = _OTHER_STREET.sub("S", text)
+    text = STREET.sub("S", text)  # a street the corpus does not know
     return _DIGITS.sub("0", _YEARS.sub("Y", text))
 
 

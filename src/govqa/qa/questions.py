@@ -9,26 +9,10 @@ from dataclasses import dataclass, replace
 from ..errors import QuestionError  # noqa: F401
 from ..ingest.metadata import DISTRICTS
 from ..records import DocMeta, Filters
+from ..zh import STREET, STREET_SUFFIX, YEAR, years_in
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 100  # passages one search may return: more is a dump of the index, not an answer
-YEAR = re.compile(r"((?:19|20)\d\d)\s*年")  # a year a question names
-_STREET = re.compile(r"([^\W\d_a-zA-Z年区市省的在和与及各个哪该本这那全每]{2,6}?(?:街道|镇))")
-_SUFFIX = re.compile(r"(街道|镇)$")
-
-
-_YEAR_RANGE = re.compile(r"((?:19|20)\d\d)\s*年?\s*(?:-|—|–|~|～|至|到)\s*((?:19|20)\d\d)\s*年?")
-
-
-def years_in(text: str) -> set[int]:
-    """Every year a text names, ranges spelled out: 2021-2023年 names 2021, 2022 and 2023."""
-    years = {int(y) for y in YEAR.findall(text)}
-    for a, b in _YEAR_RANGE.findall(text):
-        if 0 <= int(b) - int(a) <= 10:
-            years.update(range(int(a), int(b) + 1))
-    return years
-
-
 _REVIEW = re.compile(r"回顾|总结|成效|成绩|做法|进展|情况|完成|做了|干了|取得|开展了|实现了|过去|一年来")
 _PLAN = re.compile(r"任务|安排|计划|打算|思路|目标|举措|重点|措施|对策|建议|将要|准备|入手|要抓|主要抓|部署")
 
@@ -93,7 +77,7 @@ def infer_filters(question: str, metas: Iterable[DocMeta]) -> Filters:
     metas = list(metas)
     streets = {m.street for m in metas if m.street}
     street = next((s for name, s in street_aliases(streets) if name in question), None)
-    if street is None and (m := _STREET.search(question)):
+    if street is None and (m := STREET.search(question)):
         street = m.group(1)
     district = None
     if street is None:
@@ -125,7 +109,7 @@ def relax(filters: Filters, metas: Iterable[DocMeta]) -> Filters:
 
 
 def _stem(street: str) -> str:
-    return _SUFFIX.sub("", street)
+    return STREET_SUFFIX.sub("", street)
 
 
 def street_aliases(streets: Iterable[str]) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ...ingest.chunking import sentence_spans
 from ...ingest.metadata import DISTRICTS
 from ...records import Answer, Citation, Filters, Hit
+from ...zh import CN_BIG, CN_DIGIT, CN_UNIT, chinese_number
 from ..answering import NOT_FOUND
 from .prompt import glossary_lines, passage_header
 
@@ -60,9 +61,6 @@ _DIGIT_COMMA = re.compile(r"(?<=\d)[,，](?=\d{3})")
 _CLAUSE_END = re.compile(r"[，,；;：:]")
 
 # ---- numbers, in Arabic or Chinese numerals: 4000平方米 = 四千平方米 = 0.4万平方米; 百分之百 = 100%
-_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
-_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
-_CN_BIG = {"万": 10**4, "亿": 10**8}
 _UNITS = r"%|平方公里|平方米|平米|公里|公顷|人次|户次|家次|[个家人名户次项处条所座栋辆台块场批期套间件元米年月日天岁倍张本亩]"
 _QUANTITY = re.compile(
     r"(百分之)?(?:(\d+(?:\.\d+)?)\s*(万亿|亿|万)?|([零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?))"
@@ -85,36 +83,6 @@ _NOT_NUMBERS = {
 }
 
 
-def _cn_value(run: str) -> float | None:
-    """The value of a Chinese numeral (五十, 四千, 一万二千, 三点五, 二〇一九), None if it is not one (十四五)."""
-    whole, _, frac = run.partition("点")
-    if frac and not all(ch in _CN_DIGIT for ch in frac):
-        return None
-    if len(whole) > 1 and all(ch in _CN_DIGIT for ch in whole):
-        value = float("".join(str(_CN_DIGIT[ch]) for ch in whole))  # read digit by digit: 二〇一九
-    else:
-        total = section = 0
-        digit: int | None = None
-        for ch in whole:
-            if ch in _CN_DIGIT:
-                if digit is not None:
-                    return None  # two digits in a row without a unit: 十四五 is a name, not a number
-                digit = _CN_DIGIT[ch]
-            elif ch in _CN_UNIT:
-                section += (1 if digit is None else digit) * _CN_UNIT[ch]
-                digit = None
-            else:  # 万, 亿
-                section += digit or 0
-                if section == 0 and total == 0:
-                    return None
-                total = (total + section) * _CN_BIG[ch] if ch == "亿" else total + section * _CN_BIG[ch]
-                section, digit = 0, None
-        value = float(total + section + (digit or 0))
-    if frac:
-        value += float("0." + "".join(str(_CN_DIGIT[ch]) for ch in frac))
-    return value
-
-
 def _format_value(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".") or "0"
 
@@ -135,15 +103,15 @@ def _quantities(text: str) -> list[_Quantity]:
         percent, arabic, multiplier, chinese, unit = m.groups()
         unit = unit or ""
         if arabic is not None:
-            value = float(arabic) * (10**12 if multiplier == "万亿" else _CN_BIG.get(multiplier or "", 1))
+            value = float(arabic) * (10**12 if multiplier == "万亿" else CN_BIG.get(multiplier or "", 1))
         else:
-            if chinese in _NOT_NUMBERS or not any(ch in _CN_DIGIT or ch in _CN_UNIT for ch in chinese):
+            if chinese in _NOT_NUMBERS or not any(ch in CN_DIGIT or ch in CN_UNIT for ch in chinese):
                 continue
             # A lone numeral character (一是, 进一步, 三会) is a word unless a unit or 百分之 says otherwise;
             # 一 with a unit (建成一座…, 一批) is mostly the article "a", not a count worth checking.
             if len(chinese) == 1 and not percent and (not unit or chinese == "一"):
                 continue
-            parsed = _cn_value(chinese)
+            parsed = chinese_number(chinese)
             if parsed is None:
                 continue
             value = parsed
@@ -296,7 +264,7 @@ class _PassageSentence:
 
 
 def passage_sentences(hit: Hit) -> list[_PassageSentence]:
-    """A chunk's sentences, paragraph by paragraph, with offsets in the cleaned document (as answering.py)."""
+    """A chunk's sentences, paragraph by paragraph, with offsets in the cleaned document (as qa/extract.line_sentences)."""
     chunk = hit.chunk
     out: list[_PassageSentence] = []
     offset = 0
