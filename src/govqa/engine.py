@@ -60,16 +60,8 @@ from .qa.compare import (  # noqa: F401
     coverage_matrix,
 )
 from .qa.compare_text import format_comparison, format_matrix  # noqa: F401
-from .qa.figures import (  # noqa: F401
-    STATUS_LABELS,
-    FigureTable,
-    figure_table,
-    format_table,
-    quantity_answer,
-    table_json,
-    to_csv,
-    to_xlsx,
-)
+from .qa.figures import FigureTable, figure_table, quantity_answer
+from .qa.figures_text import STATUS_LABELS, format_table, table_json, to_csv, to_xlsx  # noqa: F401
 from .qa.query import Query, analyse
 from .qa.questions import MAX_K, MAX_QUESTION_CHARS, check_question  # noqa: F401
 from .qa.retrieval import RetrievalConfig, Retriever
@@ -123,9 +115,7 @@ class GovQA:
             embedder = embedder_for(embedder or index.embedder_name)
         return cls(index, embedder, retrieval)
 
-    def search(
-        self, question: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid"
-    ) -> list[Hit]:
+    def search(self, question: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         return self.retriever.search(question, k=k, filters=filters, mode=mode)  # it checks both
 
     def ask(
@@ -168,9 +158,7 @@ class GovQA:
         """What each street's reports say on `topic`, one cited finding per street (see qa.compare)."""
         return compare_streets(self.answerer, topic, streets, k=k)
 
-    def coverage(
-        self, topics: Sequence[str] | None = None, streets: Sequence[str] | None = None
-    ) -> CoverageMatrix:
+    def coverage(self, topics: Sequence[str] | None = None, streets: Sequence[str] | None = None) -> CoverageMatrix:
         """How much each street's reports say on each topic (see qa.compare.coverage_matrix)."""
         return coverage_matrix(self.answerer, topics, streets)
 
@@ -181,9 +169,7 @@ class GovQA:
             if c.page is None:
                 pages = self._pages.get(c.doc_id)
                 if pages is None:  # one read per report for the life of this generation, not one per answer
-                    pages = self._pages[c.doc_id] = tuple(
-                        p.page for p in self.index.document(c.doc_id).paragraphs
-                    )
+                    pages = self._pages[c.doc_id] = tuple(p.page for p in self.index.document(c.doc_id).paragraphs)
                 if 1 <= c.paragraph <= len(pages):
                     c = dataclasses.replace(c, page=pages[c.paragraph - 1])
             cited.append(c)

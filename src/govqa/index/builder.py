@@ -25,7 +25,7 @@ from ..errors import IndexNotWritableError, IndexUnavailableError
 from ..ingest.chunking import ChunkConfig, chunk_document
 from ..records import SEARCH_TEXT_VERSION, Chunk, Document, Footnote
 from .ann import EXACT_MAX, make_vector_index, query_pieces
-from .embedders import Embedder, thread_setting
+from .embedders import Embedder, spare_workers
 from .figures import FIGURES_VERSION, figure_rows, read_rows, write_rows
 from .figures import SCHEMA as FIGURES_SCHEMA
 from .generations import (
@@ -215,9 +215,7 @@ def _build_into(
     old_hashes: dict[str, str] = previous.manifest["documents"] if previous else {}
     report.removed = sorted(set(old_hashes) - set(ids))
 
-    reuse = old_vectors_by_doc(
-        previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
-    )
+    reuse = old_vectors_by_doc(previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash})
     stored_words = _old_words_by_doc(previous, set(reuse))
     old_figures = _old_figures_by_doc(
         previous, {d.doc_id for d in documents if old_hashes.get(d.doc_id) == d.content_hash}
@@ -328,11 +326,7 @@ def _reusable(index_dir: Path, embedder: Embedder, chunk_config: ChunkConfig) ->
     except IndexUnavailableError:
         return None  # nothing to reuse: a missing or broken index is simply rebuilt
     same_input = index.manifest.get("search_text_version") == SEARCH_TEXT_VERSION
-    if (
-        index.embedder_name != embedder.name
-        or index.manifest["chunking"] != asdict(chunk_config)
-        or not same_input
-    ):
+    if index.embedder_name != embedder.name or index.manifest["chunking"] != asdict(chunk_config) or not same_input:
         index.close()
         return None
     return index
@@ -474,9 +468,7 @@ class _GenerationWriter:
         job = self.tokenizer.start_terms_of_all([texts[i] for i in todo], workers)
         return _BatchWords(self.position, texts, words, todo, job)
 
-    def add(
-        self, documents: Sequence[Document], chunks: list[Chunk], vectors: list[np.ndarray | None]
-    ) -> None:
+    def add(self, documents: Sequence[Document], chunks: list[Chunk], vectors: list[np.ndarray | None]) -> None:
         """The batch's documents, paragraphs, chunks and vectors (its words follow, see add_words)."""
         first = self.position
         if chunks:
@@ -574,35 +566,6 @@ def _json_path(section_path: tuple[str, ...]) -> str:
 
 def _json_footnotes(footnotes: Sequence[Footnote]) -> str:
     return json.dumps([asdict(f) for f in footnotes], ensure_ascii=False) if footnotes else "[]"
-
-
-def spare_workers() -> int:
-    """Processes for reading reports or segmenting: as many as there are idle cores now, GOVQA_THREADS at most.
-
-    Segmenting is most of a build's time outside the embedder, so it is shared by forked workers when cores are
-    free. When other work holds them, forking costs more than it saves (measured on 2 cores both busy with
-    other processes: 3.9 s on two processes instead of 3.4 s on one for 9,500 chunks), so a busy machine
-    segments in one."""
-    cpus = os.cpu_count() or 1
-    limit = min(thread_setting() or cpus, cpus)
-    return 1 if limit == 1 else max(1, min(limit, round(_idle_cores(cpus))))
-
-
-def _idle_cores(cpus: int, interval: float = 0.1) -> float:
-    """Cores other processes left idle over `interval` seconds (Linux /proc/stat; elsewhere all of them)."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as f:
-            ticks = [int(x) for x in f.readline().split()[1:]]
-        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
-
-    try:
-        idle0, total0 = sample()
-        time.sleep(interval)
-        idle1, total1 = sample()
-    except (OSError, ValueError, IndexError):
-        return float(cpus)
-    return cpus * (idle1 - idle0) / max(1, total1 - total0)
 
 
 def domain_words(documents: Sequence[Document]) -> set[str]:

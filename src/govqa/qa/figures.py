@@ -26,12 +26,10 @@ the same unit.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import weakref
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -40,6 +38,14 @@ from ..errors import FiguresUnavailableError  # noqa: F401  (raised here; import
 from ..index.figures import DONE, PLANNED, StoredFigure
 from ..records import Answer, Citation, Filters, same_place
 from . import compare
+from .figures_text import (  # noqa: F401  (the layouts of a table, importable from here as before)
+    EXPORT_COLUMNS,
+    STATUS_LABELS,
+    format_table,
+    table_json,
+    to_csv,
+    to_xlsx,
+)
 from .questions import (
     QuestionError,
     asks_quantity,
@@ -65,7 +71,6 @@ class OpenIndex(Protocol):
 NO_FIGURE = "未给出具体数字"  # the street's reports discuss the topic, without a figure
 NOT_COVERED = "报告中未涉及"  # the street's reports do not discuss the topic
 STATUSES = (DONE, PLANNED)
-STATUS_LABELS = {DONE: "完成", PLANNED: "计划"}
 # Share of the topic's characters a sentence must hold on the meaning path (see the module doc).
 MIN_CHAR_COVERAGE = 0.6
 # Passages the meaning path reads: the nearest ones only, a paraphrase's figures sit in the top few.
@@ -180,70 +185,6 @@ class FigureTable:
         return out
 
 
-EXPORT_COLUMNS = {
-    "street": "街道",
-    "year": "年份",
-    "status": "完成/计划",
-    "value_text": "原文数值",
-    "value": "数值",
-    "value_high": "上限",
-    "approx": "约数",
-    "unit": "单位",
-    "counted": "统计对象",
-    "note": "说明",
-    "citation": "引文",
-    "title": "报告",
-    "doc_id": "文件",
-    "paragraph": "段落",
-    "page": "页",
-    "quote": "原文",
-}
-
-
-def to_csv(table: FigureTable) -> str:
-    """The table as CSV (UTF-8 text; Chinese headers), one line per figure, then one per gap."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS.values())
-    for record in table.records():
-        writer.writerow(_export_value(k, v) for k, v in record.items())
-    return buffer.getvalue()
-
-
-def to_xlsx(table: FigureTable) -> bytes:
-    """The table as an XLSX workbook: sheet 数字 (one line per figure and gap) and sheet 街道×年份."""
-    from openpyxl import Workbook  # only exports need it
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "数字"
-    sheet.append(list(EXPORT_COLUMNS.values()))
-    for record in table.records():
-        sheet.append([_export_value(k, v) for k, v in record.items()])
-    grid = book.create_sheet("街道×年份")
-    years = sorted({r.year for r in table.rows}, key=lambda y: (y is None, y or 0))
-    grid.append(["街道", *[str(y) if y is not None else "年份不明" for y in years]])
-    cells = table.cells()
-    for street in table.streets:
-        line = [street]
-        for year in years:
-            found = cells.get((street, year), [])
-            line.append("\n".join(f"{r.counted} {r.value_text} [{r.citation.n}]" for r in found))
-        gap = next((g.reason for g in table.gaps if g.street == street), None)
-        grid.append(line if gap is None else [street, gap])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _export_value(key: str, value: object) -> object:
-    if key == "status" and value:
-        return STATUS_LABELS.get(str(value), value)
-    if key == "approx":
-        return "是" if value else ("" if value is None else "否")
-    return "" if value is None else value
-
-
 # ----------------------------------------------------------------------------------------------- public API
 
 
@@ -309,56 +250,6 @@ def _chosen(
         if status is None or f.status == status:
             out.append(i)
     return out
-
-
-def format_table(table: FigureTable) -> str:
-    """A plain-text street × year table (figures with their counted phrase and [n]), then the citations."""
-    lines = [f"主题: {table.topic}"]
-    filters = [f"{table.year}年" if table.year else "", STATUS_LABELS.get(table.status or "", "")]
-    if any(filters):
-        lines[0] += f"  ({' '.join(f for f in filters if f)})"
-    cells = table.cells()
-    for street in table.streets:
-        gap = next((g.reason for g in table.gaps if g.street == street), None)
-        years = [y for y in table.years if (street, y) in cells]
-        if not years:
-            lines.append(f"{street}: {gap or '无匹配数字'}")
-            continue
-        lines.append(f"{street}:")
-        for y in years:
-            label = f"{y}年" if y is not None else "年份不明"
-            items = "；".join(
-                f"{r.counted} {r.value_text}（{STATUS_LABELS[r.status]}）[{r.citation.n}]"
-                for r in cells[(street, y)]
-            )
-            lines.append(f"  {label}: {items}")
-    if table.rows:
-        lines.append("")
-        lines.append("引文:")
-        for r in table.rows:
-            c = r.citation
-            lines.append(f"[{c.n}] {c.street} · {c.title} · 第{c.paragraph}段: {c.quote}")
-    return "\n".join(lines)
-
-
-def table_json(table: FigureTable) -> dict:
-    """The table as JSON-ready data: rows with their citation, and the gaps."""
-    return {
-        "topic": table.topic,
-        "streets": list(table.streets),
-        "year": table.year,
-        "status": table.status,
-        "matched_by": table.matched_by,
-        "rows": [
-            {
-                **{k: v for k, v in asdict(r).items() if k != "citation"},
-                "measure": r.measure,
-                "citation": asdict(r.citation),
-            }
-            for r in table.rows
-        ],
-        "gaps": [asdict(g) for g in table.gaps],
-    }
 
 
 # ------------------------------------------------------------------------------------------------ internals
@@ -615,8 +506,7 @@ def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
     for street in table.streets:
         gap = next((g.reason for g in table.gaps if g.street == street), None)
         parts = [
-            f"{y}年" * (y is not None)
-            + "；".join(f"{_joined(r.counted, r.value_text)}[{r.citation.n}]" for r in rows)
+            f"{y}年" * (y is not None) + "；".join(f"{_joined(r.counted, r.value_text)}[{r.citation.n}]" for r in rows)
             for (s, y), rows in cells.items()
             if s == street
         ]
