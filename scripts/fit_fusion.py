@@ -89,9 +89,7 @@ def _external_set(name: str, retriever: Retriever, evalset: EvalSet) -> Set:
     for q in evalset.questions:
         if q.question.strip():
             gold = set(q.passage_ids)
-            qs.append(
-                Question(retriever.prepare(q.question, infer=False)[0], None, lambda c, g=gold: c.doc_id in g)
-            )
+            qs.append(Question(retriever.prepare(q.question, infer=False)[0], None, lambda c, g=gold: c.doc_id in g))
     return Set(name, retriever, qs, passage_level=True)
 
 
@@ -113,9 +111,7 @@ def ranks(s: Set, mode: str, config: RetrievalConfig | None = None) -> list[int 
             found = candidates(Set(s.name, r, [], s.passage_level), q, mode)
             hits = r._hits(r._fuse(found), found.dense, found.sparse, 30)
         if s.passage_level:
-            gold_hit = [
-                any(q.relevant(_Doc(d)) for d in ids) for ids, _ in rank_documents(hits, r.sums_chunks(mode))
-            ]
+            gold_hit = [any(q.relevant(_Doc(d)) for d in ids) for ids, _ in rank_documents(hits, r.sums_chunks(mode))]
         else:
             gold_hit = [q.relevant(h.chunk) for h in hits]
         out.append(next((i for i, ok in enumerate(gold_hit, start=1) if ok), None))
@@ -216,9 +212,7 @@ def chunk_size_report(work: Path, sizes: list[int], gold_dev, long_dev) -> None:
         corpus_dir = work / f"chunks-{size}" / "corpus"
         build(ROOT / "corpus", corpus_dir, emb, chunk_config=config)
         corpus = Retriever(Index.open(corpus_dir), emb)
-        trial_r, cache = open_eval_retriever(
-            trial, emb, work / f"chunks-{size}" / "cmrc_trial", chunk_config=config
-        )
+        trial_r, cache = open_eval_retriever(trial, emb, work / f"chunks-{size}" / "cmrc_trial", chunk_config=config)
         cache.close()
         for s in (
             _gold_set("gold dev", corpus, gold_dev),

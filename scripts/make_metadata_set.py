@@ -196,9 +196,7 @@ class Maker:
             sentences.insert(self.rng.randrange(len(sentences) + 1), self.pick(MENTIONS))
         return sentences
 
-    def add(
-        self, kind: str, text: str, title: str, street, district, doc_type, year, mentions: bool, **extra
-    ):
+    def add(self, kind: str, text: str, title: str, street, district, doc_type, year, mentions: bool, **extra):
         record = {
             "id": f"{len(self.records) + 1:03d}",
             "kind": kind,
@@ -367,14 +365,18 @@ class Maker:
             text = f"{title}{m}月{d}日上午，{street}组织志愿者开展{activity}。{body}"
             y = None  # the text never says the year
         else:
-            text = f"{title}\n{y}-{m:02d}-{d:02d} 来源：{city}{district}融媒体中心\n近日，{street}开展{activity}。\n{body}"
+            text = (
+                f"{title}\n{y}-{m:02d}-{d:02d} 来源：{city}{district}融媒体中心\n近日，{street}开展{activity}。\n{body}"
+            )
         self.add("street_news", text, title, street, district, "新闻", y, mention)
 
     def district_news(self):
         district, city = self.pick(DISTRICTS)
         y, m, d = self.date(2020)
         title = f"{district}召开{self.pick(['疫情防控工作推进会', '复工复产工作会议', '垃圾分类工作现场会'])}"
-        text = f"{title} 发布时间：{y}-{m:02d}-{d:02d} {m}月{d}日下午，{district}召开会议。{''.join(self.body(2, True))}"
+        text = (
+            f"{title} 发布时间：{y}-{m:02d}-{d:02d} {m}月{d}日下午，{district}召开会议。{''.join(self.body(2, True))}"
+        )
         self.add("district_news", text, title, None, district, "新闻", y, True)
 
     def place_in_body_news(self):
@@ -389,9 +391,7 @@ class Maker:
                 "这个春节，他们坚守在防疫一线",
             ]
         )
-        body = (
-            f"记者从有关部门获悉，{self.pick(MENTIONS)}{street}相关负责人介绍，{''.join(self.body(1, False))}"
-        )
+        body = f"记者从有关部门获悉，{self.pick(MENTIONS)}{street}相关负责人介绍，{''.join(self.body(1, False))}"
         text = f"{title} 发布时间：{y}-{m:02d}-{d:02d} {body}"
         self.add("news_place_in_body", text, title, None, None, "新闻", y, True)
 

@@ -14,9 +14,7 @@ from govqa.evaluation.synthetic import SyntheticCorpus, parse_size
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--chunks", type=parse_size, required=True, help="about how many chunks: 10k, 100k, 1M"
-    )
+    parser.add_argument("--chunks", type=parse_size, required=True, help="about how many chunks: 10k, 100k, 1M")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the reports to")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="the reports to recombine")
     parser.add_argument("--seed", type=int, default=0)

@@ -18,10 +18,7 @@ def assert_verbatim(qa, answer):
         assert doc.text[c.char_start : c.char_end] == c.quote
         para = doc.paragraph(c.paragraph)
         assert para.char_start <= c.char_start and c.char_end <= para.char_end
-        assert (
-            c.section_path == para.section_path
-            or c.section_path[: len(para.section_path)] == para.section_path
-        )
+        assert c.section_path == para.section_path or c.section_path[: len(para.section_path)] == para.section_path
         if para.kind != "table":
             assert c.quote in read_text(CORPUS / c.doc_id)  # word for word in the report as received
         assert f"[{c.n}]" in answer.text
@@ -214,18 +211,14 @@ def test_a_sentence_opening_on_a_pronoun_is_about_what_the_one_before_named(tmp_
         next(v for k, v in sentences.items() if k.startswith("它是无色晶体")),
         next(v for k, v in sentences.items() if k.startswith("铝箔")),
     )
-    assert (
-        pronoun.features[coverage] > 0 and plain.features[coverage] == 0
-    )  # 氢化锂, from the sentence before
+    assert pronoun.features[coverage] > 0 and plain.features[coverage] == 0  # 氢化锂, from the sentence before
 
 
 def test_list_answer_keeps_the_whole_enumeration(qa):
     answer = qa.ask("万里街道2021年文明创建试点重点推进哪些小区的项目?")
     assert answer.kind == "list" and answer.supported
     first = answer.citations[0].quote
-    assert (
-        "真华路295弄" in first and "真华路36弄" in first and "新泉路66弄" in first
-    )  # one quote, not one clause
+    assert "真华路295弄" in first and "真华路36弄" in first and "新泉路66弄" in first  # one quote, not one clause
     assert_verbatim(qa, answer)
 
 
@@ -312,8 +305,6 @@ def test_why_and_how_questions_quote_the_sentence_after_the_best_one(qa):
         why.citations[0].quote
         == first + "做好禁毒、安置帮扶、社区矫正、防范邪教等工作及各类特殊对象的管理、教育和帮扶。"
     )
-    assert why.citations[0].quote in read_text(
-        CORPUS / why.citations[0].doc_id
-    )  # one verbatim span, one citation
+    assert why.citations[0].quote in read_text(CORPUS / why.citations[0].doc_id)  # one verbatim span, one citation
     how = qa.ask("塘桥街道怎样推进美丽家园建设?")
     assert how.citations[0].quote.count("。") >= 2

@@ -80,9 +80,7 @@ def test_follow_up_is_read_against_the_conversation(at):
     assert any("理解为" in c and "长寿路街道" in c and "旧区改造" in c for c in _texts(at.caption))
     answers = [h.value for h in at.get("html") if 'class="govqa-answer"' in h.value]
     assert len(answers) == 1 and "旧住房成套改造" in answers[0]  # the latest answer, in full
-    assert [e.label for e in at.expander if e.label.startswith("1. ")] == [
-        "1. 长白新村街道的旧区改造进展如何?"
-    ]
+    assert [e.label for e in at.expander if e.label.startswith("1. ")] == ["1. 长白新村街道的旧区改造进展如何?"]
     at.button[1].click().run()  # 新对话: the conversation starts over
     assert not at.exception and not at.subheader
 
@@ -263,9 +261,7 @@ def test_a_cross_street_answer_has_a_line_per_street_and_every_mark_linked(at, q
     assert len(lines) == len(expected.text.splitlines()) >= len(streets)
     assert {re.search(r'govqa-street">([^<]+)<', line)[1] for line in lines} >= set(streets)
     # Every citation mark is a link, the last one after a shortened quote ("…[7]") included.
-    assert sorted(int(n) for n in re.findall(r'href="#govqa-cite-(\d+)"', answer)) == [
-        c.n for c in expected.citations
-    ]
+    assert sorted(int(n) for n in re.findall(r'href="#govqa-cite-(\d+)"', answer)) == [c.n for c in expected.citations]
     # The retrieved passages (each street's best) are numbered by place, not all "#1".
     labels = [e.label for e in at.expander if re.match(r"#\d+ · ", e.label)]
     assert [int(label[1:].split(" ")[0]) for label in labels] == list(range(1, len(expected.hits) + 1))

@@ -74,7 +74,5 @@ def test_index_command_builds_and_reports_bad_files(tmp_path):
     result = CliRunner().invoke(cli, ["index", "--corpus", str(corpus), "--index", str(tmp_path / "ix")])
     assert result.exit_code == 0, result.output
     assert "indexed 1 documents" in result.output and "empty.txt: file is empty" in result.output
-    result = CliRunner().invoke(
-        cli, ["index", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "ix")]
-    )
+    result = CliRunner().invoke(cli, ["index", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "ix")])
     assert result.exit_code == 1 and "corpus folder not found" in result.output

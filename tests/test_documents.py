@@ -119,9 +119,7 @@ def test_a_failed_build_puts_the_corpus_back(index_copy, corpus_copy, monkeypatc
     with pytest.raises(OSError):
         remove_document(corpus_copy, index_copy, "000_051ad83070a5de45.txt")
     assert listing() == before
-    assert (corpus_copy / "000_051ad83070a5de45.txt").read_bytes() == (
-        CORPUS / "000_051ad83070a5de45.txt"
-    ).read_bytes()
+    assert (corpus_copy / "000_051ad83070a5de45.txt").read_bytes() == (CORPUS / "000_051ad83070a5de45.txt").read_bytes()
 
 
 def test_app_documents_panel_adds_and_deletes(index_copy, corpus_copy, monkeypatch):

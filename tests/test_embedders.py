@@ -191,9 +191,7 @@ def test_st_english_relevance(minilm: SentenceTransformerEmbedder) -> None:
     assert minilm.embed_passages([]).shape == (0, 384)
 
 
-@pytest.mark.parametrize(
-    "spec", ["st:no-such-org/no-such-model-xyz", "st:/no/such/model/dir", "no-such-model-xyz"]
-)
+@pytest.mark.parametrize("spec", ["st:no-such-org/no-such-model-xyz", "st:/no/such/model/dir", "no-such-model-xyz"])
 def test_st_missing_model_fails_fast_and_clearly(offline: None, spec: str) -> None:
     start = time.monotonic()
     with pytest.raises(EmbedderError) as info:

@@ -141,11 +141,7 @@ def test_a_comparison_searches_its_topic_not_the_words_that_frame_the_question(q
     answer = qa.ask("哪些街道在拆违上拿到过“无违建”方面的认可?")
     assert answer.kind == "cross_street" and answer.supported
     lines = dict(line.split("：", 1) for line in answer.text.splitlines())
-    assert (
-        "无违建" in lines["塘桥街道"]
-        and "无违建" in lines["长寿路街道"]
-        and "无违建" in lines["长白新村街道"]
-    )
+    assert "无违建" in lines["塘桥街道"] and "无违建" in lines["长寿路街道"] and "无违建" in lines["长白新村街道"]
     assert lines["万里街道"].startswith(NOT_COVERED)
 
 

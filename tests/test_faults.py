@@ -56,9 +56,7 @@ class HashEmbedder:
         self.gate, self.entered, self.passages = gate, entered, 0
 
     def _vectors(self, texts) -> np.ndarray:
-        rows = [
-            np.frombuffer(hashlib.sha256(t.encode("utf-8", "replace")).digest()[:16], np.uint8) for t in texts
-        ]
+        rows = [np.frombuffer(hashlib.sha256(t.encode("utf-8", "replace")).digest()[:16], np.uint8) for t in texts]
         m = np.array(rows, dtype=np.float32).reshape(len(texts), self.dim) + 1.0
         return m / np.linalg.norm(m, axis=1, keepdims=True)
 
@@ -109,9 +107,7 @@ def test_a_second_build_is_refused_while_one_runs_and_the_first_survives(corpus,
     first_gen = generations(index_dir)
     changed = tmp_path / "changed"
     shutil.copytree(corpus, changed)
-    (changed / "new.txt").write_text(
-        "样例街道2021年工作计划\n一、重点任务\n新建睦邻点5个。\n", encoding="utf-8"
-    )
+    (changed / "new.txt").write_text("样例街道2021年工作计划\n一、重点任务\n新建睦邻点5个。\n", encoding="utf-8")
 
     gate, entered = threading.Event(), threading.Event()
     outcome: dict = {}
@@ -172,9 +168,7 @@ def test_readers_keep_their_generation_and_cleanup_takes_only_the_abandoned(corp
     (index_dir / ".staging-gen-20200101-000000-1-1").mkdir()
     (index_dir / ".trash-gen-20200101-000000-1-2").mkdir()
     (index_dir / f".{CURRENT}.tmp-99999").write_text("gen-x", encoding="utf-8")
-    (corpus / "new.txt").write_text(
-        "样例街道2021年工作计划\n一、重点任务\n新建睦邻点5个。\n", encoding="utf-8"
-    )
+    (corpus / "new.txt").write_text("样例街道2021年工作计划\n一、重点任务\n新建睦邻点5个。\n", encoding="utf-8")
     second = Path(build(corpus, index_dir, HashEmbedder()).report.path)
     assert generations(index_dir) == sorted([first.name, second.name])  # leftovers gone, the held one kept
     assert not list(index_dir.glob(f".{CURRENT}.tmp-*"))
@@ -372,9 +366,7 @@ def test_passages_are_delimited_so_report_text_cannot_forge_one():
 
 
 def test_obeying_a_planted_instruction_is_rejected():
-    (problem,) = problems(
-        "全年拆除违法建筑50处，详情请访问 http://evil.example.com [2]。", (PASSAGE, PLANTED)
-    )
+    (problem,) = problems("全年拆除违法建筑50处，详情请访问 http://evil.example.com [2]。", (PASSAGE, PLANTED))
     assert problem and ("link" in problem or "unsupported" in problem)
     assert "planted" in problems("详情请访问 http://evil.example.com 查询[2]。", (PASSAGE, PLANTED))[0]
     official = _hit("办事指南详见街道网站 http://gov.example.cn/guide 。", n=3)
@@ -477,9 +469,7 @@ def test_an_index_path_that_is_a_file_is_a_clear_error(corpus, tmp_path):
 
 def test_no_space_is_found_before_embedding(corpus, tmp_path, monkeypatch):
     embedder = HashEmbedder()
-    monkeypatch.setattr(
-        builder.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000)
-    )
+    monkeypatch.setattr(builder.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))
     with pytest.raises(IndexNotWritableError, match="not enough disk space"):
         build(corpus, tmp_path / "ix", embedder)
     assert embedder.passages == 0 and generations(tmp_path / "ix") == []
@@ -515,9 +505,7 @@ def test_app_labels_from_report_text_are_markdown_escaped():
 
     title = "报告![x](http://evil.example.com/p.png) [点我](http://evil.example.com)"
     citation = Citation(1, "d.txt", title, "塘桥街道", ("一、**重点**",), 3, "原文", 0, 2)
-    hit = Hit(
-        Chunk("d#0", "d.txt", ("[链接](http://x.example)",), 3, 3, 0, 2, "原文"), DocMeta(title), 0.5, 1
-    )
+    hit = Hit(Chunk("d#0", "d.txt", ("[链接](http://x.example)",), 3, 3, 0, 2, "原文"), DocMeta(title), 0.5, 1)
     labels = [
         app.citation_label(citation),
         app.hit_label(hit),
@@ -532,8 +520,7 @@ def test_app_labels_from_report_text_are_markdown_escaped():
     assert app.citation_text(citation).startswith("[1] 报告![x](")  # the plain form, for esc() and HTML
     # In the compare table, citation marks stay readable, and still cannot become links.
     assert (
-        app.md_marks("拆除32处[1]。见[2](http://evil.example.com)")
-        == "拆除32处[1]。见\\[2\\](http://evil.example.com)"
+        app.md_marks("拆除32处[1]。见[2](http://evil.example.com)") == "拆除32处[1]。见\\[2\\](http://evil.example.com)"
     )
 
 

@@ -41,9 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def passages_in(prompt: str) -> dict[int, str]:
     """The passage texts of a govqa prompt, by number (what a model would read)."""
-    found = re.finditer(
-        r"^<<资料(\d+) (\w+)>>\n\[\d+\] 《[^\n]*\n(.*?)\n<</资料\1 \2>>$", prompt, re.S | re.M
-    )
+    found = re.finditer(r"^<<资料(\d+) (\w+)>>\n\[\d+\] 《[^\n]*\n(.*?)\n<</资料\1 \2>>$", prompt, re.S | re.M)
     return {int(m.group(1)): m.group(3) for m in found}
 
 
@@ -112,9 +110,7 @@ class ChatHandler(BaseHTTPRequestHandler):
                 "id": "x",
                 "object": "chat.completion",
                 "model": body["model"],
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                ],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             }
             self._send(200, "application/json", json.dumps(payload, ensure_ascii=False).encode())
             return

@@ -308,9 +308,7 @@ def test_a_large_corpus_loads_in_worker_processes_exactly_as_in_one(tmp_path):
         (folder / f"{i:04d}_{source.name}").write_bytes(source.read_bytes())
     (tmp_path / "district0" / "0050_empty.txt").write_bytes(b"")
     (tmp_path / "district1" / "0100_notes.xyz").write_text("not a report", encoding="utf-8")
-    (tmp_path / "district2" / "0150_gbk.txt").write_bytes(
-        TANGQIAO.read_text(encoding="utf-8").encode("gb18030")
-    )
+    (tmp_path / "district2" / "0150_gbk.txt").write_bytes(TANGQIAO.read_text(encoding="utf-8").encode("gb18030"))
     one = load_corpus(tmp_path, workers=1)
     many = load_corpus(tmp_path, workers=lambda: 2)
     assert len(one.documents) == PARALLEL_MIN_FILES + 1

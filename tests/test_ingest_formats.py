@@ -123,15 +123,8 @@ def test_utf8_with_one_bad_byte_loads_with_a_warning_giving_the_offset(tmp_path)
     (tmp_path / "r.txt").write_bytes(damaged)
     loaded = load_corpus(tmp_path)
     assert [d.doc_id for d in loaded.documents] == ["r.txt"]
-    assert (
-        "加装电梯\ufffd2台。" in loaded.documents[0].text
-        and "全年完成加装电梯12台。" in loaded.documents[0].text
-    )
-    assert (
-        len(loaded.warnings) == 1
-        and "r.txt" in loaded.warnings[0]
-        and f"offset(s) {offset}" in loaded.warnings[0]
-    )
+    assert "加装电梯\ufffd2台。" in loaded.documents[0].text and "全年完成加装电梯12台。" in loaded.documents[0].text
+    assert len(loaded.warnings) == 1 and "r.txt" in loaded.warnings[0] and f"offset(s) {offset}" in loaded.warnings[0]
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
@@ -244,9 +237,7 @@ def test_docx_styles_numbering_and_tables_in_body_order(tmp_path):
     table = d.add_table(rows=2, cols=2)
     for (r, c), value in {(0, 0): "年份", (0, 1): "金额", (1, 0): "2021", (1, 1): "30万元"}.items():
         table.cell(r, c).text = value
-    d.add_paragraph(
-        "加强党建引领", style="List Number"
-    )  # Word's automatic numbering: "1." is not in the text
+    d.add_paragraph("加强党建引领", style="List Number")  # Word's automatic numbering: "1." is not in the text
     d.add_paragraph("党建引领全面加强。")
     d.add_heading("下一步打算", level=1)
     d.add_paragraph("继续推进加装电梯。")
@@ -264,9 +255,7 @@ def test_docx_styles_numbering_and_tables_in_body_order(tmp_path):
 
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-needs_libreoffice = pytest.mark.skipif(
-    not SOFFICE, reason="needs LibreOffice (libreoffice-writer-nogui, see .ci/run)"
-)
+needs_libreoffice = pytest.mark.skipif(not SOFFICE, reason="needs LibreOffice (libreoffice-writer-nogui, see .ci/run)")
 
 
 def _legacy_doc(tmp_path: Path) -> Path:
@@ -531,10 +520,7 @@ def test_layout_rules_on_positioned_lines():
     texts = [x.text for x in lines]
     assert header not in texts and "- 1 -" not in texts and "- 2 -" not in texts
     assert lines[0].text == "一、主要工作" and lines[0].heading == 1
-    assert (
-        texts[1]
-        == "全年完成加装电梯12台,新建睦邻点5个,社区服务更加完善,居民满意度进一步提升,各项工作扎实推进。"
-    )
+    assert texts[1] == "全年完成加装电梯12台,新建睦邻点5个,社区服务更加完善,居民满意度进一步提升,各项工作扎实推进。"
     assert lines[1].page == 1 and lines[1].heading is None
     # The table broken by a page break is one table again.
     cells = [x for x in lines if x.table is not None]

@@ -120,9 +120,7 @@ def test_traditional_script_is_matched_as_simplified(retriever: Retriever) -> No
 
 
 def _chunk_of(retriever: Retriever, doc_id: str, containing: str = "") -> int:
-    return next(
-        i for i, c in enumerate(retriever.index.chunks) if c.doc_id == doc_id and containing in c.text
-    )
+    return next(i for i, c in enumerate(retriever.index.chunks) if c.doc_id == doc_id and containing in c.text)
 
 
 def test_tokenizer_normalises_before_segmenting() -> None:

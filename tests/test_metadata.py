@@ -92,9 +92,7 @@ def test_the_five_reports_keep_their_metadata():
 def test_gazetteer_holds_divisions_and_no_fragments():
     gz = gazetteer()
     assert {t.district for t in gz.townships["塘桥街道"]} == {"浦东新区"}
-    assert len(gz.townships["新华路街道"]) > 1 and "长宁区" in {
-        t.district for t in gz.townships["新华路街道"]
-    }
+    assert len(gz.townships["新华路街道"]) > 1 and "长宁区" in {t.district for t in gz.townships["新华路街道"]}
     for name in ("长白新村街道", "泗泾镇", "横沙乡", "大峪街道"):
         assert name in gz.townships
     for fragment in [*FRAGMENTS, "城镇", "街镇", "乡镇"]:

@@ -68,9 +68,7 @@ def milvus_uri(tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"Milvus Lite did not start: {(data / 'server.log').read_text()}"
-                    ) from None
+                    raise RuntimeError(f"Milvus Lite did not start: {(data / 'server.log').read_text()}") from None
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -86,9 +84,7 @@ def milvus_uri(tmp_path_factory):
 @pytest.fixture(scope="module")
 def milvus_index(milvus_uri, corpus_index, embedder, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("milvus-index")
-    result = build(
-        CORPUS, folder, embedder, backend="milvus", milvus_uri=milvus_uri, vectors_from=corpus_index
-    )
+    result = build(CORPUS, folder, embedder, backend="milvus", milvus_uri=milvus_uri, vectors_from=corpus_index)
     assert result.report.embedded == 0 and result.report.reused == result.report.chunks > 100
     return folder
 
@@ -217,9 +213,7 @@ def test_gold_retrieval_within_002_of_local(mqa, qa):
         assert abs(remote.mrr_at_10 - local.mrr_at_10) <= 0.02, (mode, remote, local)
 
 
-def test_rebuild_switches_the_alias_and_drops_the_old_generation(
-    milvus_uri, corpus_index, embedder, tmp_path
-):
+def test_rebuild_switches_the_alias_and_drops_the_old_generation(milvus_uri, corpus_index, embedder, tmp_path):
     from pymilvus import MilvusClient
 
     client = MilvusClient(uri=milvus_uri)
@@ -235,9 +229,7 @@ def test_rebuild_switches_the_alias_and_drops_the_old_generation(
     ).report
     old = MilvusIndex.open(folder).manifest["chunks_collection"]
     time.sleep(1.1)  # generations are stamped to the second
-    again = build(
-        CORPUS, folder, embedder, backend="milvus", milvus_uri=milvus_uri, milvus_collection="rebuild"
-    )
+    again = build(CORPUS, folder, embedder, backend="milvus", milvus_uri=milvus_uri, milvus_collection="rebuild")
     # Vectors come from the live Milvus generation this time: still nothing embedded.
     assert again.report.embedded == 0 and again.report.reused == first.chunks
     new = MilvusIndex.open(folder).manifest["chunks_collection"]

@@ -68,8 +68,7 @@ def test_explicit_filters(qa, filters, expected_docs):
 
 def test_focus_text_drops_the_filtered_place_and_year():
     assert (
-        focus_text("塘桥街道2019年拆除了多少违章建筑?", Filters(street="塘桥街道", year=2019))
-        == "拆除了多少违章建筑?"
+        focus_text("塘桥街道2019年拆除了多少违章建筑?", Filters(street="塘桥街道", year=2019)) == "拆除了多少违章建筑?"
     )
     assert focus_text("塘桥街道", Filters(street="塘桥街道")) == "塘桥街道"  # nothing left: keep the question
 
@@ -101,9 +100,7 @@ def test_quality_floors_on_the_gold_set(qa):
     hybrid = scores["hybrid"]
     # Measured 0.986 / 0.957 / 0.957 on 2 cores; floors leave room for platform noise, not for regressions.
     assert hybrid.recall_at_5 >= 0.95, hybrid.misses
-    assert (
-        hybrid.recall_at_5 >= scores["bm25"].recall_at_5 and hybrid.recall_at_5 >= scores["dense"].recall_at_5
-    )
+    assert hybrid.recall_at_5 >= scores["bm25"].recall_at_5 and hybrid.recall_at_5 >= scores["dense"].recall_at_5
     assert hybrid.mrr_at_10 >= 0.8
 
 
@@ -165,7 +162,5 @@ def test_fusion_sees_how_much_of_the_question_a_chunk_matches(qa):
         return max(found.bigrams[i] / found.bigram_bound for i in found.sparse)
 
     worded = best_norm("长寿路街道2018年拆除了多少套群租房?")  # its words are the report's: 拆除群租房1580套
-    paraphrased = best_norm(
-        "2018年长寿路街道处理老百姓写信和上门反映诉求的情况怎么样?"
-    )  # the report says 来信来访
+    paraphrased = best_norm("2018年长寿路街道处理老百姓写信和上门反映诉求的情况怎么样?")  # the report says 来信来访
     assert 0 < paraphrased < 0.3 < worded <= 1.0

@@ -228,9 +228,7 @@ def test_every_refusal_has_one_error_shape(http):
         assert set(body) == {"detail", "error"}, (what, body)
         error = body["error"]
         assert error["code"] == status and error["type"] == "invalid_request_error", (what, body)
-        assert (
-            isinstance(error["message"], str) and error["message"] and body["detail"] == error["message"]
-        ), what
+        assert isinstance(error["message"], str) and error["message"] and body["detail"] == error["message"], what
     r = http.post("/v1/search", json={"question": QUESTION, "k": 0})
     assert r.json()["error"]["param"] == "k" and "k:" in r.json()["error"]["message"]
     r = http.post("/v1/ask", json={"question": "\x00\x00"})
@@ -429,9 +427,7 @@ def test_the_llm_model_answers_through_a_configured_backend(corpus_index, tmp_pa
         with server.client() as http:
             assert [m["id"] for m in http.get("/v1/models").json()["data"]] == ["govqa", "govqa-llm"]
             messages = [{"role": "user", "content": QUESTION}]
-            reply = http.post(
-                "/v1/chat/completions", json={"model": "govqa-llm", "messages": messages}
-            ).json()
+            reply = http.post("/v1/chat/completions", json={"model": "govqa-llm", "messages": messages}).json()
             written = fake.replies[-1]
             assert reply["choices"][0]["message"]["content"] == f"{written['copied']}[1]"
             assert [c["quote"] for c in reply["citations"]] == [written["copied"]]
@@ -476,9 +472,7 @@ def test_upload_limits_and_names(http, server):
     r = http.post("/v1/documents", content=b"just bytes", headers={**AUTH, "content-type": "text/plain"})
     assert r.status_code == 415
     existing = (server.corpus / "000_051ad83070a5de45.txt").read_bytes()
-    r = http.post(
-        "/v1/documents", files={"file": ("000_051ad83070a5de45.txt", existing + b"\nx")}, headers=AUTH
-    )
+    r = http.post("/v1/documents", files={"file": ("000_051ad83070a5de45.txt", existing + b"\nx")}, headers=AUTH)
     assert r.status_code == 409 and "replace=true" in r.json()["detail"]
     assert sorted(p.name for p in server.corpus.iterdir()) == sorted(p.name for p in CORPUS.iterdir())
 
@@ -489,9 +483,7 @@ def test_upload_and_delete_while_queries_run(http, server):
     report = small_report("临江街道")
     # A hostile name: only its last component is used, inside the corpus folder.
     r1 = http.post("/v1/documents", headers=AUTH, files={"file": ("../../临江街道报告.txt", report.encode())})
-    r2 = http.post(
-        "/v1/documents", headers=AUTH, json={"name": "望海街道报告.md", "text": small_report("望海街道")}
-    )
+    r2 = http.post("/v1/documents", headers=AUTH, json={"name": "望海街道报告.md", "text": small_report("望海街道")})
     assert r1.status_code == 202 and r2.status_code == 202, (r1.text, r2.text)
     job1, job2 = r1.json(), r2.json()
     assert job1["doc_id"] == "临江街道报告.txt" and job1["status"] == "queued"
@@ -527,10 +519,7 @@ def test_upload_and_delete_while_queries_run(http, server):
     assert sorted(p.name for p in server.corpus.iterdir()) == sorted(
         [p.name for p in CORPUS.iterdir()] + ["望海街道报告.md"]
     )
-    assert (
-        http.post("/v1/search", json={"question": "临江街道的工作", "street": "临江街道"}).json()["hits"]
-        == []
-    )
+    assert http.post("/v1/search", json={"question": "临江街道的工作", "street": "临江街道"}).json()["hits"] == []
     assert http.delete("/v1/documents/临江街道报告.txt", headers=AUTH).status_code == 404
     assert http.delete("/v1/documents/..%2F..%2Fetc%2Fpasswd", headers=AUTH).status_code == 404
     assert http.delete("/v1/documents/%2Fetc%2Fpasswd", headers=AUTH).status_code == 404

@@ -177,15 +177,11 @@ def safe_file_name(name: str) -> str:
     name = _UNSAFE_NAME_CHARS.sub("_", name)
     stem, dot, suffix = name.rpartition(".")
     if not dot:
-        raise UnsupportedFileTypeError(
-            f"file name {name!r} needs one of the suffixes {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+        raise UnsupportedFileTypeError(f"file name {name!r} needs one of the suffixes {', '.join(SUPPORTED_SUFFIXES)}")
     if not stem.strip(" ._"):
         raise DocumentError(f"file name {name!r} needs a name before its suffix")
     if f".{suffix.lower()}" not in SUPPORTED_SUFFIXES:
-        raise UnsupportedFileTypeError(
-            f"unsupported file type .{suffix}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+        raise UnsupportedFileTypeError(f"unsupported file type .{suffix}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     stem = stem.lstrip(". ")[: MAX_FILE_NAME_CHARS - len(suffix) - 1]
     return f"{stem}.{suffix.lower()}"
 
@@ -348,6 +344,4 @@ def _scratch_file(name: str, data: bytes) -> Iterator[Path]:
 
 
 def _write_atomic_bytes(path: Path, data: bytes) -> None:
-    write_atomic(
-        path, data, tmp=path.with_name(f".{path.name}.tmp-{os.getpid()}-{hashlib.sha1(data).hexdigest()[:8]}")
-    )
+    write_atomic(path, data, tmp=path.with_name(f".{path.name}.tmp-{os.getpid()}-{hashlib.sha1(data).hexdigest()[:8]}"))

@@ -78,9 +78,7 @@ class JobJournal:
         self.index_dir = Path(index_dir)
         self.uploads = self.index_dir / "uploads"
         self.uploads.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.index_dir / "jobs.sqlite", check_same_thread=False, isolation_level=None
-        )
+        self._db = sqlite3.connect(self.index_dir / "jobs.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a job the client was told about survives power loss
         self._db.executescript(_SCHEMA)
@@ -129,9 +127,7 @@ class JobJournal:
 
     def recent(self, limit: int = 50) -> list[Job]:
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)
-            ).fetchall()
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return [self._job(r) for r in rows]
 
     def recover(self) -> list[Job]:
@@ -298,16 +294,12 @@ class JobWorker:
                 progress=progress,
             )
         if job.kind == "remove":
-            return remove_document(
-                self.corpus, self.index_dir, job.doc_id, embedder=embedder, progress=progress
-            )
+            return remove_document(self.corpus, self.index_dir, job.doc_id, embedder=embedder, progress=progress)
         raise ValueError(f"unknown job kind {job.kind!r}")
 
     def _lower_priority(self) -> None:
         """Builds yield the cores to queries: this thread, and the OpenMP threads it starts, run niced."""
-        if (
-            self._nice and sys.platform == "linux"
-        ):  # elsewhere PRIO_PROCESS takes a process id, not a thread's
+        if self._nice and sys.platform == "linux":  # elsewhere PRIO_PROCESS takes a process id, not a thread's
             try:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
             except OSError as exc:

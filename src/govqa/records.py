@@ -170,9 +170,7 @@ class Answer:
     # The standalone question that was answered: a follow-up ("那长寿路街道呢?") completed from the conversation;
     # empty when it is `question` itself as given.
     resolved_question: str = ""
-    kind: str = (
-        ""  # quantity, definition, list, summary, cross_street, time, yes_no or other (qa.questions.KINDS)
-    )
+    kind: str = ""  # quantity, definition, list, summary, cross_street, time, yes_no or other (qa.questions.KINDS)
 
     def turn(self) -> Turn:
         """This exchange as a conversation turn, for the `history` of a follow-up question."""

@@ -254,9 +254,7 @@ def document_json(doc: Document, paragraph: int | None = None) -> DocumentJSON:
     para = None
     if paragraph is not None:
         if not 1 <= paragraph <= len(doc.paragraphs):
-            raise IndexError(
-                f"{doc.doc_id} has paragraphs 1-{len(doc.paragraphs)}; there is no paragraph {paragraph}"
-            )
+            raise IndexError(f"{doc.doc_id} has paragraphs 1-{len(doc.paragraphs)}; there is no paragraph {paragraph}")
         para = paragraph_json(doc.paragraph(paragraph))
     return {
         "doc_id": doc.doc_id,

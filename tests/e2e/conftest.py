@@ -1,4 +1,2 @@
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "e2e: drives the app in a real headless Chromium (skipped without one)"
-    )
+    config.addinivalue_line("markers", "e2e: drives the app in a real headless Chromium (skipped without one)")

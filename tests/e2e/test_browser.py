@@ -108,9 +108,7 @@ def app_url(corpus_index, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         yield chromium
         chromium.close()
 
@@ -153,9 +151,7 @@ def test_ask_shows_a_cited_answer(page, app_url, tmp_path):
     # The report's own footnote mark " [2]" does not look like the citation link [1].
     footnote = answer.locator(".govqa-footnote-mark").first
     assert footnote.inner_text() == "[2]"
-    style = (
-        "e => [getComputedStyle(e).color, getComputedStyle(e).verticalAlign, getComputedStyle(e).fontWeight]"
-    )
+    style = "e => [getComputedStyle(e).color, getComputedStyle(e).verticalAlign, getComputedStyle(e).fontWeight]"
     assert footnote.evaluate(style) != link.evaluate(style)
     page.get_by_test_id("stDataFrame").first.wait_for()  # the retrieved passages: the page is complete
     shot = Path(os.environ.get("GOVQA_SCREENSHOT") or tmp_path / "ask.png")
@@ -169,9 +165,7 @@ def test_a_cross_street_answer_reads_a_line_per_street(page, app_url):
     lines = answer.locator(".govqa-line")
     assert lines.count() >= 5
     tops = [lines.nth(i).bounding_box()["y"] for i in range(lines.count())]
-    assert tops == sorted(tops) and len(set(tops)) == len(
-        tops
-    )  # one below the other, not one run-on paragraph
+    assert tops == sorted(tops) and len(set(tops)) == len(tops)  # one below the other, not one run-on paragraph
     for i in range(lines.count()):
         assert re.match(r"\S+(街道|镇)：", lines.nth(i).inner_text())
     marks = re.findall(r"\[(\d+)\]", answer.inner_text())

@@ -57,9 +57,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def run(
-    corpus: Path, gold_path: Path, embedder_spec: str | None, repeat: int, blind_path: Path | None = None
-) -> dict:
+def run(corpus: Path, gold_path: Path, embedder_spec: str | None, repeat: int, blind_path: Path | None = None) -> dict:
     gold = load_gold(gold_path)
     out: dict = {
         "corpus": str(corpus),
@@ -165,14 +163,10 @@ def _blind(qa: GovQA, path: Path) -> dict:
     for q in blind:
         t = time.perf_counter()
         answers.append(qa.ask(q.question))
-        times["cross_street" if answers[-1].kind == "cross_street" else "other kinds"].append(
-            time.perf_counter() - t
-        )
+        times["cross_street" if answers[-1].kind == "cross_street" else "other kinds"].append(time.perf_counter() - t)
     out["answers"] = asdict(score_given(qa.index, blind, answers))
     out["answer_latency_ms"] = {
-        k: {"p50": percentile_ms(v, 50), "p95": percentile_ms(v, 95), "n": len(v)}
-        for k, v in times.items()
-        if v
+        k: {"p50": percentile_ms(v, 50), "p95": percentile_ms(v, 95), "n": len(v)} for k, v in times.items() if v
     }
     return out
 
@@ -195,9 +189,7 @@ def report(out: dict) -> str:
         f"{inc['reused']} reused): {inc['speedup_vs_full']:.1f}x faster than the full build",
         f"Model load       {out['model_load_s'] * 1000:.0f} ms",
         "Query latency    "
-        + ", ".join(
-            f"{m} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms" for m, v in out["query_latency_ms"].items()
-        ),
+        + ", ".join(f"{m} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms" for m, v in out["query_latency_ms"].items()),
         "",
         f"Answers, extractive, on the gold set's TEST split ({a['answered']} answerable, {a['unanswerable']} "
         f"unanswerable; sentence model and min_evidence {a['min_evidence']} fitted on the dev split)",
@@ -237,8 +229,7 @@ def report(out: dict) -> str:
             ),
             "  answer latency       "
             + ", ".join(
-                f"{k} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms"
-                for k, v in b["answer_latency_ms"].items()
+                f"{k} p50 {v['p50']:.1f} ms / p95 {v['p95']:.1f} ms" for k, v in b["answer_latency_ms"].items()
             ),
         ]
     lines += ["", f"Peak memory      {out['peak_rss_mb']:.0f} MB (resident, whole run)"]

@@ -90,9 +90,7 @@ def run(
             for label, extra in variants:
                 env = {**os.environ, **extra}
                 for n in builds:
-                    running = [
-                        _start_build(corpus, work / f"build-{label[:3]}-{n}-{i}", env) for i in range(n)
-                    ]
+                    running = [_start_build(corpus, work / f"build-{label[:3]}-{n}-{i}", env) for i in range(n)]
                     try:
                         time.sleep(warmup_s)  # past start-up and chunking: embedding
                         times = _time_queries(qa, questions, max_queries, window_s)
@@ -127,9 +125,7 @@ def report(out: dict) -> str:
     for phase in out["phases"]:
         n = phase["builds"]
         target = TARGETS.get(n)
-        verdict = (
-            "" if target is None else (" ok" if phase["ratio"] <= target else f" OVER the {target:g}x target")
-        )
+        verdict = "" if target is None else (" ok" if phase["ratio"] <= target else f" OVER the {target:g}x target")
         note = "" if phase["builds_ran_throughout"] else " (a build ended during the window)"
         lines.append(
             f"  beside {n} build{'s' if n > 1 else ' '}, {phase['variant']:<23}p50 {phase['p50']:7.1f} ms  "

@@ -196,9 +196,7 @@ def load_jsonl(passages_path: Path | str, questions_path: Path | str) -> EvalSet
         if isinstance(ids, str) or isinstance(answers, str):
             raise EvalError(f"{questions_path} line {n}: passage_ids and answers must be lists")
         questions.append(
-            EvalQuestion(
-                str(row["id"]), row["question"], tuple(str(i) for i in ids), tuple(a for a in answers if a)
-            )
+            EvalQuestion(str(row["id"]), row["question"], tuple(str(i) for i in ids), tuple(a for a in answers if a))
         )
     evalset = EvalSet(
         passages,
@@ -227,9 +225,7 @@ def limit_questions(evalset: EvalSet, n: int) -> EvalSet:
 # ---------------------------------------------------------------------------------------------- metrics
 
 
-def passage_ranking(
-    hits: Sequence[Hit], top: int = TOP_PASSAGES, summed: bool = False
-) -> list[tuple[str, ...]]:
+def passage_ranking(hits: Sequence[Hit], top: int = TOP_PASSAGES, summed: bool = False) -> list[tuple[str, ...]]:
     """The first `top` passages, each as (passage id, *ids of passages carrying the same text).
 
     summed: a passage's chunk scores add up (learned fusion); else its best chunk counts.
@@ -275,9 +271,7 @@ class _VectorCache:
         self._db = None
         if path is not None:
             self._db = sqlite3.connect(path)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
-            )
+            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
 
     def _key(self, text: str, is_query: bool) -> str:
         raw = f"{self.name}\0{'q' if is_query else 'p'}\0{text}".encode("utf-8", "surrogatepass")
@@ -289,15 +283,11 @@ class _VectorCache:
             return
         for start in range(0, len(missing), 500):
             part = missing[start : start + 500]
-            rows = self._db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part
-            )
+            rows = self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
             for key, blob in rows:
                 self._vectors[key] = np.frombuffer(blob, dtype=np.float32)
 
-    def _embed(
-        self, texts: Sequence[str], is_query: bool, advance: Callable[[int], None] | None
-    ) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], is_query: bool, advance: Callable[[int], None] | None) -> np.ndarray:
         keys = [self._key(t, is_query) for t in texts]
         self._lookup(keys)
         todo = list(dict.fromkeys(k for k in keys if k not in self._vectors))
@@ -329,9 +319,7 @@ class _VectorCache:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, True, None)
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         return self._embed(texts, False, progress)
 
     def close(self) -> None:
@@ -350,13 +338,9 @@ def check_index_dir(index_dir: Path | str, default_index: Path | str = DEFAULT_I
     """Refuse the user's main index and any folder that holds something other than an earlier eval index."""
     path = Path(index_dir)
     if path.resolve() == Path(default_index).resolve():
-        raise EvalError(
-            f"--index-dir {index_dir} is the main index folder; name another folder for the eval index"
-        )
+        raise EvalError(f"--index-dir {index_dir} is the main index folder; name another folder for the eval index")
     if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / EVAL_MARKER).exists())):
-        raise EvalError(
-            f"{index_dir} exists and is not an index built by govqa eval; name a new or empty folder"
-        )
+        raise EvalError(f"{index_dir} exists and is not an index built by govqa eval; name a new or empty folder")
     return path
 
 
@@ -596,9 +580,7 @@ def format_table(summary: dict) -> str:
         f"{t['questions_per_s']} questions/s ({len(summary['retrieval'])} searches{' + 1 answer' if a else ''} each; {summary['machine']['cpus']} CPUs)",
     ]
     if summary["skipped_passages"]:
-        lines.append(
-            f"passages with no text after cleaning (not indexed): {len(summary['skipped_passages'])}"
-        )
+        lines.append(f"passages with no text after cleaning (not indexed): {len(summary['skipped_passages'])}")
     if summary["index_dir"]:
         lines.append(f"index kept in {summary['index_dir']}")
     return "\n".join(lines)

@@ -67,8 +67,7 @@ def evaluate(qa, gold: list[dict]) -> dict:
             status_ok += row.status == pair["status"]
             year_ok += row.year == pair["year"]
         misses += [
-            {"topic": topic, "street": g["street"], "value": g["value_text"], "counted": g["counted"]}
-            for g in free
+            {"topic": topic, "street": g["street"], "value": g["value_text"], "counted": g["counted"]} for g in free
         ]
         shown += len(table.rows)
         matched += hits
@@ -152,9 +151,7 @@ def bench(size: str, corpus: Path, embedder_spec: str = "hash", repeat: int = 3,
         figures_count = report.figures
         qa = GovQA.open(kept, embedder)
         streets = sorted({m.street for m in qa.index.metas.values() if m.street})
-        qa.figures(
-            BENCH_TOPICS[0], gaps=False
-        )  # loads the figures table once, as a server's first call would
+        qa.figures(BENCH_TOPICS[0], gaps=False)  # loads the figures table once, as a server's first call would
         times_all, times_five = [], []
         for _ in range(repeat):
             for topic in BENCH_TOPICS:
@@ -193,9 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="dev", choices=("dev", "test", "all"))
     parser.add_argument("--embedder", default=None)
     parser.add_argument("--details", action="store_true", help="list missed and extra rows")
-    parser.add_argument(
-        "--bench", metavar="SIZE", help="instead: the build-time ratio and latency at SIZE chunks"
-    )
+    parser.add_argument("--bench", metavar="SIZE", help="instead: the build-time ratio and latency at SIZE chunks")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="with --bench: the seed reports")
     args = parser.parse_args(argv)
     if args.bench:

@@ -110,12 +110,8 @@ def choose_threshold(answerer: ExtractiveAnswerer, dev: list[GoldQuestion]) -> t
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m govqa.evaluation.fit", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--index", type=Path, help="a built index of --corpus (default: build one in a temp folder)"
-    )
+    parser = argparse.ArgumentParser(prog="python -m govqa.evaluation.fit", description=__doc__.split("\n")[0])
+    parser.add_argument("--index", type=Path, help="a built index of --corpus (default: build one in a temp folder)")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--gold", type=Path, default=Path("tests/data/gold.jsonl"))
     args = parser.parse_args(argv)
@@ -130,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"# {result.examples} dev sentences ({result.positives} positive); dev answer hit "
-          f"{result.dev_answer_hit:.3f}, no-answer accuracy {result.dev_no_answer_accuracy:.3f}")  # fmt: skip
+    print(
+        f"# {result.examples} dev sentences ({result.positives} positive); dev answer hit "
+        f"{result.dev_answer_hit:.3f}, no-answer accuracy {result.dev_no_answer_accuracy:.3f}"
+    )
     print(f"FITTED_WEIGHTS: tuple[float, ...] = {result.weights}")
     print(f"FITTED_BIAS = {result.bias}")
     print(f"FITTED_MIN_EVIDENCE = {result.min_evidence}")

@@ -84,9 +84,7 @@ def fit(questions: list[GoldQuestion], metas) -> tuple[KindModel, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m govqa.evaluation.fit_kinds", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m govqa.evaluation.fit_kinds", description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, default=Path("index"))
     parser.add_argument("--write", action="store_true", help=f"write the fitted model to {MODEL_PATH}")
     args = parser.parse_args(argv)

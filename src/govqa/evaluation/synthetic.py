@@ -24,8 +24,7 @@ from ..ingest.documents import load_corpus
 from ..ingest.metadata import sidecar_path
 
 DISTRICTS = (
-    "黄浦区 徐汇区 长宁区 静安区 普陀区 虹口区 杨浦区 闵行区 宝山区 嘉定区 浦东新区 金山区 松江区 青浦区 "
-    "奉贤区 崇明区"
+    "黄浦区 徐汇区 长宁区 静安区 普陀区 虹口区 杨浦区 闵行区 宝山区 嘉定区 浦东新区 金山区 松江区 青浦区 奉贤区 崇明区"
 ).split()
 _SYLLABLES = "江湾虹桥花木金杨洋泾陆家潍坊周渡钢南码头东明三林高行曹路华漕古美田枫凌云龙斜土天平宜川甘泉石门真如彭浦临汾芷新程沙惠场泗泾九亭洞泾车墩叶榭亭林朱泾吕巷廊下漕泾山阳"
 _YEAR = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)")
@@ -141,7 +140,5 @@ class SyntheticCorpus:
         for n, (street, district, text) in enumerate(self.reports(chunks), start=1):
             report = out / f"{n:06d}_{street}.txt"
             report.write_text(text, encoding="utf-8")
-            sidecar_path(report).write_text(
-                f'street = "{street}"\ndistrict = "{district}"\n', encoding="utf-8"
-            )
+            sidecar_path(report).write_text(f'street = "{street}"\ndistrict = "{district}"\n', encoding="utf-8")
         return n

@@ -43,9 +43,7 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = 655
     for start in range(0, len(vectors), block):
         scores = queries @ vectors[start : start + block].astype(np.float32).T
         s = np.concatenate([best_s, scores], axis=1)
-        i = np.concatenate(
-            [best_i, np.arange(start, start + scores.shape[1])[None, :].repeat(len(queries), 0)], 1
-        )
+        i = np.concatenate([best_i, np.arange(start, start + scores.shape[1])[None, :].repeat(len(queries), 0)], 1)
         top = np.argpartition(-s, k - 1, axis=1)[:, :k]
         best_s, best_i = np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
     return best_i
@@ -106,10 +104,7 @@ def tune_nprobe(
             break
         index.nprobe = nprobe
         found = [index.search(q, k)[1] for q in samples]
-        if all(
-            recall_at(f, t, vectors, q) >= TARGET_RECALL
-            for f, t, q in zip(found, truths, samples, strict=True)
-        ):
+        if all(recall_at(f, t, vectors, q) >= TARGET_RECALL for f, t, q in zip(found, truths, samples, strict=True)):
             return nprobe
     return min(index.nlist, NPROBES[-1])
 

@@ -38,9 +38,7 @@ class SearchBackend(Protocol):
     # The lexical look-ups take terms the local tokenizer made (Tokenizer.query_terms) and a field,
     # "words" or "bigrams", scored by BM25 as the local index scores it.
 
-    def lexical_top(
-        self, field: str, terms: Sequence[str], n: int, where: Selection | None
-    ) -> dict[int, float]:
+    def lexical_top(self, field: str, terms: Sequence[str], n: int, where: Selection | None) -> dict[int, float]:
         """The n best BM25 matches of the terms in the field (scores > 0), restricted to `where`."""
 
     def lexical_scores(self, field: str, terms: Sequence[str], positions: Sequence[int]) -> dict[int, float]:

@@ -84,9 +84,7 @@ _CELL_HEADER = re.compile(r"^[^\s\d]{1,8}\s+(?=\S)")
 
 # Section headings that say what their sentences report.
 _DONE_SECTION = re.compile(r"回顾|总结|成效|成绩|做法|基本情况|主要特点|过去|工作情况|完成情况|一年来")
-_PLANNED_SECTION = re.compile(
-    r"任务|计划|目标|举措|建议|对策|思路|打算|安排|展望|要点|行动|保障措施|形势|清单"
-)
+_PLANNED_SECTION = re.compile(r"任务|计划|目标|举措|建议|对策|思路|打算|安排|展望|要点|行动|保障措施|形势|清单")
 # A sentence's own words override its section: a review may mention a target, a plan a finished step.
 _PLANNED_WORDS = re.compile(r"力争|计划|拟|争取|预计|目标|将于|将在|将进一步|将继续|将全面|到\d{4}年")
 _DONE_WORDS = re.compile(r"完成|累计|共计|已|建成|实现|达到|新增|开展|举办|发布|截[至止]")

@@ -52,11 +52,7 @@ class MetaMasks:
                 ok = _equal(names, wanted) if field == "doc_type" else _same_places(names, wanted)
                 mask &= np.isin(codes, ok)
         if filters.year is not None:
-            mask &= (
-                (self.year_start != _NO_YEAR)
-                & (self.year_start <= filters.year)
-                & (filters.year <= self.year_end)
-            )
+            mask &= (self.year_start != _NO_YEAR) & (self.year_start <= filters.year) & (filters.year <= self.year_end)
         return mask
 
     def chunks(self, filters: Filters) -> np.ndarray:

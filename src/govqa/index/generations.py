@@ -59,9 +59,7 @@ def _sha256(path: Path) -> str:
 
 def _not_a_folder(index_dir: Path) -> str | None:
     if index_dir.exists() and not index_dir.is_dir():
-        return (
-            f"{index_dir} is a file, not an index folder; pass --index a folder (new or built by govqa index)"
-        )
+        return f"{index_dir} is a file, not an index folder; pass --index a folder (new or built by govqa index)"
     return None
 
 
@@ -79,14 +77,10 @@ def current_generation(index_dir: Path) -> Path:
     except (OSError, UnicodeDecodeError) as exc:
         raise IndexCorruptedError(f"{pointer} is unreadable ({exc}); rebuild with: govqa index") from exc
     if not _GEN_NAME.fullmatch(name):
-        raise IndexCorruptedError(
-            f"{pointer} is damaged (it names no build: {name[:40]!r}); rebuild with: govqa index"
-        )
+        raise IndexCorruptedError(f"{pointer} is damaged (it names no build: {name[:40]!r}); rebuild with: govqa index")
     gen = index_dir / name
     if not gen.is_dir() or not (gen / "manifest.json").exists():
-        raise IndexCorruptedError(
-            f"{index_dir}/{CURRENT} points to a missing build; rebuild with: govqa index"
-        )
+        raise IndexCorruptedError(f"{index_dir}/{CURRENT} points to a missing build; rebuild with: govqa index")
     return gen
 
 

@@ -102,14 +102,10 @@ class Index:
     def token_idf(self) -> dict[str, float]:
         """IDF of every BM25 vocabulary token, from the document frequencies the BM25 index holds."""
         indptr = np.asarray(self.bm25.scores["indptr"])
-        df = np.diff(
-            indptr
-        )  # the score matrix is column-compressed by token: column length = document frequency
+        df = np.diff(indptr)  # the score matrix is column-compressed by token: column length = document frequency
         n = max(1, int(self.bm25.scores["num_docs"]))
         return {
-            t: math.log(1 + (n - df[i] + 0.5) / (df[i] + 0.5))
-            for t, i in self.bm25.vocab_dict.items()
-            if i < len(df)
+            t: math.log(1 + (n - df[i] + 0.5) / (df[i] + 0.5)) for t, i in self.bm25.vocab_dict.items() if i < len(df)
         }
 
     @cached_property
@@ -139,19 +135,13 @@ class Index:
         try:
             manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexCorruptedError(
-                f"{gen}/manifest.json is unreadable ({exc}); rebuild with: govqa index"
-            ) from exc
+            raise IndexCorruptedError(f"{gen}/manifest.json is unreadable ({exc}); rebuild with: govqa index") from exc
         if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
             found = manifest.get("format_version") if isinstance(manifest, dict) else None
-            raise IndexCorruptedError(
-                f"index format {found} is not {FORMAT_VERSION}; rebuild with: govqa index"
-            )
+            raise IndexCorruptedError(f"index format {found} is not {FORMAT_VERSION}; rebuild with: govqa index")
         missing = {"files", "embedder", "chunking", "documents"} - set(manifest)
         if missing:
-            raise IndexCorruptedError(
-                f"{gen}/manifest.json lacks {sorted(missing)}; rebuild with: govqa index"
-            )
+            raise IndexCorruptedError(f"{gen}/manifest.json lacks {sorted(missing)}; rebuild with: govqa index")
         if verify:
             for name, digest in manifest["files"].items():
                 path = gen / name
@@ -164,8 +154,7 @@ class Index:
         try:
             with _connect(gen / "chunks.sqlite") as db:
                 metas = {
-                    row[0]: DocMeta(**json.loads(row[1]))
-                    for row in db.execute("SELECT doc_id, meta FROM documents")
+                    row[0]: DocMeta(**json.loads(row[1])) for row in db.execute("SELECT doc_id, meta FROM documents")
                 }
                 chunk_docs = [row[0] for row in db.execute("SELECT doc_id FROM chunks ORDER BY vec_id")]
             chunks: Sequence[Chunk] = _StoredChunks(gen / "chunks.sqlite", len(chunk_docs))
@@ -176,9 +165,7 @@ class Index:
             vectors = faiss.read_index(str(gen / "vectors.faiss"))
             bm25, bigram_bm25 = _load_lexical(gen)
         except (sqlite3.DatabaseError, RuntimeError, ValueError, OSError) as exc:
-            raise IndexCorruptedError(
-                f"index in {gen} cannot be read ({exc}); rebuild with: govqa index"
-            ) from exc
+            raise IndexCorruptedError(f"index in {gen} cannot be read ({exc}); rebuild with: govqa index") from exc
         words = (gen / "words.txt").read_text(encoding="utf-8").split("\n")
         return cls(gen, manifest, chunks, metas, vectors, bm25, Tokenizer(words), bigram_bm25, chunk_docs)
 
@@ -262,9 +249,7 @@ class Index:
     def _field(self, field: str) -> bm25s.BM25:
         return {"words": self.bm25, "bigrams": self.bigram_bm25}[field]
 
-    def lexical_top(
-        self, field: str, terms: Sequence[str], n: int, where: np.ndarray | None
-    ) -> dict[int, float]:
+    def lexical_top(self, field: str, terms: Sequence[str], n: int, where: np.ndarray | None) -> dict[int, float]:
         return top_scores(bm25_scores(self._field(field), terms, len(self.chunks)), n, where)
 
     def lexical_scores(self, field: str, terms: Sequence[str], positions: Sequence[int]) -> dict[int, float]:

@@ -141,9 +141,7 @@ def build_milvus_index(
     started = time.perf_counter()
     chunk_config = chunk_config or ChunkConfig()
     if not _NAME.match(collection):
-        raise ValueError(
-            f"Milvus collection name {collection!r}: use letters, digits and _, not first a digit"
-        )
+        raise ValueError(f"Milvus collection name {collection!r}: use letters, digits and _, not first a digit")
     ids = [d.doc_id for d in documents]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate document ids in the corpus")
@@ -188,9 +186,7 @@ def build_milvus_index(
             # What the local index embeds and segments (title and headings first), so both agree.
             texts = {i: chunks[i].search_text(titles[chunks[i].doc_id]) for i in part}
             if missing:
-                fresh = embedder.embed_passages(
-                    [passage_text(chunks[i], titles[chunks[i].doc_id]) for i in missing]
-                )
+                fresh = embedder.embed_passages([passage_text(chunks[i], titles[chunks[i].doc_id]) for i in missing])
                 for i, vec in zip(missing, fresh, strict=True):
                     vectors[i] = vec
                 embedded += len(missing)
@@ -293,9 +289,7 @@ class _Chunks(LazyChunks):
         self._index = index
 
     def _read(self, positions: list[int]) -> Iterator[tuple[int, Chunk]]:
-        rows = self._index.client.get(
-            self._index.chunks_collection, ids=positions, output_fields=_CHUNK_FIELDS
-        )
+        rows = self._index.client.get(self._index.chunks_collection, ids=positions, output_fields=_CHUNK_FIELDS)
         return ((row["id"], _chunk_from_row(row)) for row in rows)
 
     def _read_all(self) -> Iterator[tuple[int, Chunk]]:
@@ -350,9 +344,7 @@ class MilvusIndex:
 
         client = client or _client(uri)
         try:
-            if collection not in client.list_aliases().get("aliases", []) and not client.has_collection(
-                collection
-            ):
+            if collection not in client.list_aliases().get("aliases", []) and not client.has_collection(collection):
                 raise IndexNotFoundError(
                     f"no govqa index '{collection}' in Milvus at {uri}. Build it with: "
                     f"govqa index --backend milvus --milvus-uri {uri} --milvus-collection {collection}"
@@ -360,9 +352,7 @@ class MilvusIndex:
             client.load_collection(collection)
             blobs = _blobs(client, collection, 'kind in ["manifest", "words", "df", "meta"]')
             if ("manifest", "") not in blobs:
-                raise IndexCorruptedError(
-                    f"Milvus collection '{collection}' at {uri} has no manifest; rebuild it"
-                )
+                raise IndexCorruptedError(f"Milvus collection '{collection}' at {uri} has no manifest; rebuild it")
             manifest = json.loads(blobs[("manifest", "")])
             if manifest.get("format_version") != FORMAT_VERSION:
                 raise IndexCorruptedError(
@@ -415,9 +405,7 @@ class MilvusIndex:
             Paragraph(n, text[a:b], tuple(path), a, b, kind, tuple(Footnote(**f) for f in notes))
             for n, path, a, b, kind, notes in json.loads(blobs[("paragraphs", doc_id)])
         )
-        return Document(
-            doc_id, DocMeta(**head["meta"]), text, paragraphs, head["content_hash"], head["source"]
-        )
+        return Document(doc_id, DocMeta(**head["meta"]), text, paragraphs, head["content_hash"], head["source"])
 
     def vectors_by_doc(self, doc_ids: set[str]) -> dict[str, list[np.ndarray]]:
         if not doc_ids:
@@ -443,9 +431,7 @@ class MilvusIndex:
             if wanted:
                 # Place names match loosely (塘桥 = 塘桥街道, see Filters): resolve against the few known names
                 # here, so Milvus gets an exact `in` list it can answer from its index.
-                names = [
-                    name for name in known if Filters(**{field: wanted}).matches(DocMeta("", **{field: name}))
-                ]
+                names = [name for name in known if Filters(**{field: wanted}).matches(DocMeta("", **{field: name}))]
                 if not names:
                     return MilvusSelection(None)
                 clauses.append(f"{field} in {json.dumps(names, ensure_ascii=False)}")
@@ -460,9 +446,7 @@ class MilvusIndex:
         rows = self._search([np.asarray(query, dtype=np.float32).tolist()], "vector", n, where, params)[0]
         return {row["id"]: float(row["distance"]) for row in rows}
 
-    def lexical_top(
-        self, field: str, terms: Sequence[str], n: int, where: MilvusSelection | None
-    ) -> dict[int, float]:
+    def lexical_top(self, field: str, terms: Sequence[str], n: int, where: MilvusSelection | None) -> dict[int, float]:
         if not terms:
             return {}
         return _scores(self._search([encode_terms(terms)], LEXICAL_FIELDS[field], n, where, _BM25)[0])
@@ -499,9 +483,7 @@ class MilvusIndex:
         where: MilvusSelection | None,
         also: Iterable[int],
     ) -> LexicalCandidates:
-        return lexical_candidates_by_field(
-            self, len(self.chunks), words, bigrams, n, bigram_weight, where, also
-        )
+        return lexical_candidates_by_field(self, len(self.chunks), words, bigrams, n, bigram_weight, where, also)
 
     def _search(
         self,
@@ -530,13 +512,10 @@ class MilvusIndex:
         except MilvusException as exc:
             raise MilvusUnavailableError(f"Milvus search failed at {self.uri}: {exc}") from exc
         found = [
-            [{"id": hit["id"], "distance": hit["distance"], **hit.get("entity", {})} for hit in hits]
-            for hits in result
+            [{"id": hit["id"], "distance": hit["distance"], **hit.get("entity", {})} for hit in hits] for hits in result
         ]
         # The hits' chunks come with the search: no second round trip for them.
-        self.chunks.remember(
-            (row["id"], _chunk_from_row(row)) for rows in found for row in rows if "chunk_id" in row
-        )
+        self.chunks.remember((row["id"], _chunk_from_row(row)) for rows in found for row in rows if "chunk_id" in row)
         return found
 
 

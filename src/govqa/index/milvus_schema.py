@@ -84,9 +84,7 @@ def _schemas(client, dim: int, n_chunks: int):
     else:
         chunk_index.add_index("vector", index_type="HNSW", metric_type="IP", params=HNSW_PARAMS)
     for sparse in LEXICAL_FIELDS.values():
-        chunk_index.add_index(
-            sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS
-        )
+        chunk_index.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS)
 
     store = client.create_schema(auto_id=False, enable_dynamic_field=False)
     store.add_field("key", DataType.VARCHAR, is_primary=True, max_length=2048)
@@ -127,9 +125,7 @@ def _doc_rows(doc: Document) -> list[dict]:
     ]
 
 
-def _chunk_row(
-    i: int, chunk: Chunk, meta: DocMeta, vector: np.ndarray, terms: tuple[list[str], list[str]]
-) -> dict:
+def _chunk_row(i: int, chunk: Chunk, meta: DocMeta, vector: np.ndarray, terms: tuple[list[str], list[str]]) -> dict:
     start = meta.year_start if meta.year_start is not None else -1
     lexical = {field: encode_terms(t) for field, t in zip(LEXICAL_FIELDS, terms, strict=True)}
     for field, text in lexical.items():

@@ -75,9 +75,7 @@ class ResumableEmbedder:
             tmp=final.with_suffix(".tmp"),
         )
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         keys = [self._key(t) for t in texts]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         saved = self._saved(set(keys))

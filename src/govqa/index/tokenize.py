@@ -208,9 +208,7 @@ class Tokenizer:
 
     def _words(self, normalised: str) -> list[str]:
         return [
-            t
-            for t in self._jieba.cut_for_search(normalised)
-            if t.strip() and _KEEP.search(t) and t not in STOPWORDS
+            t for t in self._jieba.cut_for_search(normalised) if t.strip() and _KEEP.search(t) and t not in STOPWORDS
         ]
 
     def query_terms(self, query: str) -> tuple[list[str], list[str]]:

@@ -119,8 +119,7 @@ def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chu
             pieces.append(_Piece(para, para.char_start, para.char_end, True))
         else:
             pieces.extend(
-                _Piece(para, para.char_start + a, para.char_start + b, False)
-                for a, b in _windows(para.text, config)
+                _Piece(para, para.char_start + a, para.char_start + b, False) for a, b in _windows(para.text, config)
             )
 
     groups: list[list[_Piece]] = []

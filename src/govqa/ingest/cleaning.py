@@ -212,9 +212,7 @@ class Grid:
 
     def rendered(self) -> list[str]:
         return [
-            render_row(list(self.header), list(row))
-            if self.header and len(row) == len(self.header)
-            else " ".join(row)
+            render_row(list(self.header), list(row)) if self.header and len(row) == len(self.header) else " ".join(row)
             for row in self.rows
         ]
 

@@ -68,9 +68,7 @@ def corpus_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         # A dangling symlink is no file, but it is a report the user meant to index: load_document says so.
         dangling = path.is_symlink() and not path.exists()
-        if not (path.is_file() or dangling) or any(
-            part.startswith(".") for part in path.relative_to(root).parts
-        ):
+        if not (path.is_file() or dangling) or any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
         if path.name.endswith(SIDECAR_SUFFIX):
             continue

@@ -71,9 +71,7 @@ def drop_running_lines(pages: list[PageBox]) -> None:
     def in_band(line: TextLine, page: PageBox) -> bool:
         return line.top < page.height * MARGIN_BAND or line.bottom > page.height * (1 - MARGIN_BAND)
 
-    seen = Counter(
-        key(line) for page in pages for line in {key(x): x for x in page.lines if in_band(x, page)}.values()
-    )
+    seen = Counter(key(line) for page in pages for line in {key(x): x for x in page.lines if in_band(x, page)}.values())
     repeated = {k for k, n in seen.items() if len(pages) >= 2 and n >= max(2, len(pages) // 2)}
     for page in pages:
         page.lines = [

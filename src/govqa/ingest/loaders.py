@@ -35,9 +35,7 @@ def read_text(path: Path) -> str:
 def load_source(path: Path) -> Source:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise LoadError(
-            path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+        raise LoadError(path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     if path.is_symlink() and not path.exists():
         raise LoadError(path, f"broken symbolic link (its target {path.readlink()} does not exist)")
     try:

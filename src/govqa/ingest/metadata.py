@@ -40,11 +40,23 @@ METADATA_VERSION = "2"
 
 # Shanghai's 16 districts; the short form is how reports usually name them (来源: 上海普陀).
 DISTRICTS = {
-    "黄浦": "黄浦区", "徐汇": "徐汇区", "长宁": "长宁区", "静安": "静安区", "普陀": "普陀区",
-    "虹口": "虹口区", "杨浦": "杨浦区", "闵行": "闵行区", "宝山": "宝山区", "嘉定": "嘉定区",
-    "浦东": "浦东新区", "金山": "金山区", "松江": "松江区", "青浦": "青浦区", "奉贤": "奉贤区",
+    "黄浦": "黄浦区",
+    "徐汇": "徐汇区",
+    "长宁": "长宁区",
+    "静安": "静安区",
+    "普陀": "普陀区",
+    "虹口": "虹口区",
+    "杨浦": "杨浦区",
+    "闵行": "闵行区",
+    "宝山": "宝山区",
+    "嘉定": "嘉定区",
+    "浦东": "浦东新区",
+    "金山": "金山区",
+    "松江": "松江区",
+    "青浦": "青浦区",
+    "奉贤": "奉贤区",
     "崇明": "崇明区",
-}  # fmt: skip
+}
 # The word that ends a title names its type (关于印发…工作方案的通知 is a 通知); the longest wins (行动计划
 # over 计划).
 DOC_TYPES = (
@@ -113,9 +125,7 @@ _TYPE_WORD = re.compile(_TYPE_WORDS)
 _BODY_START = re.compile(r"[\s:：]|各|全体|广大|根据|为了?|按照|近日|(?:19|20)\d\d年|\d{1,2}月\d{1,2}日")
 # A type word inside the title, not its end: 关于印发…方案的通知, 《…办法》, 通知和公告
 _NOT_END = re.compile(r"[的》」”、和及与]")
-_LABEL = re.compile(
-    r"(发布时间|发布日期|成文日期|来源|信息来源|文章来源|作者|浏览次数|点击数|字号|责任编辑)\s*[:：]"
-)
+_LABEL = re.compile(r"(发布时间|发布日期|成文日期|来源|信息来源|文章来源|作者|浏览次数|点击数|字号|责任编辑)\s*[:：]")
 _GAP = re.compile(r"\s+|\u3000+")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 _DAY = re.compile(r"(?:(?:19|20)\d\d\s*年\s*)?\d{1,2}\s*月\s*\d{1,2}\s*日")
@@ -151,12 +161,7 @@ def _title_end(line: str) -> int:
         if m.end() >= MIN_TITLE and (m.end() == len(line) or _BODY_START.match(line, m.end())):
             return m.end()
     # 4. A news item's dateline or its first sentence's end.
-    ends = [
-        m.start()
-        for p in (_DAY, _SENTENCE_END, _NEWS_LEAD)
-        for m in p.finditer(head)
-        if m.start() >= MIN_TITLE
-    ]
+    ends = [m.start() for p in (_DAY, _SENTENCE_END, _NEWS_LEAD) for m in p.finditer(head) if m.start() >= MIN_TITLE]
     if ends and min(ends) <= TITLE_SPAN:
         return min(ends)
     # 5. No clear end: the last clause break before TITLE_SPAN, else TITLE_SPAN characters.
@@ -174,11 +179,7 @@ def clean_title(line: str) -> str:
 
 def _title_index(lines: list[str]) -> int:
     """The first heading-like line: not a page's navigation trail."""
-    heading = (
-        i
-        for i, line in enumerate(lines[:HEADER_LINES])
-        if not (_NAV_LINE.match(line) or _RED_HEAD.match(line))
-    )
+    heading = (i for i, line in enumerate(lines[:HEADER_LINES]) if not (_NAV_LINE.match(line) or _RED_HEAD.match(line)))
     return next(heading, 0)
 
 
@@ -318,17 +319,13 @@ def _district_of(street: str, gz: Gazetteer, context: str) -> str | None:
     places = gz.townships.get(street, ())
     districts = {t.district for t in places if t.district}
     if len(districts) > 1:
-        named = {
-            t.district for t in places if t.district and (t.district in context or (t.city or "-") in context)
-        }
+        named = {t.district for t in places if t.district and (t.district in context or (t.city or "-") in context)}
         districts = named
     return districts.pop() if len(districts) == 1 else None
 
 
 # ---------------------------------------------------------------------------------------------- document
-_NEWS_MARKS = re.compile(
-    r"本报讯|本台讯|记者|通讯员|据悉|近日|日前|连日来|日上午|日下午|日晚|日讯|新华社|报道"
-)
+_NEWS_MARKS = re.compile(r"本报讯|本台讯|记者|通讯员|据悉|近日|日前|连日来|日上午|日下午|日晚|日讯|新华社|报道")
 # Only a news item says this in its opening: its title's last word is no type (口罩预约购买有了新办法).
 _REPORTER = re.compile(r"本报讯|本台讯|记者|通讯员|新华社")
 
@@ -410,9 +407,7 @@ def _published(title_line: str, rest: str, header: list[str]) -> str | None:
     return None
 
 
-def _covered_years(
-    title: str, raw: str, doc_type: str | None, published: str | None
-) -> tuple[int | None, int | None]:
+def _covered_years(title: str, raw: str, doc_type: str | None, published: str | None) -> tuple[int | None, int | None]:
     if m := _YEAR_RANGE.search(title):
         return int(m.group(1)), int(m.group(2))
     pub_year = int(published[:4]) if published else None
@@ -454,8 +449,7 @@ def apply_sidecar(meta: DocMeta, report: Path) -> DocMeta:
     merged = meta.with_overrides(**{name: _checked(path, name, value) for name, value in overrides.items()})
     if merged.year_start is not None and merged.year_end is not None and merged.year_end < merged.year_start:
         raise ValueError(
-            f"{path}: year_end {merged.year_end} is before year_start {merged.year_start}; "
-            "set both in the sidecar"
+            f"{path}: year_end {merged.year_end} is before year_start {merged.year_start}; set both in the sidecar"
         )
     return merged
 
@@ -473,9 +467,7 @@ def _checked(path: Path, name: str, value: object) -> object:
                 f"{path}: {name} must be a whole number such as 2019, not {value!r} (write {name} = 2019, no quotes)"
             )
         if value not in YEARS:
-            raise ValueError(
-                f"{path}: {name} = {value} is not a plausible year ({YEARS.start}-{YEARS.stop - 1})"
-            )
+            raise ValueError(f"{path}: {name} = {value} is not a plausible year ({YEARS.start}-{YEARS.stop - 1})")
         return value
     if name == "published":
         if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):

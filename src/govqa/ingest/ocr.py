@@ -52,9 +52,7 @@ def _engine():
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as exc:  # an optional dependency: text PDFs and every other format work without it
-        raise RuntimeError(
-            "OCR needs the rapidocr-onnxruntime package (pip install rapidocr-onnxruntime)"
-        ) from exc
+        raise RuntimeError("OCR needs the rapidocr-onnxruntime package (pip install rapidocr-onnxruntime)") from exc
     threads = ocr_threads()
     return RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
 

@@ -19,9 +19,7 @@ class Source:
     title: str | None = None
     published: str | None = None  # ISO date
     warnings: list[str] = field(default_factory=list)
-    ocr_confidence: dict[int, float] = field(
-        default_factory=dict
-    )  # page -> mean OCR score, pages read by OCR
+    ocr_confidence: dict[int, float] = field(default_factory=dict)  # page -> mean OCR score, pages read by OCR
     normalized: bool = False  # lines already in normal form (normalize_text), as plain text reads them
 
     @property

@@ -49,9 +49,7 @@ def build_paragraphs(blocks: list[Block]) -> tuple[str, tuple[Paragraph, ...]]:
         if level is not None:
             # "(1)劳动就业:高质量就业不多。" is a paragraph led by its title, not a bare heading.
             bare = styled or (
-                len(text) <= MAX_BARE_HEADING
-                and "。" not in text.rstrip("。")
-                and not _TITLE_COLON.search(text)
+                len(text) <= MAX_BARE_HEADING and "。" not in text.rstrip("。") and not _TITLE_COLON.search(text)
             )
             title = text if bare else _inline_title(text)
             if title is not None:
@@ -61,9 +59,7 @@ def build_paragraphs(blocks: list[Block]) -> tuple[str, tuple[Paragraph, ...]]:
                 kind = "heading" if bare else kind
         path = tuple(t for _, t in stack)
         footnotes = _footnotes(text, glossary_numbered, glossary_terms) if not in_glossary else ()
-        paragraphs.append(
-            Paragraph(number, text, path, offset, offset + len(text), kind, footnotes, block.page)
-        )
+        paragraphs.append(Paragraph(number, text, path, offset, offset + len(text), kind, footnotes, block.page))
         offset += len(text) + 1
     return "\n".join(b.text for b in blocks), tuple(paragraphs)
 
@@ -95,9 +91,7 @@ def _glossary(blocks: list[Block]) -> tuple[dict[str, tuple[str, str]], dict[str
     return numbered, terms
 
 
-def _footnotes(
-    text: str, numbered: dict[str, tuple[str, str]], terms: dict[str, str]
-) -> tuple[Footnote, ...]:
+def _footnotes(text: str, numbered: dict[str, tuple[str, str]], terms: dict[str, str]) -> tuple[Footnote, ...]:
     found: list[Footnote] = []
     for m in _MARKER.finditer(text):
         if entry := numbered.get(m.group(1)):

@@ -82,9 +82,7 @@ def _config():
     config = use_config()
     # The default (250 characters) is tuned for English; 80 Chinese characters are a paragraph.
     config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "80")
-    config.set(
-        "DEFAULT", "EXTRACTION_TIMEOUT", "0"
-    )  # its timeout uses signals, which fail off the main thread
+    config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")  # its timeout uses signals, which fail off the main thread
     return config
 
 

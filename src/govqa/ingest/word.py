@@ -33,9 +33,7 @@ def load_word(path: Path, data: bytes) -> Source:
         return load_docx(path, data)
     if not data.startswith(_LEGACY_SIGNATURES):
         # LibreOffice would import any other bytes as plain text and index the noise.
-        raise LoadError(
-            path, f"not a Word or WPS document (no Word 97-2003 or RTF signature) despite its {suffix}"
-        )
+        raise LoadError(path, f"not a Word or WPS document (no Word 97-2003 or RTF signature) despite its {suffix}")
     return _load_legacy(path, suffix)
 
 
@@ -237,9 +235,7 @@ def _load_legacy(path: Path, suffix: str) -> Source:
                 lines.append(Line(raw))
         return Source(lines)
     tool = "antiword or LibreOffice" if suffix == ".doc" else "LibreOffice"
-    raise LoadError(
-        path, f"legacy {suffix} files need {tool} to convert them; or save the report as .docx or PDF"
-    )
+    raise LoadError(path, f"legacy {suffix} files need {tool} to convert them; or save the report as .docx or PDF")
 
 
 def _run(path: Path, command: list[str]) -> str:
@@ -249,7 +245,5 @@ def _run(path: Path, command: list[str]) -> str:
         raise LoadError(path, f"{Path(command[0]).name} took over {CONVERT_TIMEOUT_S}s, gave up") from exc
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise LoadError(
-            path, f"{Path(command[0]).name} cannot read it: {message[-1] if message else 'failed'}"
-        )
+        raise LoadError(path, f"{Path(command[0]).name} cannot read it: {message[-1] if message else 'failed'}")
     return done.stdout.decode("utf-8", "replace")

@@ -41,19 +41,29 @@ CHINESE_AMOUNT = re.compile(
 # is not answered by a length (2.5公里), nor a share by a count. Counts (个/家/户…) stand in for one another.
 _NUMERAL = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万亿半数几]+)\s*"
 _AMOUNT_KINDS = (
-    (re.compile(r"多少(?:万|亿)?元|多少钱|金额|资金|经费|投资|预算|花了多少|花费"),
-     re.compile(r"\d[\d.,]*\s*(?:[万亿千]\s*)*(?:[美港加欧日澳台]?元|英?镑|越南盾|卢比|美金)|[$¥￥€£]\s*\d")),
-    (re.compile(r"面积|多少平方|多少亩|多少公顷"),
-     re.compile(r"\d[\d.,]*\s*(?:万)?(?:平方米|平米|平方公里|平方千米|平方公尺|亩|公顷|m²|km²)")),
-    (re.compile(r"比例|比率|百分之|占比|率(?:是|为|有)?多少|率(?:是|为|有)?几"),
-     re.compile(r"\d[\d.,]*\s*[%％]|百分之|[一二三四五六七八九十\d]\s*成|\d\s*[:：]\s*\d|率[为是达约]*\s*\d")),
+    (
+        re.compile(r"多少(?:万|亿)?元|多少钱|金额|资金|经费|投资|预算|花了多少|花费"),
+        re.compile(r"\d[\d.,]*\s*(?:[万亿千]\s*)*(?:[美港加欧日澳台]?元|英?镑|越南盾|卢比|美金)|[$¥￥€£]\s*\d"),
+    ),
+    (
+        re.compile(r"面积|多少平方|多少亩|多少公顷"),
+        re.compile(r"\d[\d.,]*\s*(?:万)?(?:平方米|平米|平方公里|平方千米|平方公尺|亩|公顷|m²|km²)"),
+    ),
+    (
+        re.compile(r"比例|比率|百分之|占比|率(?:是|为|有)?多少|率(?:是|为|有)?几"),
+        re.compile(r"\d[\d.,]*\s*[%％]|百分之|[一二三四五六七八九十\d]\s*成|\d\s*[:：]\s*\d|率[为是达约]*\s*\d"),
+    ),
     # 多少人 asks for people: 35个志愿者站 or 2次培训 does not say how many volunteers there are.
-    (re.compile(r"多少(?:个)?人(?![次家])|几个人|多少名|几名|多少位|几位|人数"),
-     re.compile(_NUMERAL + r"(?:[万千百]\s*)?(?:人|名|位)|人[口数]|\d\s*[万千]?\s*人")),
+    (
+        re.compile(r"多少(?:个)?人(?![次家])|几个人|多少名|几名|多少位|几位|人数"),
+        re.compile(_NUMERAL + r"(?:[万千百]\s*)?(?:人|名|位)|人[口数]|\d\s*[万千]?\s*人"),
+    ),
     # 多长 asks a length or a duration (任期多长 -> 五年).
-    (re.compile(r"多长|多少公里|多少米|长度"),
-     re.compile(_NUMERAL + r"(?:公里|千米|公尺|米|公分|厘米|毫米|英[尺寸吋里]|cm|mm|km|年|个月|天|小时|分钟|周)")),
-)  # fmt: skip
+    (
+        re.compile(r"多长|多少公里|多少米|长度"),
+        re.compile(_NUMERAL + r"(?:公里|千米|公尺|米|公分|厘米|毫米|英[尺寸吋里]|cm|mm|km|年|个月|天|小时|分钟|周)"),
+    ),
+)
 # Any number but a date's: 2至12公尺, 300MB, 北纬40°; not 2019年, 8月.
 _ANY_NUMBER = re.compile(r"\d[\d.,]*(?![\d.,]|\s*[年月日号弄路街巷室楼期])")
 # The measure word after 多少/几 (多少趟列车 -> 趟); not a particle or noun that may follow (多少的, 几年级).

@@ -140,9 +140,7 @@ class ExtractiveAnswerer:
         if query.inferred and (unknown := self._glossary.unquoted_terms(asked, resolved)):
             # A name given in quotes is asked for by that name: reports that never write it do not answer.
             names = "、".join(f"“{t}”" for t in unknown)
-            return self._refusal(
-                question, asked, kind, resolved, text=f"{NOT_FOUND}（所查报告中没有提到{names}。）"
-            )
+            return self._refusal(question, asked, kind, resolved, text=f"{NOT_FOUND}（所查报告中没有提到{names}。）")
         if kind == "cross_street" and query.inferred:
             year = query.years[0] if len(set(query.years)) == 1 else None
             answer = self._cross_street(question, asked, list(query.streets), year)
@@ -154,18 +152,13 @@ class ExtractiveAnswerer:
             answer = self._summaries.summary(question, asked, resolved, hits)
             if answer is not None:
                 return answer
-        if kind == "definition" or (
-            kind in ("other", "list") and self._glossary.entries_for(asked, resolved, hits)
-        ):
+        if kind == "definition" or (kind in ("other", "list") and self._glossary.entries_for(asked, resolved, hits)):
             # A quoted term the reports define (“五件套”都是些什么设备?) is answered by its definition,
             # however the question is worded.
             answer = self._glossary.definition(question, asked, resolved, hits)
             if answer is not None:
                 return answer
-        if (
-            kind == "time"
-            and (reports := dated_reports(asked, self.retriever.index.metas, resolved)) is not None
-        ):
+        if kind == "time" and (reports := dated_reports(asked, self.retriever.index.metas, resolved)) is not None:
             answer = self._glossary.publication_date(question, asked, resolved, hits, reports)
             if answer is not None:
                 return answer
@@ -246,13 +239,23 @@ class ExtractiveAnswerer:
             for c in f.citations:
                 n = len(citations) + 1
                 finding = finding.replace(f"[{c.n}]", f"[#{n}]")
-                renumbered.append(Citation(n, c.doc_id, c.title, c.street, c.section_path, c.paragraph, c.quote,
-                                           c.char_start, c.char_end))  # fmt: skip
+                renumbered.append(
+                    Citation(
+                        n,
+                        c.doc_id,
+                        c.title,
+                        c.street,
+                        c.section_path,
+                        c.paragraph,
+                        c.quote,
+                        c.char_start,
+                        c.char_end,
+                    )
+                )
                 citations.extend(renumbered[-1:])
             lines.append(f"{f.street}：{finding.replace('[#', '[')}")
         hits = tuple(h for f in findings for h in f.passages[:1])
-        return Answer(question, "\n".join(lines), tuple(citations), True, hits, Filters(), (), asked,
-                      "cross_street")  # fmt: skip
+        return Answer(question, "\n".join(lines), tuple(citations), True, hits, Filters(), (), asked, "cross_street")
 
     # ------------------------------------------------------------------------------------------- helpers
 
@@ -269,14 +272,19 @@ class ExtractiveAnswerer:
         if any(filters.matches(m) for m in metas):
             return None
         place = filters.street or filters.district
-        if place and not any(
-            Filters(street=filters.street, district=filters.district).matches(m) for m in metas
-        ):
+        if place and not any(Filters(street=filters.street, district=filters.district).matches(m) for m in metas):
             return f"语料中没有{place}的报告。"
         if filters.year is not None:
             return f"语料中没有{place or ''}{filters.year}年的报告。"
         return None
 
-    def _refusal(self, question: str, asked: str, kind: str, filters: Filters, hits: Sequence[Hit] = (),
-                 text: str = NOT_FOUND) -> Answer:  # fmt: skip
+    def _refusal(
+        self,
+        question: str,
+        asked: str,
+        kind: str,
+        filters: Filters,
+        hits: Sequence[Hit] = (),
+        text: str = NOT_FOUND,
+    ) -> Answer:
         return Answer(question, text, (), False, tuple(hits), filters, (), asked, kind)

@@ -227,9 +227,7 @@ class _Topic:
         alternatives = []
         for part in parts:
             # Words no report uses (啥, 各有) can be held by no clause: they would make every street silent.
-            tokens = {
-                t for t in qa.index.tokenizer.tokens(part) if t not in cache.place_words and t in cache.idf
-            }
+            tokens = {t for t in qa.index.tokenizer.tokens(part) if t not in cache.place_words and t in cache.idf}
             atoms = _atoms(tokens)
             if atoms:
                 alternatives.append({t: cache.idf.get(t, cache.idf_unseen) for t in atoms})
@@ -351,9 +349,7 @@ class _QueryCache:
         self.prefetch(texts)
         return np.stack([self._vectors[t] for t in texts]) if texts else self._inner.embed_queries(texts)
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         return self._inner.embed_passages(texts, progress)
 
 
@@ -496,9 +492,7 @@ def _by_meaning(
     """The street's own best evidence for the topic by the answerer's sentence model over a street-filtered
     hybrid search: up to two sentences scoring at least MIN_MEANING_EVIDENCE (else none: not covered)."""
     hits = retriever.search(query.text, k=k, filters=Filters(street=street), infer=False)
-    ranked = [
-        s for s in qa.answerer.rank_sentences(query.text, hits) if not in_glossary(s.hit.chunk.section_path)
-    ]
+    ranked = [s for s in qa.answerer.rank_sentences(query.text, hits) if not in_glossary(s.hit.chunk.section_path)]
     if not ranked or ranked[0].score < MIN_MEANING_EVIDENCE:
         return (), []
     cutoff = qa.answerer.config.relative_cutoff * ranked[0].score
@@ -531,9 +525,7 @@ def _choose(qa: _Engine, query: _Topic, passages: list[Hit]) -> list[_Quote]:
     ranked.sort(key=lambda s: _sense(s.hit) == "plan")
     chosen: list[_Quote] = []
     for s in ranked:
-        if any(
-            s.text == c.text or (s.hit.chunk.doc_id, s.start) == (c.hit.chunk.doc_id, c.start) for c in chosen
-        ):
+        if any(s.text == c.text or (s.hit.chunk.doc_id, s.start) == (c.hit.chunk.doc_id, c.start) for c in chosen):
             continue
         if chosen and s.score < answerer.config.relative_cutoff * ranked[0].score:
             break

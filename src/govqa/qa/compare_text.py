@@ -45,9 +45,7 @@ def format_matrix(matrix: CoverageMatrix) -> str:
     topic_w = max([_width("主题 topic"), *(_width(t) for t in matrix.topics)])
     col_w = [max(_width(s), 10) for s in matrix.streets]
     out = [
-        _pad("主题 topic", topic_w)
-        + "  "
-        + "  ".join(_pad(s, w) for s, w in zip(matrix.streets, col_w, strict=True))
+        _pad("主题 topic", topic_w) + "  " + "  ".join(_pad(s, w) for s, w in zip(matrix.streets, col_w, strict=True))
     ]
     for topic in matrix.topics:
         cells = []

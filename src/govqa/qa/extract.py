@@ -41,8 +41,17 @@ def replace_score(s: Sentence, score: float) -> Sentence:
 
 
 def cite(n: int, hit: Hit, paragraph: int, quote: str, start: int) -> Citation:
-    return Citation(n, hit.chunk.doc_id, hit.meta.title, hit.meta.street, hit.chunk.section_path, paragraph, quote,
-                    start, start + len(quote))  # fmt: skip
+    return Citation(
+        n,
+        hit.chunk.doc_id,
+        hit.meta.title,
+        hit.meta.street,
+        hit.chunk.section_path,
+        paragraph,
+        quote,
+        start,
+        start + len(quote),
+    )
 
 
 def line_sentences(text: str) -> list[tuple[int, int]]:

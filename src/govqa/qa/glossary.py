@@ -29,9 +29,7 @@ _SPACES = re.compile(r"\s+")
 @dataclass(frozen=True)
 class GlossaryEntry:
     doc_id: str
-    term: (
-        str  # the text before the entry's colon, number and quotes stripped: 三会, 五违四必, 151030”办结机制
-    )
+    term: str  # the text before the entry's colon, number and quotes stripped: 三会, 五违四必, 151030”办结机制
     paragraph: Paragraph
 
 
@@ -68,8 +66,19 @@ class Glossary:
             doc = self.reports.document(e.doc_id)
             meta = self.retriever.index.metas[e.doc_id]
             p = e.paragraph
-            citations.append(Citation(n, e.doc_id, meta.title, meta.street, p.section_path, p.number, p.text,
-                                      p.char_start, p.char_end))  # fmt: skip
+            citations.append(
+                Citation(
+                    n,
+                    e.doc_id,
+                    meta.title,
+                    meta.street,
+                    p.section_path,
+                    p.number,
+                    p.text,
+                    p.char_start,
+                    p.char_end,
+                )
+            )
             assert doc.text[p.char_start : p.char_end] == p.text
         text = "".join(f"{c.quote}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "definition")
@@ -110,17 +119,13 @@ class Glossary:
             for s in self.model.rank_sentences(focus_text(asked, filters), hits, asked)
             if any(t in s.text for t in terms)
         ]
-        spelled = [
-            s for s in ranked if any(re.search(re.escape(t) + r"”?\s*[(（:：即指是]", s.text) for t in terms)
-        ]
+        spelled = [s for s in ranked if any(re.search(re.escape(t) + r"”?\s*[(（:：即指是]", s.text) for t in terms)]
         best = (spelled or ranked)[:1]
         if not best or best[0].score < self.config.min_evidence:
             return None
         s = best[0]
         citation = cite(1, s.hit, s.paragraph, s.text, s.start)
-        return Answer(
-            question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition"
-        )
+        return Answer(question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition")
 
     def entries_of(self, term: str, docs: set[str]) -> list[GlossaryEntry]:
         """Entries of the reports in `docs` for `term`: the exact term first, then ones that hold it or it holds."""
@@ -168,9 +173,7 @@ class Glossary:
             return None
         meta = metas[doc_id]
         citations = [
-            Citation(
-                n, doc_id, meta.title, meta.street, p.section_path, p.number, p.text, p.char_start, p.char_end
-            )
+            Citation(n, doc_id, meta.title, meta.street, p.section_path, p.number, p.text, p.char_start, p.char_end)
             for n, p in enumerate(front[:2], start=1)
         ]
         text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)

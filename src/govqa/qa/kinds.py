@@ -54,9 +54,7 @@ def features(question: str, rule_kind: str, street_names: Iterable[str] = ()) ->
 class KindModel:
     """Weights per feature and class, and an intercept per class: the fitted logistic regression."""
 
-    def __init__(
-        self, classes: Sequence[str], intercepts: Sequence[float], weights: dict[str, Sequence[float]]
-    ):
+    def __init__(self, classes: Sequence[str], intercepts: Sequence[float], weights: dict[str, Sequence[float]]):
         unknown = set(classes) - set(KINDS)
         if unknown:
             raise ValueError(f"kind model names unknown kinds: {sorted(unknown)}")

@@ -69,10 +69,7 @@ class Summaries:
             return {
                 t: self.model.idf_of(t)
                 for t in tokenizer.tokens(text)
-                if t in outline_words
-                and t not in self.model.place_words
-                and t not in title_words
-                and HAN.search(t)
+                if t in outline_words and t not in self.model.place_words and t not in title_words and HAN.search(t)
             }
 
         weights = heading_weights(_SUMMARY_ASKING.sub(" ", focus))
@@ -116,11 +113,7 @@ class Summaries:
             else:
                 if len(node.path) > 1:
                     continue  # no subject: a top-level section or the report as a whole
-                aimed = (
-                    sum(w for t, w in aims.items() if t in tokenizer.tokens(node.path[-1]))
-                    if node.path
-                    else 0.0
-                )
+                aimed = sum(w for t, w in aims.items() if t in tokenizer.tokens(node.path[-1])) if node.path else 0.0
                 aimed /= sum(aims.values()) or 1.0
                 # A fitting section before the whole report
                 score = fit(node) + aimed + (0.1 if node.path else 0.0)
@@ -138,14 +131,22 @@ class Summaries:
         ]
         for n, (p, text) in enumerate(spans, start=1):
             start = p.char_start + p.text.index(text)
-            citations.append(Citation(n, doc_id, meta.title, meta.street, p.section_path, p.number, text,
-                                      start, start + len(text)))  # fmt: skip
+            citations.append(
+                Citation(
+                    n,
+                    doc_id,
+                    meta.title,
+                    meta.street,
+                    p.section_path,
+                    p.number,
+                    text,
+                    start,
+                    start + len(text),
+                )
+            )
         head, items = (citations[0], citations[1:]) if node.opener is not None else (None, citations)
-        lines = ([f"{head.quote}[{head.n}]："] if head else [f"{meta.title}："]) + [
-            f"{c.quote}[{c.n}]" for c in items
-        ]
-        return Answer(question, "\n".join(lines), tuple(citations), True, tuple(hits), filters, (), asked,
-                      "summary")  # fmt: skip
+        lines = ([f"{head.quote}[{head.n}]："] if head else [f"{meta.title}："]) + [f"{c.quote}[{c.n}]" for c in items]
+        return Answer(question, "\n".join(lines), tuple(citations), True, tuple(hits), filters, (), asked, "summary")
 
     def _parts(self, doc: Document, node: _Outline) -> list[tuple[Paragraph, str]]:
         """A section's parts as (paragraph, verbatim text): its sub-headings, else its paragraphs' lead phrases."""
@@ -160,12 +161,7 @@ class Summaries:
             if p.kind != "text" or p.section_path != node.path:
                 continue
             first = next(iter(line_sentences(p.text)), None)
-            if (
-                first
-                and first[0] == 0
-                and first[1] <= self.config.max_lead_chars + 10
-                and first[1] < len(p.text)
-            ):
+            if first and first[0] == 0 and first[1] <= self.config.max_lead_chars + 10 and first[1] < len(p.text):
                 leads.append((p, p.text[first[0] : first[1]]))
         return leads
 
@@ -184,9 +180,7 @@ def _outline(doc: Document) -> _Outline:
             if not any(_SKIPPED_SECTIONS.search(h) for h in path):
                 node = _Outline(path, p)
                 nodes[path] = node
-                parent = next(
-                    (nodes[path[:i]] for i in range(len(path) - 1, -1, -1) if path[:i] in nodes), root
-                )
+                parent = next((nodes[path[:i]] for i in range(len(path) - 1, -1, -1) if path[:i] in nodes), root)
                 parent.children.append(node)
         previous = path
     return root

@@ -85,9 +85,7 @@ def analyse(
         text=text,
         followed=resolution.followed,
         filters=resolved,
-        kind=classify(
-            text, streets, [name for name, _ in street_aliases(m.street for m in metas if m.street)]
-        ),
+        kind=classify(text, streets, [name for name, _ in street_aliases(m.street for m in metas if m.street)]),
         streets=streets,
         years=tuple(int(y) for y in YEAR.findall(text)),
         focus=focus_text(text, resolved),

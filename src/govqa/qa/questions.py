@@ -42,9 +42,7 @@ def check_question(question: object) -> str:
     if question is None:
         question = ""
     if not isinstance(question, str):
-        raise QuestionError(
-            f"问题必须是文本。 (the question must be a string, not {type(question).__name__})"
-        )
+        raise QuestionError(f"问题必须是文本。 (the question must be a string, not {type(question).__name__})")
     text = question.strip()
     try:
         text.encode("utf-8")
@@ -199,9 +197,7 @@ _DEFINITION = re.compile(
     r"哪[几两三四五六七八九十]项|包括哪些|包含哪些|由哪些|是什么|都有什么|有哪些内容"
 )
 _WHAT_IS = re.compile(r"什么(?:是|叫)([^?？，,。]{2,20})")
-_TIME = re.compile(
-    r"何时|哪一年|哪几年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是"
-)
+_TIME = re.compile(r"何时|哪一年|哪几年|哪年|什么时候|什么时间|哪一天|哪天|几个?月|日期|多久|多长时间|截至何时|时间是")
 _QUANTITY = re.compile(
     # Not 那几年/好几个 (a few, not a question), 哪几个 (which), 科罗拉多大学, or 数量为什么变少.
     r"多少|(?<![那这前近头后好哪])几[个家项次名处条所座万千百台套户人天年批场件门块栋辆张份间]|"
@@ -209,9 +205,7 @@ _QUANTITY = re.compile(
     r"多大(?!学)|多长|多高|多远|百分之|[率额]是?多"
 )
 _YES_NO = re.compile(r"是否|有没有|有无|是不是|能否|可否|会不会|吗[?？]?$")
-_LIST = re.compile(
-    r"哪些|有什么|有何|做了什么|做了哪些|采取了|什么措施|什么举措|什么办法|什么工作|怎样|如何|怎么"
-)
+_LIST = re.compile(r"哪些|有什么|有何|做了什么|做了哪些|采取了|什么措施|什么举措|什么办法|什么工作|怎样|如何|怎么")
 
 
 def named_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
@@ -307,9 +301,7 @@ def dated_reports(question: str, metas: Mapping[str, DocMeta], filters: Filters)
     rest = _REPORT_DATE_WORDS.sub("", focus_text(question, filters))
     # The report may be named by its title's own words: 社区代表会议报告, 2020年社代会报告 (a title's year).
     titles = "".join(metas[d].title for d in reports)
-    if not years_in(rest) <= years_in(titles) or any(
-        c not in titles for c in re.findall(r"[\u4e00-\u9fff]", rest)
-    ):
+    if not years_in(rest) <= years_in(titles) or any(c not in titles for c in re.findall(r"[\u4e00-\u9fff]", rest)):
         return None
     return reports
 

@@ -160,9 +160,7 @@ class Retriever:
             return fused
         chunks = self.index.chunks
         chunks.fetch(i for i, _ in fused)
-        doc_id = next(
-            (chunks[i].doc_id for i, _ in fused if not reports or chunks[i].doc_id in reports), None
-        )
+        doc_id = next((chunks[i].doc_id for i, _ in fused if not reports or chunks[i].doc_id in reports), None)
         first = next((i for i, _ in fused if chunks[i].chunk_id == f"{doc_id}#0"), None)  # see chunking
         if first is None:
             return fused
@@ -244,9 +242,7 @@ class Retriever:
         self.index.chunks.fetch(i for i, _ in fused)  # every candidate is read below: in one look-up
         dense_rank = _ranks(dense)
         sparse_rank = _ranks(sparse)
-        kept: list[
-            tuple[int, float, frozenset[str], dict[str, None]]
-        ] = []  # position, score, trigrams, also_in
+        kept: list[tuple[int, float, frozenset[str], dict[str, None]]] = []  # position, score, trigrams, also_in
         for i, score in fused:
             chunk = self.index.chunks[i]
             grams = self._grams(i)

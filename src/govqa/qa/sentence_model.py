@@ -82,9 +82,7 @@ class AnswerConfig:
     bias: float = FITTED_BIAS
     dense_centre: float = 0.85  # e5 cosines sit in a narrow band (~0.80-0.95 here)
     context_weight: float = 0.5  # share of a word's weight when only the title or headings hold it
-    max_list_chars: int = (
-        320  # an enumeration longer than this keeps whole items (；-pieces) around the best one
-    )
+    max_list_chars: int = 320  # an enumeration longer than this keeps whole items (；-pieces) around the best one
     max_lead_chars: int = 20  # a paragraph's first sentence this short is a topic phrase: quote its body too
     max_outline: int = 12  # headings listed in a summary answer
     min_outline_match: float = 0.3  # IDF share of the question's subject words a section heading must hold
@@ -122,9 +120,7 @@ class SentenceModel:
         """Every sentence of the hits, scored by the fitted model, best first.
 
         `question` is what the words are matched on (the focus); `asked`, the whole question, names its year."""
-        out = [
-            replace_score(s, self._probability(s.features)) for s in self.candidates(question, hits, asked)
-        ]
+        out = [replace_score(s, self._probability(s.features)) for s in self.candidates(question, hits, asked)]
         out.sort(key=lambda s: -s.score)
         return out
 

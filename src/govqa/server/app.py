@@ -72,9 +72,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, log_lev
     import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(
-        create_app(settings), host=host, port=port, log_level=log_level, workers=1, http=_utf8_request_lines()
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, workers=1, http=_utf8_request_lines())
 
 
 def _utf8_request_lines() -> type:

@@ -28,10 +28,7 @@ def router(service: Service, reads: list) -> APIRouter:
     def models() -> dict:
         return {
             "object": "list",
-            "data": [
-                {"id": m, "object": "model", "created": 0, "owned_by": "govqa"}
-                for m in service_models(service)
-            ],
+            "data": [{"id": m, "object": "model", "created": 0, "owned_by": "govqa"} for m in service_models(service)],
         }
 
     stream_reply = {
@@ -51,9 +48,7 @@ def router(service: Service, reads: list) -> APIRouter:
     def chat(body: ChatRequest) -> Response:
         """OpenAI-compatible chat: the last user message is the question, earlier turns give its context."""
         if body.model not in service_models(service):
-            raise HTTPException(
-                404, f"unknown model {body.model!r}; available: {', '.join(service_models(service))}"
-            )
+            raise HTTPException(404, f"unknown model {body.model!r}; available: {', '.join(service_models(service))}")
         question, earlier = conversation(body.messages)
         result = answer(service, body.model, question, body.filters(), earlier)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -101,9 +96,7 @@ def conversation(messages: Sequence[ChatMessage]) -> tuple[str, list[str]]:
     return users[-1], users[:-1]
 
 
-def _chat_events(
-    completion_id: str, created: int, model: str, text: str, extra: dict[str, Any]
-) -> Iterator[str]:
+def _chat_events(completion_id: str, created: int, model: str, text: str, extra: dict[str, Any]) -> Iterator[str]:
     """The answer as OpenAI chat.completion.chunk server-sent events, a sentence a chunk."""
 
     def event(delta: dict, finish: str | None = None, **extra: Any) -> str:

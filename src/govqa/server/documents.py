@@ -17,15 +17,11 @@ def router(service: Service, reads: list, writes: list) -> APIRouter:
     settings = service.settings
     app = APIRouter()  # named as the application was: the endpoints below moved here unchanged
 
-    @app.get(
-        "/v1/documents", tags=["documents"], dependencies=reads, response_model=list[DocumentSummaryJSON]
-    )
+    @app.get("/v1/documents", tags=["documents"], dependencies=reads, response_model=list[DocumentSummaryJSON])
     def documents() -> JSONResponse:
         return JSONResponse(document_summaries(service.qa.index))
 
-    @app.get(
-        "/v1/documents/{doc_id:path}", tags=["documents"], dependencies=reads, response_model=DocumentJSON
-    )
+    @app.get("/v1/documents/{doc_id:path}", tags=["documents"], dependencies=reads, response_model=DocumentJSON)
     def document(
         doc_id: str,
         paragraph: int | None = Query(None, ge=1, description="Also return this paragraph (1-based)."),
@@ -67,12 +63,8 @@ def router(service: Service, reads: list, writes: list) -> APIRouter:
         }
     }
 
-    @app.post(
-        "/v1/documents", tags=["documents"], dependencies=writes, status_code=202, openapi_extra=upload_body
-    )
-    async def upload(
-        request: Request, replace: bool = Query(False, description="Replace a report of that name.")
-    ):
+    @app.post("/v1/documents", tags=["documents"], dependencies=writes, status_code=202, openapi_extra=upload_body)
+    async def upload(request: Request, replace: bool = Query(False, description="Replace a report of that name.")):
         """Add a report (multipart field `file`, or JSON {name, text}); it is indexed in the background."""
         name, data = await _read_upload(request, settings.max_upload_bytes)
         job = await run_in_threadpool(accept_upload, name, data, replace)

@@ -76,9 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(404, str(exc))
 
 
-def _error(
-    status: int, message: str, headers: dict[str, str] | None = None, param: str | None = None
-) -> JSONResponse:
+def _error(status: int, message: str, headers: dict[str, str] | None = None, param: str | None = None) -> JSONResponse:
     """An ErrorResponse: FastAPI's {"detail"} and, for OpenAI clients, {"error": {"message"}}, one message."""
     kind = "invalid_request_error" if status < 500 else "server_error"
     body = {"detail": message, "error": {"message": message, "type": kind, "code": status, "param": param}}
@@ -91,9 +89,7 @@ def _validation_error(request: Request, errors: Sequence[Any]) -> JSONResponse:
     A body that is not JSON at all is 400 (malformed) or 415 (sent as another type, or with no
     Content-Type); a JSON body with a wrong or missing field is 422, naming the field."""
     if malformed := [e for e in errors if e.get("type") == "json_invalid"]:
-        return _error(
-            400, f"the body is not valid JSON: {malformed[0].get('ctx', {}).get('error', 'unreadable')}"
-        )
+        return _error(400, f"the body is not valid JSON: {malformed[0].get('ctx', {}).get('error', 'unreadable')}")
     content_type = request.headers.get("content-type", "")
     if any(e.get("loc", ())[:1] == ("body",) for e in errors) and not _JSON_TYPE.match(content_type):
         return _error(
@@ -101,10 +97,7 @@ def _validation_error(request: Request, errors: Sequence[Any]) -> JSONResponse:
             f"send the body as JSON with 'Content-Type: application/json' (got {content_type or 'no Content-Type'})",
         )
     fields = [
-        ".".join(str(part) for part in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0])
-        for e in errors
+        ".".join(str(part) for part in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0]) for e in errors
     ]
-    message = "; ".join(
-        f"{field}: {e.get('msg', 'invalid')}" for field, e in zip(fields, errors, strict=True)
-    )
+    message = "; ".join(f"{field}: {e.get('msg', 'invalid')}" for field, e in zip(fields, errors, strict=True))
     return _error(422, message or "invalid request", param=fields[0] if fields else None)

@@ -26,9 +26,7 @@ class _Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
-        self.requests = Counter(
-            "govqa_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
-        )
+        self.requests = Counter("govqa_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
         self.latency = Histogram(
             "govqa_http_request_duration_seconds",
             "Time to answer a request",
@@ -43,9 +41,7 @@ class _Metrics:
         Gauge("govqa_index_chunks", "Chunks in the served index", registry=r).set_function(
             lambda: len(s.qa.index.chunks)
         )
-        Gauge("govqa_index_reloads", "Generations swapped in since start", registry=r).set_function(
-            lambda: s.reloads
-        )
+        Gauge("govqa_index_reloads", "Generations swapped in since start", registry=r).set_function(lambda: s.reloads)
         Gauge(
             "govqa_index_generation_timestamp_seconds", "When the served generation was built", registry=r
         ).set_function(lambda: s.qa.index.path.stat().st_mtime if s.qa.index.path.exists() else 0)

@@ -62,9 +62,7 @@ class FiguresRequest(BaseModel):
     topic: str = Field(..., description="e.g. 加装电梯 (matched by meaning: 加梯, 电梯加装 find it too)")
     streets: list[str] | None = Field(None, description="Default: every street in the index.")
     year: int | None = Field(None, description="Only figures of this year.")
-    status: Literal["done", "planned"] | None = Field(
-        None, description="Only achieved or only planned figures."
-    )
+    status: Literal["done", "planned"] | None = Field(None, description="Only achieved or only planned figures.")
     format: Literal["json", "csv", "xlsx"] = Field("json", description="csv and xlsx answer with a file.")
 
 

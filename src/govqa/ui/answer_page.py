@@ -75,9 +75,7 @@ def page_ask(qa: GovQA, key: tuple[str, str]) -> None:
         except QuestionError as exc:
             (st.warning if not (question or "").strip() else st.error)(md(exc))
             return
-    if conversation and st.button(
-        "新对话 New conversation", help="清空本次对话 (forget the earlier questions)"
-    ):
+    if conversation and st.button("新对话 New conversation", help="清空本次对话 (forget the earlier questions)"):
         conversation.clear()
     if not conversation:
         return

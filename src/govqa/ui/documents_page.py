@@ -63,10 +63,7 @@ def manage_documents(doc_ids: Sequence[str], metas) -> None:
         with upload:
             file = st.file_uploader("报告文件 Report file", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES])
             replace = st.checkbox("覆盖同名报告 Replace a report of the same name", key="upload_replace")
-            if (
-                st.button("上传并索引 Upload and index", disabled=file is None, key="upload_go")
-                and file is not None
-            ):
+            if st.button("上传并索引 Upload and index", disabled=file is None, key="upload_go") and file is not None:
                 _change_documents(
                     lambda: add_document(corpus, index_dir(), file.name, file.getvalue(), replace=replace)
                 )

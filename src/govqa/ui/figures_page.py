@@ -22,12 +22,9 @@ def figure_rows(table) -> list[dict]:
             out.append({"街道 street": street, "年份 year": "", "数字 figures": gap or "—"})
         for y in years:
             items = "；".join(
-                f"{r.counted} {r.value_text}（{STATUS_LABELS[r.status]}）[{r.citation.n}]"
-                for r in cells[(street, y)]
+                f"{r.counted} {r.value_text}（{STATUS_LABELS[r.status]}）[{r.citation.n}]" for r in cells[(street, y)]
             )
-            out.append(
-                {"街道 street": street, "年份 year": str(y) if y else "年份不明", "数字 figures": items}
-            )
+            out.append({"街道 street": street, "年份 year": str(y) if y else "年份不明", "数字 figures": items})
     return out
 
 

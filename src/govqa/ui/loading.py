@@ -77,15 +77,11 @@ def open_index() -> tuple[GovQA, tuple[str, str]]:
         return load_qa(str(path), stamp), (str(path), stamp)
     except IndexUnavailableError as exc:
         missing = not stamp
-        st.error(
-            ("找不到索引 (no index found)" if missing else "索引无法使用 (the index cannot be used)")
-            + f": {exc}"
-        )
+        st.error(("找不到索引 (no index found)" if missing else "索引无法使用 (the index cannot be used)") + f": {exc}")
         st.markdown("先用下面的命令建立索引，再刷新本页 (build it with this command, then reload the page):")
         st.code(build_command(path), language="bash")
         st.caption(
-            f"索引目录 index folder: `{path}` (环境变量 GOVQA_INDEX 可改). "
-            "`--corpus` 指定报告所在目录，默认 corpus/."
+            f"索引目录 index folder: `{path}` (环境变量 GOVQA_INDEX 可改). `--corpus` 指定报告所在目录，默认 corpus/."
         )
     except Exception as exc:  # noqa: BLE001 - a damaged index can fail in many ways; say how to fix it
         st.error(f"索引无法读取 (the index cannot be read): {type(exc).__name__}: {exc}")

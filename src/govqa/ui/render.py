@@ -113,9 +113,7 @@ def answer_html(answer: Answer) -> str:
     text, pos, parts = answer.text, 0, []
     for c in answer.citations:
         quote = c.quote.strip()
-        found = (
-            re.compile(re.escape(quote) + r"…?" + re.escape(f"[{c.n}]")).search(text, pos) if quote else None
-        )
+        found = re.compile(re.escape(quote) + r"…?" + re.escape(f"[{c.n}]")).search(text, pos) if quote else None
         if found is None:
             continue
         end = found.end() - len(f"[{c.n}]")
@@ -130,11 +128,7 @@ def answer_html(answer: Answer) -> str:
     lines = "".join(parts).split("\n")
     if answer.kind == "cross_street":
         lines = [_STREET_LINE.sub(r'<span class="govqa-street">\1</span>：', line) for line in lines]
-    return (
-        '<div class="govqa-answer">'
-        + "".join(f'<div class="govqa-line">{line}</div>' for line in lines)
-        + "</div>"
-    )
+    return '<div class="govqa-answer">' + "".join(f'<div class="govqa-line">{line}</div>' for line in lines) + "</div>"
 
 
 def _para_html(p, highlight: tuple[int, int] | None = None, cited: bool = False) -> str:
@@ -149,9 +143,7 @@ def _para_html(p, highlight: tuple[int, int] | None = None, cited: bool = False)
             body = f"<mark>{esc(t)}</mark>"
     else:
         body = esc(t)
-    classes = (
-        "govqa-para" + (" govqa-cited" if cited else "") + (" govqa-heading" if p.kind == "heading" else "")
-    )
+    classes = "govqa-para" + (" govqa-cited" if cited else "") + (" govqa-heading" if p.kind == "heading" else "")
     return f'<div class="{classes}"><span class="govqa-pno">¶{p.number}</span>{body}</div>'
 
 
@@ -215,11 +207,7 @@ def section_html(paragraphs: Sequence, base_depth: int = 1) -> str:
             common += 1
         for depth in range(max(common, base_depth), len(path)):
             indent = (depth - base_depth) * 1.4
-            number = (
-                f'<span class="govqa-pno">¶{p.number}</span>'
-                if _heading_of(p) and depth == len(path) - 1
-                else ""
-            )
+            number = f'<span class="govqa-pno">¶{p.number}</span>' if _heading_of(p) and depth == len(path) - 1 else ""
             rows.append(
                 f'<div class="govqa-para govqa-heading" style="margin-left:{indent:.1f}rem">'
                 f"{number}▸ {esc(path[depth])}</div>"

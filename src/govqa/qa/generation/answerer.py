@@ -70,17 +70,13 @@ class AnswerStream:
 class LLMAnswerer:
     """Retrieve k passages, let the backend answer from them, keep only the sentences they support."""
 
-    def __init__(
-        self, retriever: Retriever, backend: ChatBackend, k: int = 5, config: VerifyConfig | None = None
-    ):
+    def __init__(self, retriever: Retriever, backend: ChatBackend, k: int = 5, config: VerifyConfig | None = None):
         self.retriever = retriever
         self.backend = backend
         self.k = check_k(k)
         self.config = config or VerifyConfig()
         metas = retriever.index.metas.values()
-        self.places = tuple(
-            sorted({m.street for m in metas if m.street} | {m.district for m in metas if m.district})
-        )
+        self.places = tuple(sorted({m.street for m in metas if m.street} | {m.district for m in metas if m.district}))
 
     def retrieve(self, question: str, filters: Filters | None = None) -> tuple[list[Hit], Filters]:
         question = check_question(question)
@@ -135,7 +131,5 @@ class LLMAnswerer:
             answer, question=query.question, resolved_question=query.resolved_question, kind=query.kind
         )
 
-    def verify(
-        self, question: str, raw: str, hits: Sequence[Hit], filters: Filters | None = None
-    ) -> Verification:
+    def verify(self, question: str, raw: str, hits: Sequence[Hit], filters: Filters | None = None) -> Verification:
         return verify_answer(question, raw, hits, filters, self.config, self.places)

@@ -72,9 +72,7 @@ class OpenAIBackend:
         self.name = f"openai:{model}"
 
     @classmethod
-    def from_env(
-        cls, model: str | None = None, environ: dict[str, str] | None = None, **kwargs
-    ) -> OpenAIBackend:
+    def from_env(cls, model: str | None = None, environ: dict[str, str] | None = None, **kwargs) -> OpenAIBackend:
         env = os.environ if environ is None else environ
         return cls(env.get(ENV_BASE_URL), model or env.get(ENV_MODEL), env.get(ENV_API_KEY), **kwargs)
 
@@ -108,16 +106,12 @@ class OpenAIBackend:
         }
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(
-            self.url, json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers
-        )
+        request = urllib.request.Request(self.url, json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers)
         try:
             return urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             detail = _excerpt(exc)
-            raise LLMError(
-                f"LLM endpoint {self.url} answered HTTP {exc.code} {exc.reason}: {detail}"
-            ) from exc
+            raise LLMError(f"LLM endpoint {self.url} answered HTTP {exc.code} {exc.reason}: {detail}") from exc
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, ConnectionRefusedError):
@@ -137,9 +131,7 @@ class OpenAIBackend:
         try:
             return response.read()
         except TimeoutError as exc:
-            raise LLMError(
-                f"LLM endpoint {self.url} stopped answering (no data for {self.timeout:g}s)"
-            ) from exc
+            raise LLMError(f"LLM endpoint {self.url} stopped answering (no data for {self.timeout:g}s)") from exc
         except (ConnectionError, http.client.HTTPException) as exc:
             raise LLMError(f"connection to LLM endpoint {self.url} broke: {exc!r}") from exc
 
@@ -203,9 +195,7 @@ def _parse_json(body: bytes, url: str) -> dict:
         text = body.decode("utf-8", errors="replace")
         raise LLMError(f"malformed response from LLM endpoint {url} (not JSON): {text[:300]!r}") from exc
     if not isinstance(obj, dict):
-        raise LLMError(
-            f"malformed response from LLM endpoint {url}: expected a JSON object, got {str(obj)[:300]}"
-        )
+        raise LLMError(f"malformed response from LLM endpoint {url}: expected a JSON object, got {str(obj)[:300]}")
     return obj
 
 
@@ -342,6 +332,4 @@ def load_backend(spec: str, **kwargs) -> ChatBackend:
         if not arg:
             raise LLMError("--llm transformers needs a model folder: transformers:/path/to/model")
         return TransformersBackend(arg, **kwargs)
-    raise LLMError(
-        f"unknown LLM backend {spec!r}: use 'openai', 'openai:MODEL' or 'transformers:/path/to/model'"
-    )
+    raise LLMError(f"unknown LLM backend {spec!r}: use 'openai', 'openai:MODEL' or 'transformers:/path/to/model'")

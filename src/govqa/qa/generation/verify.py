@@ -53,9 +53,7 @@ class Verification:
 _MARK = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[,，、\-–~]\s*\d{1,3})*)\s*[\]】］]")
 _LEADING_MARKS = re.compile(r"^\s*(?:[\[【［]\s*\d{1,3}(?:\s*[,，、\-–~]\s*\d{1,3})*\s*[\]】］]\s*)+")
 # "1. " "- " "2、" "(3)" "四、" at the start of a line: list numbering, not numbers the answer states.
-_LIST_PREFIX = re.compile(
-    r"^\s*(?:[-*•·]\s|\d{1,2}\.\s|\d{1,2}[、)）]|[（(]\d{1,2}[)）]|[一二三四五六七八九十]+、)\s*"
-)
+_LIST_PREFIX = re.compile(r"^\s*(?:[-*•·]\s|\d{1,2}\.\s|\d{1,2}[、)）]|[（(]\d{1,2}[)）]|[一二三四五六七八九十]+、)\s*")
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
 _DIGIT_COMMA = re.compile(r"(?<=\d)[,，](?=\d{3})")
 _CLAUSE_END = re.compile(r"[，,；;：:]")
@@ -172,9 +170,7 @@ _URL = re.compile(
     r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|gov|io|xyz|top|info|cc)\b(?:/[^\s，。；]*)?",
     re.I,
 )
-_PHONE = re.compile(
-    r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)|(?<!\d)(?:0\d{2,3}|400|800)[- ]?\d{3,4}[- ]?\d{4}(?!\d)"
-)
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)|(?<!\d)(?:0\d{2,3}|400|800)[- ]?\d{3,4}[- ]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _INSTRUCTION = re.compile(
     r"忽略|无视|(?:以上|之前|上述|先前|前面)的?(?:所有)?(?:指令|指示|规则|提示|要求)|系统提示|提示词"
@@ -276,8 +272,15 @@ def passage_sentences(hit: Hit) -> list[_PassageSentence]:
                 continue
             lead = len(piece) - len(piece.lstrip())
             start = chunk.char_start + offset + a + lead
-            out.append(_PassageSentence(stripped, start, start + len(stripped), chunk.para_start + number,
-                                        frozenset(_bigrams(_wording(stripped)))))  # fmt: skip
+            out.append(
+                _PassageSentence(
+                    stripped,
+                    start,
+                    start + len(stripped),
+                    chunk.para_start + number,
+                    frozenset(_bigrams(_wording(stripped))),
+                )
+            )
         offset += len(line) + 1
     return out
 
@@ -323,11 +326,7 @@ def _untrusted_problem(bare: str, refs: list[_Reference]) -> str | None:
     for pattern, what in ((_URL, "a link"), (_PHONE, "a phone number"), (_EMAIL, "an e-mail address")):
         for m in pattern.finditer(plain):
             if not any(m.group(0) in r.body_plain for r in trusted):
-                where = (
-                    "a passage carrying planted instructions"
-                    if len(trusted) < len(refs)
-                    else "the cited passage"
-                )
+                where = "a passage carrying planted instructions" if len(trusted) < len(refs) else "the cited passage"
                 return f"{what} not in {where}: {m.group(0)}"
     for clause in _clauses(bare):
         if _INSTRUCTION.search(unicodedata.normalize("NFKC", clause)):
@@ -361,8 +360,14 @@ def _place_stem(place: str) -> str:
     return re.sub(r"(街道|镇|新区|区)$", "", place)
 
 
-def verify_answer(question: str, raw: str, hits: Sequence[Hit], filters: Filters | None = None,
-                  config: VerifyConfig | None = None, places: Sequence[str] = ()) -> Verification:  # fmt: skip
+def verify_answer(
+    question: str,
+    raw: str,
+    hits: Sequence[Hit],
+    filters: Filters | None = None,
+    config: VerifyConfig | None = None,
+    places: Sequence[str] = (),
+) -> Verification:
     """Check each sentence of the model's text `raw` against the passages it cites (see the module doc).
 
     `places`: street and district names of the corpus; a sentence naming one its passages do not is dropped.
@@ -443,9 +448,19 @@ def verify_answer(question: str, raw: str, hits: Sequence[Hit], filters: Filters
             place = (hit.chunk.doc_id, best.start)
             if place not in by_place:
                 by_place[place] = len(citations) + 1
-                citations.append(Citation(by_place[place], hit.chunk.doc_id, hit.meta.title, hit.meta.street,
-                                          hit.chunk.section_path, best.paragraph, best.text, best.start,
-                                          best.end))  # fmt: skip
+                citations.append(
+                    Citation(
+                        by_place[place],
+                        hit.chunk.doc_id,
+                        hit.meta.title,
+                        hit.meta.street,
+                        hit.chunk.section_path,
+                        best.paragraph,
+                        best.text,
+                        best.start,
+                        best.end,
+                    )
+                )
             if by_place[place] not in marks:
                 marks.append(by_place[place])
         parts.append(bare + "".join(f"[{m}]" for m in marks))
