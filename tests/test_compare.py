@@ -18,9 +18,9 @@ from govqa.qa.compare import (
     MAX_FINDING_CHARS,
     MIN_TOPIC_COVERAGE,
     NOT_COVERED,
-    format_matrix,
     relevance,
 )
+from govqa.qa.compare_text import format_matrix
 from govqa.qa.questions import QuestionError
 
 ALL_STREETS = ["万里街道", "塘桥街道", "新华路街道", "长寿路街道", "长白新村街道"]
@@ -196,7 +196,8 @@ def test_cli_compare(corpus_index):
 
 def test_the_compare_table_never_breaks_inside_a_number():
     """`govqa compare` wraps long findings; 临沂北路100弄 must not be printed as 临沂北路1 / 00弄."""
-    from govqa.qa.compare import Comparison, StreetFinding, format_comparison
+    from govqa.qa.compare import Comparison, StreetFinding
+    from govqa.qa.compare_text import format_comparison
 
     finding = "完成临沂北路100弄、长寿路2000弄改造,新开绿色账户8377户,覆盖率达3.5%以上。[1]"
     for width in range(12, 40):

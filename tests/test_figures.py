@@ -15,7 +15,8 @@ from govqa.evaluation.figures import evaluate, load_gold
 from govqa.index.figures import extract_figures
 from govqa.index.store import current_generation
 from govqa.ingest.documents import load_corpus
-from govqa.qa.figures import NO_FIGURE, NOT_COVERED, FiguresUnavailableError, to_csv, to_xlsx
+from govqa.qa.figures import NO_FIGURE, NOT_COVERED, FiguresUnavailableError
+from govqa.qa.figures_text import to_csv, to_xlsx
 from testpaths import CORPUS
 
 TANGQIAO, CHANGSHOU, XINHUA, WANLI, CHANGBAI = (

@@ -37,7 +37,6 @@ from ..index.local import Index
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Chunk, Citation, DocMeta, Filters, Hit
-from .compare_text import format_comparison, format_matrix  # noqa: F401 - callers import the formatters from here
 from .questions import QuestionError, check_k, check_question, place_words, sense_of, years_in
 from .retrieval import Retriever
 

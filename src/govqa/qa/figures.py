@@ -38,14 +38,6 @@ from ..errors import FiguresUnavailableError  # noqa: F401  (raised here; import
 from ..index.figures import DONE, PLANNED, StoredFigure
 from ..records import Answer, Citation, Filters, same_place
 from . import compare
-from .figures_text import (  # noqa: F401  (the layouts of a table, importable from here as before)
-    EXPORT_COLUMNS,
-    STATUS_LABELS,
-    format_table,
-    table_json,
-    to_csv,
-    to_xlsx,
-)
 from .questions import (
     QuestionError,
     asks_quantity,
