@@ -28,3 +28,27 @@ def test_no_import_circles():
             if back and imported != "govqa":  # the package's lazy public API is not an import
                 circles.append(" -> ".join((importer, *back)))
     assert not circles, "\n".join(circles)
+
+
+def test_a_question_is_analysed_once_and_a_comparison_its_topic_once(qa, monkeypatch):
+    """GovQA.ask makes one Query; a comparison analyses its topic once, then searches it street by street."""
+    import govqa.engine as engine_module
+    import govqa.qa.answering as answering_module
+    import govqa.qa.compare as compare_module
+    import govqa.qa.query as query_module
+    import govqa.qa.retrieval as retrieval_module
+
+    calls: list[str] = []
+    real = query_module.analyse
+
+    def counting(question, *args, **kwargs):
+        calls.append(str(question))
+        return real(question, *args, **kwargs)
+
+    for module in (engine_module, query_module, answering_module, compare_module, retrieval_module):
+        monkeypatch.setattr(module, "analyse", counting)  # every module that can analyse a text
+    qa.ask("塘桥街道2019年拆除了多少违章建筑?")
+    assert len(calls) == 1
+    calls.clear()
+    answer = qa.ask("各街道在垃圾分类上分别做了什么?")
+    assert answer.kind == "cross_street" and len(calls) == 2  # the question, and the topic it compares on

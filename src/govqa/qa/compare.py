@@ -37,6 +37,7 @@ from ..index.local import Index
 from ..ingest.chunking import sentence_spans
 from ..ingest.structure import in_glossary, is_heading_line
 from ..records import Chunk, Citation, DocMeta, Filters, Hit
+from .query import Query, analyse, restricted
 from .questions import QuestionError, check_k, check_question, place_words, sense_of, years_in
 from .retrieval import Retriever
 
@@ -217,6 +218,7 @@ class _Topic:
     label: str  # as given, stripped
     text: str  # what is searched: the alternatives joined by spaces
     alternatives: tuple[dict[str, float], ...]  # content token -> IDF weight, one dict per alternative
+    query: Query  # the text analysed once, no filters inferred; each street searches it restricted to itself
 
     @classmethod
     def parse(cls, qa: _Engine, topic: str) -> _Topic:
@@ -232,7 +234,8 @@ class _Topic:
                 alternatives.append({t: cache.idf.get(t, cache.idf_unseen) for t in atoms})
         if not alternatives:
             raise QuestionError(f"主题「{label}」没有可检索的实词。 (the topic has no content words)")
-        return cls(label, " ".join(parts), tuple(alternatives))
+        text = " ".join(parts)
+        return cls(label, text, tuple(alternatives), analyse(text, qa.index.metas.values(), infer=False))
 
     def relevance(self, clauses: Sequence[_Clause]) -> float:
         best = 0.0
@@ -404,8 +407,7 @@ def _relevant_passages(
                 relevant[i] = best
     if not relevant:
         return []
-    where = Filters(street=street)
-    retrieved = retriever.search(query.text, k=retriever.config.candidates, filters=where, infer=False)
+    retrieved = retriever.search(restricted(query.query, Filters(street=street)), k=retriever.config.candidates)
     hits: list[Hit] = []
     seen: set[int] = set()
     for hit in retrieved:
@@ -490,7 +492,7 @@ def _by_meaning(
 ) -> tuple[tuple[Hit, ...], list[_Quote]]:
     """The street's own best evidence for the topic by the answerer's sentence model over a street-filtered
     hybrid search: up to two sentences scoring at least MIN_MEANING_EVIDENCE (else none: not covered)."""
-    hits = retriever.search(query.text, k=k, filters=Filters(street=street), infer=False)
+    hits = retriever.search(restricted(query.query, Filters(street=street)), k=k)
     ranked = [s for s in qa.answerer.rank_sentences(query.text, hits) if not in_glossary(s.hit.chunk.section_path)]
     if not ranked or ranked[0].score < MIN_MEANING_EVIDENCE:
         return (), []
