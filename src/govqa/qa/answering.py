@@ -32,14 +32,13 @@ from collections.abc import Sequence
 
 from ..ingest.structure import in_glossary
 from ..records import Answer, Citation, Filters, Hit, Turn
-from ..zh import YEAR
 from .amounts import states_amount as _states_amount
 from .compare import NOT_COVERED, compare_streets
 from .extract import NO_NUMBER, NOT_FOUND, Reports, Sentence, cite, distinct
 from .glossary import Glossary, GlossaryEntry
 from .outline import Summaries
 from .query import Query, analyse
-from .questions import asks_explanation, dated_reports, focus_text, topic_of
+from .questions import asks_explanation, dated_reports, topic_of
 from .retrieval import Retriever
 from .sentence_model import (
     FEATURES,
@@ -149,25 +148,26 @@ class ExtractiveAnswerer:
             kind = "list"
         hits = self.retriever.search(query, k=self.config.k)
         if kind == "summary":
-            answer = self._summaries.summary(question, asked, resolved, hits)
+            answer = self._summaries.summary(query, hits)
             if answer is not None:
                 return answer
         if kind == "definition" or (kind in ("other", "list") and self._glossary.entries_for(asked, resolved, hits)):
             # A quoted term the reports define (“五件套”都是些什么设备?) is answered by its definition,
             # however the question is worded.
-            answer = self._glossary.definition(question, asked, resolved, hits)
+            answer = self._glossary.definition(query, hits)
             if answer is not None:
                 return answer
         if kind == "time" and (reports := dated_reports(asked, self.retriever.index.metas, resolved)) is not None:
             answer = self._glossary.publication_date(question, asked, resolved, hits, reports)
             if answer is not None:
                 return answer
-        return self._sentences(question, asked, kind, resolved, hits)
+        return self._sentences(query, kind, hits)
 
     # ------------------------------------------------------------------------------------ sentence answers
 
-    def _sentences(self, question: str, asked: str, kind: str, filters: Filters, hits: list[Hit]) -> Answer:
-        sentences = self.rank_sentences(focus_text(asked, filters), hits, asked)
+    def _sentences(self, query: Query, kind: str, hits: list[Hit]) -> Answer:
+        question, asked, filters = query.question, query.text, query.filters
+        sentences = self.rank_sentences(query.focus, hits, asked)
         if kind == "quantity":
             # A glossary entry defines a term; the figures of a year are in the report's body.
             sentences = [s for s in sentences if not in_glossary(s.hit.chunk.section_path)]
@@ -180,7 +180,7 @@ class ExtractiveAnswerer:
         if not of_the_year or of_the_year[0].score < self.config.min_evidence:
             other = sentences[0]
             nearest = cite(1, other.hit, other.paragraph, other.text, other.start)
-            years = "、".join(f"{y}年" for y in dict.fromkeys(YEAR.findall(asked)))
+            years = "、".join(f"{y}年" for y in dict.fromkeys(query.years))
             text = f"报告没有给出{years}的相关内容；最接近的是其他年份的记载：{nearest.quote.strip()}[1]"
             return Answer(question, text, (nearest,), False, tuple(hits), filters, (), asked, kind)
         sentences = of_the_year

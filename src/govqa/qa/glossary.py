@@ -13,7 +13,8 @@ from ..index.tokenize import simplified
 from ..ingest.structure import in_glossary
 from ..records import Answer, Citation, Filters, Hit, Paragraph
 from .extract import Reports, cite
-from .questions import focus_text, quoted_terms
+from .query import Query
+from .questions import quoted_terms
 from .sentence_model import SentenceModel
 
 # A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
@@ -44,22 +45,22 @@ class Glossary:
         self._plain: dict[str, str] = {}
         self._glossary: list[GlossaryEntry] | None = None
 
-    def definition(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
+    def definition(self, query: Query, hits: list[Hit]) -> Answer | None:
         """The glossary entry of the term asked about, quoted and cited; None: no entry fits."""
+        question, asked, filters = query.question, query.text, query.filters
         docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self.reports.matching(filters)
         terms = quoted_terms(asked)
         entries = [e for t in terms for e in self.entries_of(t, docs)]
         if not entries:
             # A footnote mark in the best sentences points to an entry: "用好“三会” [17]制度" -> 17、三会:...
-            focus = focus_text(asked, filters)
-            best = self.model.rank_sentences(focus, hits, asked)[:1]
+            best = self.model.rank_sentences(query.focus, hits, asked)[:1]
             for s in best if best and best[0].score >= self.config.min_evidence else ():
                 chunk = s.hit.chunk
                 for note in chunk.footnotes:
                     if note.marker.startswith("[") and note.marker in s.text:
                         entries.extend(self.entries_of(note.term.strip("“”"), {chunk.doc_id}))
         if not entries:
-            return self._quoted_term_sentences(question, asked, filters, hits, terms)
+            return self._quoted_term_sentences(query, hits, terms)
         entries = list(dict.fromkeys(entries))[:2]
         citations = []
         for n, e in enumerate(entries, start=1):
@@ -108,16 +109,12 @@ class Glossary:
         docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self.reports.matching(filters)
         return [e for t in terms for e in self.entries_of(t, docs) if e.term == t.strip("“”\"' ")]
 
-    def _quoted_term_sentences(
-        self, question: str, asked: str, filters: Filters, hits: list[Hit], terms: list[str]
-    ) -> Answer | None:
+    def _quoted_term_sentences(self, query: Query, hits: list[Hit], terms: list[str]) -> Answer | None:
         """No glossary entry: the best sentence that spells the quoted term out ("“三微治理”(楼栋微整治…)")."""
         if not terms:
             return None
         ranked = [
-            s
-            for s in self.model.rank_sentences(focus_text(asked, filters), hits, asked)
-            if any(t in s.text for t in terms)
+            s for s in self.model.rank_sentences(query.focus, hits, query.text) if any(t in s.text for t in terms)
         ]
         spelled = [s for s in ranked if any(re.search(re.escape(t) + r"”?\s*[(（:：即指是]", s.text) for t in terms)]
         best = (spelled or ranked)[:1]
@@ -125,7 +122,9 @@ class Glossary:
             return None
         s = best[0]
         citation = cite(1, s.hit, s.paragraph, s.text, s.start)
-        return Answer(question, f"{s.text}[1]", (citation,), True, tuple(hits), filters, (), asked, "definition")
+        return Answer(
+            query.question, f"{s.text}[1]", (citation,), True, tuple(hits), query.filters, (), query.text, "definition"
+        )
 
     def entries_of(self, term: str, docs: set[str]) -> list[GlossaryEntry]:
         """Entries of the reports in `docs` for `term`: the exact term first, then ones that hold it or it holds."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..records import Answer, Citation, Document, Filters, Hit, Paragraph
-from ..zh import YEAR
+from ..records import Answer, Citation, Document, Hit, Paragraph
 from .extract import HAN, Reports, line_sentences
-from .questions import focus_text, sense_of, years_in
+from .query import Query
+from .questions import sense_of, years_in
 from .sentence_model import SentenceModel
 
 _SKIPPED_SECTIONS = re.compile(r"名词解释|附件|目\s*录|前\s*言|\.{4}|…{2}")  # also table-of-contents lines
@@ -41,7 +41,7 @@ class Summaries:
         self.retriever = model.retriever
         self.reports = reports
 
-    def summary(self, question: str, asked: str, filters: Filters, hits: list[Hit]) -> Answer | None:
+    def summary(self, query: Query, hits: list[Hit]) -> Answer | None:
         """The parts of the section the question is about, each cited; None: no section fits.
 
         A section's parts are its sub-headings, or, where it has none, the short lead phrases its paragraphs
@@ -53,6 +53,7 @@ class Summaries:
         year and sense, else the report's top-level outline."""
         if not hits:
             return None
+        question, asked, filters = query.question, query.text, query.filters
         tokenizer = self.retriever.index.tokenizer
         doc_id = hits[0].chunk.doc_id
         doc = self.reports.document(doc_id)
@@ -63,7 +64,7 @@ class Summaries:
         # Words of the report's title (行动计划, 工作总结) say which report, not which part of it.
         title_words = set(tokenizer.tokens(doc.meta.title))
         outline_words = {t for n in _walk(root) if n.path for t in tokenizer.tokens(n.path[-1])}
-        focus = focus_text(asked, filters)
+        focus = query.focus
 
         def heading_weights(text: str) -> dict[str, float]:
             return {
@@ -76,7 +77,7 @@ class Summaries:
         total = sum(weights.values()) or 1.0
         # What the asking itself names (主要任务, 保障措施) picks among sections when no subject is left.
         aims = heading_weights(focus)
-        years = {int(y) for y in YEAR.findall(asked)}
+        years = set(query.years)
         sense = sense_of(asked)
         hit_paras = [p for h in hits if h.chunk.doc_id == doc_id for p in h.chunk.paragraphs]
 
