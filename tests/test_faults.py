@@ -500,8 +500,7 @@ def test_an_index_whose_embedder_is_missing_is_a_clear_error(corpus, tmp_path):
 
 
 def test_app_labels_from_report_text_are_markdown_escaped():
-    sys.path.insert(0, str(ROOT))
-    import app
+    from govqa.ui import render as app  # the app's pages render through govqa.ui.render
 
     title = "报告![x](http://evil.example.com/p.png) [点我](http://evil.example.com)"
     citation = Citation(1, "d.txt", title, "塘桥街道", ("一、**重点**",), 3, "原文", 0, 2)
