@@ -137,7 +137,9 @@ class GovQA:
         explicit = filters is None or filters.is_empty()
         if llm is None and explicit and getattr(self.index, "figures", None) is not None:
             # 各街道加装电梯完成了多少台? is answered by the figures table, street by street, each figure cited.
-            table = quantity_answer(self, query)
+            table = quantity_answer(
+                self, query, lambda street: self.answerer.street_answer(query, street, query.year)
+            )
             if table is not None:
                 return table
         if llm is None:

@@ -37,8 +37,8 @@ from .compare import NOT_COVERED, compare_streets
 from .extract import NO_NUMBER, NOT_FOUND, Reports, Sentence, cite, distinct
 from .glossary import Glossary, GlossaryEntry
 from .outline import Summaries
-from .query import Query, analyse
-from .questions import asks_explanation, dated_reports, topic_of
+from .query import Query, analyse, restricted
+from .questions import asks_explanation, asks_quantity, dated_reports, topic_of
 from .retrieval import Retriever
 from .sentence_model import (
     FEATURES,
@@ -140,9 +140,12 @@ class ExtractiveAnswerer:
             # A name given in quotes is asked for by that name: reports that never write it do not answer.
             names = "、".join(f"“{t}”" for t in unknown)
             return self._refusal(question, asked, kind, resolved, text=f"{NOT_FOUND}（所查报告中没有提到{names}。）")
+        if kind == "cross_street" and query.foreign and not query.streets:
+            # 江宁路和石门二路各做了什么: the corpus has neither; answering from other streets would mislead.
+            names = "、".join(query.foreign)
+            return self._refusal(question, asked, kind, resolved, text=f"语料中没有{names}的报告。")
         if kind == "cross_street" and query.inferred:
-            year = query.years[0] if len(set(query.years)) == 1 else None
-            answer = self._cross_street(question, asked, list(query.streets), year)
+            answer = self._cross_street(query, query.year)
             if answer is not None:
                 return answer
             kind = "list"
@@ -207,8 +210,9 @@ class ExtractiveAnswerer:
 
     # -------------------------------------------------------------------------------------- cross-street
 
-    def _cross_street(self, question: str, asked: str, streets: list[str], year: int | None) -> Answer | None:
+    def _cross_street(self, query: Query, year: int | None) -> Answer | None:
         """Street by street, from the comparison engine; None: the question names no topic to compare on."""
+        question, asked, streets = query.question, query.text, list(query.streets)
         topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters(year=year)))
         for name in sorted(self.model.place_words, key=len, reverse=True):
             topic = topic.replace(name, " ")
@@ -224,38 +228,52 @@ class ExtractiveAnswerer:
                 comparison = compare_streets(self, f"{topic}/{specific}", streets or None, year=year)
         except ValueError:
             return None
-        findings = sorted(comparison.findings, key=lambda f: not f.found)
-        if not any(f.found for f in findings):
+        parts: list[tuple[str, str, tuple[Citation, ...]]] = []  # street, finding with [n] marks, citations
+        for f in comparison.findings:
+            # A street whose clauses never name the topic is asked the question itself, on its own reports:
+            # 垃圾分类的硬件设施 or 老楼装电梯的进展 is answered there in the report's own words.
+            own = None if f.found else self.street_answer(query, f.street, year)
+            if f.found:
+                parts.append((f.street, f.finding, f.citations))
+            elif own is not None:
+                parts.append((f.street, own.text, own.citations))
+            else:
+                parts.append((f.street, "", ()))
+        parts.sort(key=lambda p: not p[2])
+        if not any(c for _, _, c in parts):
             text = f"各街道的报告中均未涉及“{comparison.topic}”。"
             return Answer(question, text, (), False, (), Filters(), (), asked, "cross_street")
         citations: list[Citation] = []
         lines = []
-        for f in findings:
-            if not f.found:
-                lines.append(f"{f.street}：{NOT_COVERED}。")
+        for street, finding, cited in parts:
+            if not cited:
+                lines.append(f"{street}：{NOT_COVERED}。")
                 continue
-            finding = f.finding
-            renumbered = []
-            for c in f.citations:
+            for c in cited:
                 n = len(citations) + 1
                 finding = finding.replace(f"[{c.n}]", f"[#{n}]")
-                renumbered.append(
-                    Citation(
-                        n,
-                        c.doc_id,
-                        c.title,
-                        c.street,
-                        c.section_path,
-                        c.paragraph,
-                        c.quote,
-                        c.char_start,
-                        c.char_end,
-                    )
-                )
-                citations.extend(renumbered[-1:])
-            lines.append(f"{f.street}：{finding.replace('[#', '[')}")
-        hits = tuple(h for f in findings for h in f.passages[:1])
+                citations.append(dataclasses.replace(c, n=n))
+            lines.append(f"{street}：{finding.replace('[#', '[')}")
+        lines += [f"{name}：语料中没有该街道的报告。" for name in query.foreign]
+        hits = tuple(h for f in comparison.findings for h in f.passages[:1])
         return Answer(question, "\n".join(lines), tuple(citations), True, hits, Filters(), (), asked, "cross_street")
+
+    def street_answer(self, query: Query, street: str, year: int | None = None) -> Answer | None:
+        """The question answered from one street's reports alone, as a question about that street would be."""
+        metas = self.retriever.index.metas.values()
+        filters = Filters(street=street, year=year)
+        if not any(filters.matches(m) for m in metas):
+            filters = Filters(street=street)
+        one = restricted(query, filters)
+        focus = one.focus
+        for name in sorted(self.model.place_words, key=len, reverse=True):
+            focus = focus.replace(name, " ")
+        focus = re.sub(r"\s+", " ", focus).strip(" ,，、的和与")
+        one = dataclasses.replace(one, focus=focus if len(focus) >= 2 else one.focus)
+        hits = self.retriever.search(one, k=self.config.k)
+        kind = "quantity" if asks_quantity(query.text) else "list"
+        answer = self._sentences(one, kind, hits)
+        return answer if answer.supported else None
 
     # ------------------------------------------------------------------------------------------- helpers
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -471,10 +471,17 @@ _QUESTION_WORDS = re.compile(
 )
 
 
-def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
+def quantity_answer(
+    qa: OpenIndex, query: Query, street_answer: Callable[[str], Answer | None] | None = None
+) -> Answer | None:
     """A quantity question across streets (各街道加装电梯完成了多少台?) answered as the figures table, one line
-    per street, each figure cited; None when the question is not one, or fewer than two streets state a
-    figure on its topic (the comparison then answers it, quoting what each street says)."""
+    per street, each figure cited in the clause that states it, verbatim; None when the question is not one,
+    or fewer than two streets state a figure on its topic (the comparison then answers it, quoting what each
+    street says).
+
+    `street_answer`: the question answered from one street's reports alone; a street the table has no figure
+    for is answered by it when it finds one (the table matches the topic's words, the answer the question's
+    meaning), so a street is never called silent on a figure its report states in other words."""
     metas = qa.index.metas.values()
     question, streets = query.text, list(query.streets)
     if query.kind != "cross_street" or not asks_quantity(question):
@@ -494,20 +501,30 @@ def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
     if len({r.street for r in table.rows}) < 2:
         return None  # a table of one street compares nothing: the comparison answers, as before
     lines = []
+    citations = [r.citation for r in table.rows]
     cells = table.cells()
     for street in table.streets:
-        gap = next((g.reason for g in table.gaps if g.street == street), None)
         parts = [
-            f"{y}年" * (y is not None) + "；".join(f"{_joined(r.counted, r.value_text)}[{r.citation.n}]" for r in rows)
-            for (s, y), rows in cells.items()
-            if s == street
+            f"{y}年" * (y is not None) + _clauses(rows) for (s, y), rows in cells.items() if s == street
         ]
-        lines.append(f"{street}：{'；'.join(parts)}。" if parts else f"{street}：{gap or NO_FIGURE}。")
-    citations = tuple(r.citation for r in table.rows)
+        if parts:
+            lines.append(f"{street}：{'；'.join(parts)}。")
+            continue
+        own = street_answer(street) if street_answer is not None else None
+        if own is not None and own.supported:
+            text = own.text
+            for c in own.citations:
+                n = len(citations) + 1
+                text = text.replace(f"[{c.n}]", f"[#{n}]")
+                citations.append(replace(c, n=n))
+            lines.append(f"{street}：{text.replace('[#', '[')}")
+            continue
+        gap = next((g.reason for g in table.gaps if g.street == street), None)
+        lines.append(f"{street}：{gap or NO_FIGURE}。")
     return Answer(
         query.question,
         "\n".join(lines),
-        citations,
+        tuple(citations),
         True,
         (),
         Filters(),
@@ -517,8 +534,22 @@ def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
     )
 
 
-def _joined(counted: str, value: str) -> str:
-    """What is counted and its figure as the report writes them: 共21家, not 共 21家 (Chinese takes no space)."""
-    if counted and value and counted[-1].isascii() and value[0].isascii():
-        return f"{counted} {value}"
-    return counted + value
+_CLAUSE_END = "，,；;。！？!?"
+
+
+def _clauses(rows: Sequence[FigureRow]) -> str:
+    """Each figure in the clause of its sentence that states it, verbatim, marked with its [n]; figures of one
+    clause share it (选举产生居委会主任32名、委员134名[3][4])."""
+    marks: dict[str, list[int]] = {}
+    for r in rows:
+        quote, at = r.citation.quote, r.value_start - r.citation.char_start
+        if not 0 <= at < len(quote):
+            marks.setdefault(r.counted + r.value_text, []).append(r.citation.n)
+            continue
+        a = max((quote.rfind(p, 0, at) for p in _CLAUSE_END), default=-1) + 1
+        ends = [i for p in _CLAUSE_END if (i := quote.find(p, at)) >= 0]
+        b = min(ends, default=len(quote))
+        marks.setdefault(quote[a:b].strip(), []).append(r.citation.n)
+    return "；".join(clause + "".join(f"[{n}]" for n in ns) for clause, ns in marks.items())
+
+

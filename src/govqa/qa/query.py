@@ -13,7 +13,7 @@ on). `GovQA.ask` makes one Query per question and hands it down; nothing below r
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..index.tokenize import simplified
 from ..records import DocMeta, Filters, Turn
@@ -22,6 +22,7 @@ from .questions import (
     YEAR,
     check_question,
     focus_text,
+    foreign_streets,
     infer_filters,
     named_streets,
     relax,
@@ -41,6 +42,12 @@ class Query:
     years: tuple[int, ...]  # every year the question names, in order
     focus: str  # `text` without the places and year it is filtered on: what the retrievers match
     inferred: bool = True  # False: only the explicit filters apply (external data, a comparison's street)
+    foreign: tuple[str, ...] = ()  # streets the question names that no report is from (江宁路)
+
+    @property
+    def year(self) -> int | None:
+        """The one year the question asks about; None when it names none, or several (a comparison of years)."""
+        return self.years[0] if len(set(self.years)) == 1 else None
 
     @property
     def resolved_question(self) -> str:
@@ -78,8 +85,9 @@ def analyse(
     if infer:
         resolved = merge_filters(filters, relax(infer_filters(text, metas), metas))
         streets = tuple(named_streets(text, metas))
+        foreign = tuple(foreign_streets(text, metas))
     else:
-        resolved, streets = filters or Filters(), ()
+        resolved, streets, foreign = filters or Filters(), (), ()
     return Query(
         question=asked,
         text=text,
@@ -90,19 +98,10 @@ def analyse(
         years=tuple(int(y) for y in YEAR.findall(text)),
         focus=focus_text(text, resolved),
         inferred=infer,
+        foreign=foreign,
     )
 
 
 def restricted(query: Query, filters: Filters) -> Query:
     """The same question searched under other filters (one street of a comparison): focus recomputed."""
-    return Query(
-        query.question,
-        query.text,
-        query.followed,
-        filters,
-        query.kind,
-        query.streets,
-        query.years,
-        focus_text(query.text, filters),
-        inferred=False,
-    )
+    return replace(query, filters=filters, focus=focus_text(query.text, filters), inferred=False)

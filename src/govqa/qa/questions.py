@@ -218,6 +218,27 @@ def named_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
     return sorted(named, key=len, reverse=True)
 
 
+# Streets named side by side before one 街道: 江宁路和石门二路两个街道.
+_STREET_PAIR = re.compile(r"([\u4e00-\u9fff]{2,5}?)(?:和|与|及|跟|、)([\u4e00-\u9fff]{2,5}?)(?:这?[两三几]个)?(?:街道|镇)")
+_NOT_A_PLACE = re.compile(r"^(?:其他|其它|其余|所有|全部|不同|相关|有的|哪些|这些|那些|各|每个|别的|周边)")
+
+
+def foreign_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
+    """Streets the question names that no report of the corpus is from (江宁路街道, 石门二路), in order."""
+    aliases = [name for name, _ in street_aliases(m.street for m in metas if m.street)]
+    named = [m.group(1) for m in STREET.finditer(question)]
+    for m in _STREET_PAIR.finditer(question):
+        named += [m.group(1), m.group(2)]
+    out: list[str] = []
+    for name in named:
+        stem = _stem(name)
+        if len(stem) < 2 or _NOT_A_PLACE.match(stem) or any(a in name or stem in a for a in aliases):
+            continue
+        if stem not in out:
+            out.append(stem)
+    return out
+
+
 def question_kind(question: str, streets: Sequence[str] = ()) -> str:
     """One of KINDS, from the question's wording (and the streets it names: two of them make a comparison).
 
