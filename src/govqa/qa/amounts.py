@@ -33,9 +33,11 @@ DAY_OR_MONTH = re.compile(r"(19|20)\d\d\s*[年\-./]\s*\d{1,2}|\d{1,2}\s*月|年�
 # trial[250:] answer hit 0.839 with these units, 0.836 with only the counts the model was fitted with.
 HAS_NUMBER = re.compile(QUANTITY.pattern.replace("|分钟|秒", ""))
 # A stated amount: digits with a unit, or Chinese numerals with a measure word (近百栋, 两个, 十五分钟).
+# Not an ordinal (第一家) nor a word that holds a numeral (一次性, 一体化, 一线).
 CHINESE_AMOUNT = re.compile(
-    r"[一二两三四五六七八九十百千万亿半近数]+\s*(?:个|家|项|次|名|处|条|所|座|栋|辆|块|场|批|期|套|台|张|件|元|户|人|幢|棵|位|倍|成|"
-    r"分钟|公里|平方米|岁|篇|本|部|首|只|头|匹|颗|届|层|枚|艘|架|列|份|笔|起|间|门|段|章|卷|集|轮|支|队|组|对|双|株|尾|种|类)|[一二三四五六七八九十百\d]+\s*分之\s*[一二三四五六七八九十\d]+|一半|半数|过半|大半"
+    r"(?<![第一二两三四五六七八九十百千万亿半近数])[一二两三四五六七八九十百千万亿半近数]+\s*"
+    r"(?:个|家|项|次|名|处|条|所|座|栋|辆|块|场|批|期|套|台|张|件|元|户|人|幢|棵|位|倍|成|"
+    r"分钟|公里|平方米|岁|篇|本|部|首|只|头|匹|颗|届|层|枚|艘|架|列|份|笔|起|间|门|段|章|卷|集|轮|支|队|组|对|双|株|尾|种|类)(?!性|化)|[一二三四五六七八九十百\d]+\s*分之\s*[一二三四五六七八九十\d]+|一半|半数|过半|大半"
 )
 # What kind of amount a question asks for, and how a sentence states one of that kind: a question about money
 # is not answered by a length (2.5公里), nor a share by a count. Counts (个/家/户…) stand in for one another.
@@ -55,7 +57,7 @@ _AMOUNT_KINDS = (
     ),
     # 多少人 asks for people: 35个志愿者站 or 2次培训 does not say how many volunteers there are.
     (
-        re.compile(r"多少(?:个)?人(?![次家])|几个人|多少名|几名|多少位|几位|人数"),
+        re.compile(r"多少(?:个|位|名)?[\u4e00-\u9fff]{0,3}人(?![次家])|几个人|多少名|几名|多少位|几位|人数"),
         re.compile(_NUMERAL + r"(?:[万千百]\s*)?(?:人|名|位)|人[口数]|\d\s*[万千]?\s*人"),
     ),
     # 多长 asks a length or a duration (任期多长 -> 五年).
@@ -83,6 +85,8 @@ def states_amount(question: str, text: str) -> bool:
     m = _MEASURE_WORD.search(question)
     if m and re.search(rf"[\d一二两三四五六七八九十百千万]\s*{m.group(1)}", text):
         return True  # the measure word asked for (多少趟 -> 18趟), whatever it is
+    if m and m.group(1) in _MEASURES:
+        return False  # 多少分 is a score, 多少吨 a weight: no count of something else stands in for them
     if m:
         # Only another count stands in for the measure word asked (近百栋 for 多少幢): 多少张床位 is not
         # answered by 15分钟养老服务圈.
@@ -93,6 +97,7 @@ def states_amount(question: str, text: str) -> bool:
 
 
 _GENERIC_COUNT = re.compile(r"(?:多少|几)个")
+_MEASURES = frozenset("分岁吨米斤度克秒")
 _NEAR_ASKED = 6  # characters beside 多少个 / beside a count that say what is counted
 _CLAUSE_BREAK = re.compile(r"[,，、;；。:：!?！？]")
 

@@ -174,13 +174,13 @@ class ExtractiveAnswerer:
         if kind == "quantity":
             # A glossary entry defines a term; the figures of a year are in the report's body.
             sentences = [s for s in sentences if not in_glossary(s.hit.chunk.section_path)]
-        if not sentences or sentences[0].score < self.config.min_evidence:
+        if not sentences or sentences[0].score < self._min_evidence(kind, asked, sentences[0]):
             return self._refusal(question, asked, kind, filters, hits)
         # A year asked is the year answered: 2019年做了什么 from the review of 2019, not from the same report's
         # plan for 2020; and 那2020年呢 is not answered with 2019's figure.
         mismatched = FEATURES.index("year_mismatch")
         of_the_year = [s for s in sentences if not s.features[mismatched]]
-        if not of_the_year or of_the_year[0].score < self.config.min_evidence:
+        if not of_the_year or of_the_year[0].score < self._min_evidence(kind, asked, of_the_year[0]):
             other = sentences[0]
             nearest = cite(1, other.hit, other.paragraph, other.text, other.start)
             years = "、".join(f"{y}年" for y in dict.fromkeys(query.years))
@@ -276,6 +276,14 @@ class ExtractiveAnswerer:
         return answer if answer.supported else None
 
     # ------------------------------------------------------------------------------------------- helpers
+
+    def _min_evidence(self, kind: str, asked: str, best: Sentence) -> float:
+        """The score below which the reports are taken not to answer. A quantity question whose best sentence
+        states an amount of the kind asked may be answered from weaker word evidence: everyday wording (砸了多少钱
+        for 投入资金…万元) shares few words with the report, and the amount is evidence of its own."""
+        if kind == "quantity" and _states_amount(asked, best.text):
+            return min(self.config.min_evidence, self.config.min_amount_evidence)
+        return self.config.min_evidence
 
     def _specific_word(self, topic: str) -> str | None:
         """The topic's rarest word of two or more characters, when it has other words besides."""
