@@ -191,7 +191,8 @@ _SUMMARY = re.compile(
     # 哪几 + a word for parts of a whole: 哪几块 / 哪几大块 / 哪几件大事 / 哪几条保障措施 / 分哪几步
     r"哪几(?:个|大)?(?:块|方面|部分|件大?事|条|步|点)"
 )
-_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{1,30})[”\"」』]")
+# Double or single quotes, Chinese or ASCII: people type ‘六乱’ as often as “六乱”.
+_QUOTED = re.compile(r"[“\"「『‘']([^”\"」』’']{1,30})[”\"」』’']")
 _DEFINITION = re.compile(
     r"是什么意思|什么意思|指什么|指的是|是指|含义|定义|具体指|哪[几两三四五六七八九十]个|哪[几两三四五六七八九十]种|"
     r"哪[几两三四五六七八九十]项|包括哪些|包含哪些|由哪些|是什么|都有什么|有哪些内容"
