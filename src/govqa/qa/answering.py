@@ -194,8 +194,9 @@ class ExtractiveAnswerer:
         chosen = distinct([self.model.with_body(s) for s in chosen])
         if kind in ("definition", "other", "list") and asks_explanation(asked):  # simplified: 為什麼 too
             # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
-            # 症状包括…): the best sentence is quoted with the one after it.
-            chosen = distinct([self.model.with_next(chosen[0]), *chosen[1:]])
+            # 症状包括…): the best sentence is quoted with the ones after it.
+            best = self.model.with_next(chosen[0], self.config.explanation_sentences)
+            chosen = distinct([best, *chosen[1:]])
         citations = [cite(n, s.hit, s.paragraph, s.text, s.start) for n, s in enumerate(chosen, start=1)]
         if kind == "quantity" and not any(_states_amount(asked, c.quote) for c in citations):
             # Asked for a number, and the nearest evidence gives none: say so, and show where it was looked for.
