@@ -137,9 +137,7 @@ class GovQA:
         explicit = filters is None or filters.is_empty()
         if llm is None and explicit and getattr(self.index, "figures", None) is not None:
             # 各街道加装电梯完成了多少台? is answered by the figures table, street by street, each figure cited.
-            table = quantity_answer(
-                self, query, lambda street: self.answerer.street_answer(query, street, query.year)
-            )
+            table = quantity_answer(self, query)
             if table is not None:
                 return table
         if llm is None:

@@ -58,7 +58,7 @@ _AMOUNT_KINDS = (
     # 多少人 asks for people: 35个志愿者站 or 2次培训 does not say how many volunteers there are.
     (
         re.compile(r"多少(?:个|位|名)?[\u4e00-\u9fff]{0,3}人(?![次家])|几个人|多少名|几名|多少位|几位|人数"),
-        re.compile(_NUMERAL + r"(?:[万千百]\s*)?(?:人|名|位)|人[口数]|\d\s*[万千]?\s*人"),
+        re.compile(_NUMERAL + r"(?:[万千百]\s*)?(?:人|名|位)|人[口数]|\d\s*[万千]?\s*人|一半|半数|过半|大半"),
     ),
     # 多长 asks a length or a duration (任期多长 -> 五年).
     (

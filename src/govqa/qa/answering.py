@@ -230,10 +230,16 @@ class ExtractiveAnswerer:
         except ValueError:
             return None
         parts: list[tuple[str, str, tuple[Citation, ...]]] = []  # street, finding with [n] marks, citations
+        # A street whose clauses do not hold the topic is asked the question itself, on its own reports
+        # (垃圾分类的硬件设施, 老楼装电梯的进展 are answered in the report's own words). Where other streets do
+        # hold the topic, that answer must still name its most specific word (充电 of 电瓶车充电安全): else the
+        # street is a gap, not a paraphrase, and a near sentence would be passed off as coverage.
+        caught = any(f.found for f in comparison.findings)
+        specific = self._specific_word(comparison.topic) or comparison.topic
         for f in comparison.findings:
-            # A street whose clauses never name the topic is asked the question itself, on its own reports:
-            # 垃圾分类的硬件设施 or 老楼装电梯的进展 is answered there in the report's own words.
             own = None if f.found else self.street_answer(query, f.street, year)
+            if own is not None and caught and specific not in own.text:
+                own = None
             if f.found:
                 parts.append((f.street, f.finding, f.citations))
             elif own is not None:
@@ -288,7 +294,9 @@ class ExtractiveAnswerer:
 
     def _specific_word(self, topic: str) -> str | None:
         """The topic's rarest word of two or more characters, when it has other words besides."""
-        words = {t for t in self.retriever.index.tokenizer.tokens(topic) if len(t) >= 2 and t != topic}
+        # Only words the reports use: one they never write (电瓶车) names nothing to look for.
+        idf = self.model.idf
+        words = {t for t in self.retriever.index.tokenizer.tokens(topic) if len(t) >= 2 and t != topic and t in idf}
         if len(words) < 2:
             return None
         return max(sorted(words), key=lambda t: self.model.idf_of(t))

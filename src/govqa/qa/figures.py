@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -471,17 +471,11 @@ _QUESTION_WORDS = re.compile(
 )
 
 
-def quantity_answer(
-    qa: OpenIndex, query: Query, street_answer: Callable[[str], Answer | None] | None = None
-) -> Answer | None:
+def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
     """A quantity question across streets (各街道加装电梯完成了多少台?) answered as the figures table, one line
     per street, each figure cited in the clause that states it, verbatim; None when the question is not one,
     or fewer than two streets state a figure on its topic (the comparison then answers it, quoting what each
-    street says).
-
-    `street_answer`: the question answered from one street's reports alone; a street the table has no figure
-    for is answered by it when it finds one (the table matches the topic's words, the answer the question's
-    meaning), so a street is never called silent on a figure its report states in other words."""
+    street says)."""
     metas = qa.index.metas.values()
     question, streets = query.text, list(query.streets)
     if query.kind != "cross_street" or not asks_quantity(question):
@@ -501,30 +495,16 @@ def quantity_answer(
     if len({r.street for r in table.rows}) < 2:
         return None  # a table of one street compares nothing: the comparison answers, as before
     lines = []
-    citations = [r.citation for r in table.rows]
     cells = table.cells()
     for street in table.streets:
-        parts = [
-            f"{y}年" * (y is not None) + _clauses(rows) for (s, y), rows in cells.items() if s == street
-        ]
-        if parts:
-            lines.append(f"{street}：{'；'.join(parts)}。")
-            continue
-        own = street_answer(street) if street_answer is not None else None
-        if own is not None and own.supported:
-            text = own.text
-            for c in own.citations:
-                n = len(citations) + 1
-                text = text.replace(f"[{c.n}]", f"[#{n}]")
-                citations.append(replace(c, n=n))
-            lines.append(f"{street}：{text.replace('[#', '[')}")
-            continue
         gap = next((g.reason for g in table.gaps if g.street == street), None)
-        lines.append(f"{street}：{gap or NO_FIGURE}。")
+        parts = [f"{y}年" * (y is not None) + _clauses(rows) for (s, y), rows in cells.items() if s == street]
+        lines.append(f"{street}：{'；'.join(parts)}。" if parts else f"{street}：{gap or NO_FIGURE}。")
+    citations = tuple(r.citation for r in table.rows)
     return Answer(
         query.question,
         "\n".join(lines),
-        tuple(citations),
+        citations,
         True,
         (),
         Filters(),
