@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from ..ingest.structure import in_glossary
 from ..records import Answer, Citation, Filters, Hit, Turn
 from .amounts import states_amount as _states_amount
-from .compare import NOT_COVERED, compare_streets
+from .compare import NOT_COVERED, Comparison, compare_streets
 from .extract import NO_NUMBER, NOT_FOUND, Reports, Sentence, cite, distinct
 from .glossary import Glossary, GlossaryEntry
 from .outline import Summaries
@@ -75,6 +75,22 @@ _FRAME_WORDS = frozenset(
     "为了 为 让 把 搞 做 干 想 想了 办法 方法 采取 采取了 措施 举措 做法 拿到 拿到过 得到 过 认可 几个 各有 各 都 一年 每年 "
     "上 分别 各自 情况 怎样 怎么 如何 什么 哪些 方面 工作 有 是".split()
 )
+
+
+def _street_lines(parts: Sequence[tuple[str, str, tuple[Citation, ...]]]) -> tuple[str, tuple[Citation, ...]]:
+    """One line per street (its finding, or NOT_COVERED), the [n] marks renumbered over the whole answer."""
+    citations: list[Citation] = []
+    lines = []
+    for street, finding, cited in parts:
+        if not cited:
+            lines.append(f"{street}：{NOT_COVERED}。")
+            continue
+        for c in cited:
+            n = len(citations) + 1
+            finding = finding.replace(f"[{c.n}]", f"[#{n}]")
+            citations.append(dataclasses.replace(c, n=n))
+        lines.append(f"{street}：{finding.replace('[#', '[')}")
+    return "\n".join(lines), tuple(citations)
 
 
 class ExtractiveAnswerer:
@@ -213,8 +229,37 @@ class ExtractiveAnswerer:
 
     def _cross_street(self, query: Query, year: int | None) -> Answer | None:
         """Street by street, from the comparison engine; None: the question names no topic to compare on."""
-        question, asked, streets = query.question, query.text, list(query.streets)
-        topic = _COMPARE_WORDS.sub(" ", topic_of(asked, Filters(year=year)))
+        question, asked = query.question, query.text
+        comparison = self._comparison(query, year)
+        if comparison is None:
+            return None
+        # A street whose clauses do not hold the topic is asked the question itself, on its own reports
+        # (垃圾分类的硬件设施, 老楼装电梯的进展 are answered in the report's own words). Where some street does
+        # hold the topic, that answer must still name its most specific word (充电 of 电瓶车充电安全): else the
+        # street is a gap, not a paraphrase, and a near sentence would be passed off as coverage.
+        # 各有多少 wants each street's figure: there the street's own quantity answer (an amount of the kind
+        # asked, or nothing) comes before the comparison's topic sentence, which need not state one.
+        caught = any(f.found for f in comparison.findings)
+        specific = self._specific_word(comparison.topic) or comparison.topic
+        numbers = asks_quantity(asked)
+        parts: list[tuple[str, str, tuple[Citation, ...]]] = []  # street, finding with [n] marks, citations
+        for f in comparison.findings:
+            own = self.street_answer(query, f.street, year) if numbers or not f.found else None
+            if own is not None and (not caught or specific in own.text):
+                parts.append((f.street, own.text, own.citations))
+            else:
+                parts.append((f.street, f.finding, f.citations) if f.found else (f.street, "", ()))
+        if not any(cited for _, _, cited in parts):
+            text = f"各街道的报告中均未涉及“{comparison.topic}”。"
+            return Answer(question, text, (), False, (), Filters(), (), asked, "cross_street")
+        text, citations = _street_lines(sorted(parts, key=lambda p: not p[2]))
+        text += "".join(f"\n{name}：语料中没有该街道的报告。" for name in query.foreign)
+        hits = tuple(h for f in comparison.findings for h in f.passages[:1])
+        return Answer(question, text, citations, True, hits, Filters(), (), asked, "cross_street")
+
+    def _comparison(self, query: Query, year: int | None) -> Comparison | None:
+        """The comparison on the question's topic: its words less places, years and the question's frame."""
+        topic = _COMPARE_WORDS.sub(" ", topic_of(query.text, Filters(year=year)))
         for name in sorted(self.model.place_words, key=len, reverse=True):
             topic = topic.replace(name, " ")
         # The words that frame the question (为了…想了什么办法, 采取了什么措施) are not what is searched for.
@@ -222,48 +267,15 @@ class ExtractiveAnswerer:
         topic = "".join(w for w in words if w not in _FRAME_WORDS)
         if len(topic) < 2:
             return None
+        streets = list(query.streets) or None
         try:
-            comparison = compare_streets(self, topic, streets or None, year=year)
+            comparison = compare_streets(self, topic, streets, year=year)
             if sum(f.found for f in comparison.findings) < 2 and (specific := self._specific_word(topic)):
                 # 停车管理措施 is rarely written whole; its most specific word (停车) still names the topic.
-                comparison = compare_streets(self, f"{topic}/{specific}", streets or None, year=year)
+                comparison = compare_streets(self, f"{topic}/{specific}", streets, year=year)
         except ValueError:
             return None
-        parts: list[tuple[str, str, tuple[Citation, ...]]] = []  # street, finding with [n] marks, citations
-        # A street whose clauses do not hold the topic is asked the question itself, on its own reports
-        # (垃圾分类的硬件设施, 老楼装电梯的进展 are answered in the report's own words). Where other streets do
-        # hold the topic, that answer must still name its most specific word (充电 of 电瓶车充电安全): else the
-        # street is a gap, not a paraphrase, and a near sentence would be passed off as coverage.
-        caught = any(f.found for f in comparison.findings)
-        specific = self._specific_word(comparison.topic) or comparison.topic
-        for f in comparison.findings:
-            own = None if f.found else self.street_answer(query, f.street, year)
-            if own is not None and caught and specific not in own.text:
-                own = None
-            if f.found:
-                parts.append((f.street, f.finding, f.citations))
-            elif own is not None:
-                parts.append((f.street, own.text, own.citations))
-            else:
-                parts.append((f.street, "", ()))
-        parts.sort(key=lambda p: not p[2])
-        if not any(c for _, _, c in parts):
-            text = f"各街道的报告中均未涉及“{comparison.topic}”。"
-            return Answer(question, text, (), False, (), Filters(), (), asked, "cross_street")
-        citations: list[Citation] = []
-        lines = []
-        for street, finding, cited in parts:
-            if not cited:
-                lines.append(f"{street}：{NOT_COVERED}。")
-                continue
-            for c in cited:
-                n = len(citations) + 1
-                finding = finding.replace(f"[{c.n}]", f"[#{n}]")
-                citations.append(dataclasses.replace(c, n=n))
-            lines.append(f"{street}：{finding.replace('[#', '[')}")
-        lines += [f"{name}：语料中没有该街道的报告。" for name in query.foreign]
-        hits = tuple(h for f in comparison.findings for h in f.passages[:1])
-        return Answer(question, "\n".join(lines), tuple(citations), True, hits, Filters(), (), asked, "cross_street")
+        return comparison
 
     def street_answer(self, query: Query, street: str, year: int | None = None) -> Answer | None:
         """The question answered from one street's reports alone, as a question about that street would be."""
