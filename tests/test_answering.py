@@ -190,6 +190,12 @@ def test_a_number_the_report_does_not_give_is_not_guessed(qa, question):
         ("被拥立时多大?", "年仅两岁的其子", True),
         ("他一生发表了多少论文?", "一生只发表了三篇学术论文", True),
         ("有多少病人在首个小时内死亡?", "一半以上病人在首个小时内死亡", True),
+        ("有多少老人在用这个平台?", "升级智慧养老数字集成平台,覆盖1.2万人", True),  # 多少老人 asks for people
+        ("有多少老人在用这个平台?", "增设1个家门口养老服务站", False),
+        ("税收收入是多少?", "挖掘存量企业“一次性税源”与潜在税收", False),  # 一次性 is no count
+        ("每天能供应多少份饭?", "开设第一家“微型助餐点”", False),  # an ordinal is no count
+        ("满意度测评是多少分?", "共悬挂横幅250余条", False),  # a score: no count of something else stands in
+        ("满意度测评是多少分?", "测评得分92分", True),
     ],
 )
 def test_what_counts_as_stating_the_amount_asked(question, text, states):

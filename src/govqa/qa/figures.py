@@ -531,5 +531,3 @@ def _clauses(rows: Sequence[FigureRow]) -> str:
         b = min(ends, default=len(quote))
         marks.setdefault(quote[a:b].strip(), []).append(r.citation.n)
     return "；".join(clause + "".join(f"[{n}]" for n in ns) for clause, ns in marks.items())
-
-

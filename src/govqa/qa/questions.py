@@ -220,7 +220,9 @@ def named_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
 
 
 # Streets named side by side before one 街道: 江宁路和石门二路两个街道.
-_STREET_PAIR = re.compile(r"([\u4e00-\u9fff]{2,5}?)(?:和|与|及|跟|、)([\u4e00-\u9fff]{2,5}?)(?:这?[两三几]个)?(?:街道|镇)")
+_STREET_PAIR = re.compile(
+    r"([\u4e00-\u9fff]{2,5}?)(?:和|与|及|跟|、)([\u4e00-\u9fff]{2,5}?)(?:这?[两三几]个)?(?:街道|镇)"
+)
 _NOT_A_PLACE = re.compile(r"^(?:其他|其它|其余|所有|全部|不同|相关|有的|哪些|这些|那些|各|每个|别的|周边)")
 
 
