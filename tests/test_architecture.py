@@ -52,3 +52,20 @@ def test_a_question_is_analysed_once_and_a_comparison_its_topic_once(qa, monkeyp
     calls.clear()
     answer = qa.ask("各街道在垃圾分类上分别做了什么?")
     assert answer.kind == "cross_street" and len(calls) == 2  # the question, and the topic it compares on
+
+
+def test_what_a_question_asks_for_is_read_once_into_its_query():
+    """The answerers shape answers by Query.wants_quantity / wants_explanation / quoted / terms, read by analyse;
+    none of them re-reads the question's wording for it."""
+    import govqa.qa.answering as answering_module
+    import govqa.qa.figures as figures_module
+    import govqa.qa.glossary as glossary_module
+    from govqa.qa.query import analyse
+    from govqa.records import DocMeta
+
+    for module in (answering_module, figures_module, glossary_module):
+        for name in ("asks_quantity", "asks_explanation", "quoted_terms", "quoted"):
+            assert not hasattr(module, name), f"{module.__name__} reads {name} from the text"
+    query = analyse("塘桥说要用好“三会”制度，为什么要开‘六乱’整治，有多少个?", [DocMeta(title="t", street="塘桥街道")])
+    assert query.wants_quantity and query.wants_explanation
+    assert query.quoted == ("三会",) and query.terms == ("三会", "六乱")

@@ -38,7 +38,7 @@ from .extract import NO_NUMBER, NOT_FOUND, Reports, Sentence, cite, distinct
 from .glossary import Glossary, GlossaryEntry
 from .outline import Summaries
 from .query import Query, analyse, restricted
-from .questions import asks_explanation, asks_quantity, dated_reports, topic_of
+from .questions import dated_reports, topic_of
 from .retrieval import Retriever
 from .sentence_model import (
     FEATURES,
@@ -152,7 +152,7 @@ class ExtractiveAnswerer:
         missing = self._missing_reports(resolved) if query.inferred else None
         if missing:
             return self._refusal(question, asked, kind, resolved, text=missing)
-        if query.inferred and (unknown := self._glossary.unquoted_terms(asked, resolved)):
+        if query.inferred and (unknown := self._glossary.unquoted_terms(query)):
             # A name given in quotes is asked for by that name: reports that never write it do not answer.
             names = "、".join(f"“{t}”" for t in unknown)
             return self._refusal(question, asked, kind, resolved, text=f"{NOT_FOUND}（所查报告中没有提到{names}。）")
@@ -170,7 +170,7 @@ class ExtractiveAnswerer:
             answer = self._summaries.summary(query, hits)
             if answer is not None:
                 return answer
-        if kind == "definition" or (kind in ("other", "list") and self._glossary.entries_for(asked, resolved, hits)):
+        if kind == "definition" or (kind in ("other", "list") and self._glossary.entries_for(query, hits)):
             # A quoted term the reports define (“五件套”都是些什么设备?) is answered by its definition,
             # however the question is worded.
             answer = self._glossary.definition(query, hits)
@@ -208,7 +208,7 @@ class ExtractiveAnswerer:
         if kind == "list":
             chosen = distinct([self.model.enumeration(s) for s in chosen])
         chosen = distinct([self.model.with_body(s) for s in chosen])
-        if kind in ("definition", "other", "list") and asks_explanation(asked):  # simplified: 為什麼 too
+        if kind in ("definition", "other", "list") and query.wants_explanation:
             # A reason, a manner or a description seldom ends with its first sentence (阿米巴…会导致痢疾。
             # 症状包括…): the best sentence is quoted with the ones after it.
             best = self.model.with_next(chosen[0], self.config.explanation_sentences)
@@ -241,7 +241,7 @@ class ExtractiveAnswerer:
         # asked, or nothing) comes before the comparison's topic sentence, which need not state one.
         caught = any(f.found for f in comparison.findings)
         specific = self._specific_word(comparison.topic) or comparison.topic
-        numbers = asks_quantity(asked)
+        numbers = query.wants_quantity
         parts: list[tuple[str, str, tuple[Citation, ...]]] = []  # street, finding with [n] marks, citations
         for f in comparison.findings:
             own = self.street_answer(query, f.street, year) if numbers or not f.found else None
@@ -290,7 +290,7 @@ class ExtractiveAnswerer:
         focus = re.sub(r"\s+", " ", focus).strip(" ,，、的和与")
         one = dataclasses.replace(one, focus=focus if len(focus) >= 2 else one.focus)
         hits = self.retriever.search(one, k=self.config.k)
-        kind = "quantity" if asks_quantity(query.text) else "list"
+        kind = "quantity" if query.wants_quantity else "list"
         answer = self._sentences(one, kind, hits)
         return answer if answer.supported else None
 

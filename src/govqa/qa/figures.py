@@ -40,7 +40,6 @@ from ..records import Answer, Citation, Filters, same_place
 from . import compare
 from .questions import (
     QuestionError,
-    asks_quantity,
     check_question,
     place_words,
 )
@@ -478,7 +477,7 @@ def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
     street says)."""
     metas = qa.index.metas.values()
     question, streets = query.text, list(query.streets)
-    if query.kind != "cross_street" or not asks_quantity(question):
+    if query.kind != "cross_street" or not query.wants_quantity:
         return None
     status = DONE if re.search(r"完成|实现|做了|已", question) else None
     status = PLANNED if re.search(r"计划|将|打算|目标", question) else status

@@ -14,12 +14,10 @@ from ..ingest.structure import in_glossary
 from ..records import Answer, Citation, Filters, Hit, Paragraph
 from .extract import Reports, cite
 from .query import Query
-from .questions import quoted_terms
 from .sentence_model import SentenceModel
 
 # A date as reports and portals print it: 2019年01月30日, 2021年8月, 2021-08-31.
 _DATE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|(?:19|20)\d\d-\d{1,2}-\d{1,2}")
-_QUOTED_TERM = re.compile(r"[“\"「『]([^”\"」』]{2,20})[”\"」』]")
 _GLOSSARY_ENTRY = re.compile(r"^(?:\d{1,3}[、.．]\s*)?(.{1,40}?)[:：]")
 
 # A question's quoted names are looked for in the text of the reports it is asked of when they are this few.
@@ -49,7 +47,7 @@ class Glossary:
         """The glossary entry of the term asked about, quoted and cited; None: no entry fits."""
         question, asked, filters = query.question, query.text, query.filters
         docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self.reports.matching(filters)
-        terms = quoted_terms(asked)
+        terms = list(query.terms)
         entries = [e for t in terms for e in self.entries_of(t, docs)]
         if not entries:
             # A footnote mark in the best sentences points to an entry: "用好“三会” [17]制度" -> 17、三会:...
@@ -84,9 +82,9 @@ class Glossary:
         text = "".join(f"{c.quote}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "definition")
 
-    def unquoted_terms(self, asked: str, filters: Filters) -> list[str]:
+    def unquoted_terms(self, query: Query) -> list[str]:
         """The question's quoted names that no report it is asked of writes (spaces and script aside)."""
-        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
+        terms, filters = _names(query), query.filters
         if not terms:
             return []
         docs = self.reports.matching(filters) if not filters.is_empty() else set(self.retriever.index.metas)
@@ -101,9 +99,9 @@ class Glossary:
             self._plain[doc_id] = _SPACES.sub("", simplified(self.reports.document(doc_id).text))
         return self._plain[doc_id]
 
-    def entries_for(self, asked: str, filters: Filters, hits: list[Hit]) -> list[GlossaryEntry]:
+    def entries_for(self, query: Query, hits: list[Hit]) -> list[GlossaryEntry]:
         """Glossary entries of the question's quoted terms in the reports it is asked of."""
-        terms = [m.group(1).strip() for m in _QUOTED_TERM.finditer(asked)]
+        terms, filters = _names(query), query.filters
         if not terms:
             return []
         docs = {h.chunk.doc_id for h in hits} if filters.is_empty() else self.reports.matching(filters)
@@ -177,3 +175,8 @@ class Glossary:
         ]
         text = "".join(f"{c.quote.strip()}[{c.n}]" for c in citations)
         return Answer(question, text, tuple(citations), True, tuple(hits), filters, (), asked, "time")
+
+
+def _names(query: Query) -> list[str]:
+    """The quoted names that can be a report's term: two to twenty characters."""
+    return [t for t in query.quoted if 2 <= len(t) <= 20]

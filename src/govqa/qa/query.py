@@ -20,11 +20,15 @@ from ..records import DocMeta, Filters, Turn
 from .kinds import classify
 from .questions import (
     YEAR,
+    asks_explanation,
+    asks_quantity,
     check_question,
     focus_text,
     foreign_streets,
     infer_filters,
     named_streets,
+    quoted,
+    quoted_terms,
     relax,
     resolve_follow_up,
     street_aliases,
@@ -43,6 +47,11 @@ class Query:
     focus: str  # `text` without the places and year it is filtered on: what the retrievers match
     inferred: bool = True  # False: only the explicit filters apply (external data, a comparison's street)
     foreign: tuple[str, ...] = ()  # streets the question names that no report is from (江宁路)
+    # What it asks for, read from its wording once (questions.asks_*): the answerers shape their answers by it.
+    wants_quantity: bool = False  # a number: 多少 / 几个 / 面积 / 比例
+    wants_explanation: bool = False  # a reason or a manner: 为什么 / 怎么 / 如何
+    quoted: tuple[str, ...] = ()  # the names it puts in double quotes (“三会”): asked for by that name
+    terms: tuple[str, ...] = ()  # the terms it asks the meaning of: the quoted ones, else the X of 什么是X
 
     @property
     def year(self) -> int | None:
@@ -99,6 +108,10 @@ def analyse(
         focus=focus_text(text, resolved),
         inferred=infer,
         foreign=foreign,
+        wants_quantity=asks_quantity(text),
+        wants_explanation=asks_explanation(text),
+        quoted=tuple(quoted(text)),
+        terms=tuple(quoted_terms(text)),
     )
 
 

@@ -193,6 +193,7 @@ _SUMMARY = re.compile(
 )
 # Double or single quotes, Chinese or ASCII: people type ‘六乱’ as often as “六乱”.
 _QUOTED = re.compile(r"[“\"「『‘']([^”\"」』’']{1,30})[”\"」』’']")
+_NAMED = re.compile(r"[“\"「『]([^”\"」』]{1,30})[”\"」』]")
 _DEFINITION = re.compile(
     r"是什么意思|什么意思|指什么|指的是|是指|含义|定义|具体指|哪[几两三四五六七八九十]个|哪[几两三四五六七八九十]种|"
     r"哪[几两三四五六七八九十]项|包括哪些|包含哪些|由哪些|是什么|都有什么|有哪些内容"
@@ -330,8 +331,14 @@ def dated_reports(question: str, metas: Mapping[str, DocMeta], filters: Filters)
     return reports
 
 
+def quoted(question: str) -> list[str]:
+    """The names a question puts in double quotes (“三会”): asked for by that name. Single quotes (‘自己养活自己’)
+    as often mark a paraphrase, so they only say which term a definition question is about (quoted_terms)."""
+    return [t for m in _NAMED.finditer(question) if (t := m.group(1).strip())]
+
+
 def quoted_terms(question: str) -> list[str]:
-    """Terms a definition question asks about: quoted ones (“三会”), else the X of 什么是X / X是什么."""
+    """Terms a definition question asks about: quoted ones (“三会”, ‘六乱’), else the X of 什么是X / X是什么."""
     terms = [m.group(1).strip() for m in _QUOTED.finditer(question)]
     if not terms and (m := _WHAT_IS.search(question)):
         terms = [m.group(1)]
