@@ -225,3 +225,10 @@ def test_a_street_without_the_topic_is_not_filled_with_a_near_sentence(qa):
 def assert_quotes_verbatim(qa, answer):
     for c in answer.citations:
         assert qa.document(c.doc_id).text[c.char_start : c.char_end] == c.quote
+
+
+def test_a_quoted_name_keeps_the_place_it_holds(qa):
+    # “长白8法” names 长白 inside the quotes: the focus keeps it, and the enumeration it stands for is quoted whole.
+    answer = qa.ask("“长白8法”是个啥，是用来干什么的？")
+    assert answer.supported and "1.全面发动居民区" in answer.text and "送“苗”上门" in answer.text
+    assert_quotes_verbatim(qa, answer)

@@ -118,7 +118,8 @@ class Glossary:
         best = (spelled or ranked)[:1]
         if not best or best[0].score < self.config.min_evidence:
             return None
-        s = best[0]
+        # A term spelled out as an enumeration (“长白8法”:1.…;2.…;) is quoted whole, as a list answer is.
+        s = self.model.enumeration(best[0]) if spelled else best[0]
         citation = cite(1, s.hit, s.paragraph, s.text, s.start)
         return Answer(
             query.question, f"{s.text}[1]", (citation,), True, tuple(hits), query.filters, (), query.text, "definition"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import QuestionError  # noqa: F401
@@ -142,14 +142,23 @@ def focus_text(question: str, filters: Filters) -> str:
                 reverse=True,
             ):
                 if len(name) >= 2:
-                    text = text.replace(name, " ")
+                    text = _outside_quotes(text, lambda part, name=name: part.replace(name, " "))
     if filters.street or filters.district:  # a street's district adds nothing once the street is fixed
         for short, full in DISTRICTS.items():
-            text = text.replace(full, " ").replace(short, " ")
+            text = _outside_quotes(text, lambda part, s=short, f=full: part.replace(f, " ").replace(s, " "))
     if filters.year is not None:
         text = re.sub(rf"{filters.year}\s*年度?", " ", text)
     text = re.sub(r"\s+", " ", text).strip(" ,，、的")
     return text if len(text) >= 2 else question
+
+
+def _outside_quotes(text: str, change: Callable[[str], str]) -> str:
+    """`change` applied to the text outside quotes: a quoted name (“长白8法”) is kept whole."""
+    out, at = [], 0
+    for m in _QUOTED.finditer(text):
+        out += [change(text[at : m.start()]), m.group()]
+        at = m.end()
+    return "".join([*out, change(text[at:])])
 
 
 def place_words(metas: Iterable[DocMeta]) -> frozenset[str]:
