@@ -196,7 +196,10 @@ class ExtractiveAnswerer:
         # plan for 2020; and 那2020年呢 is not answered with 2019's figure.
         mismatched = FEATURES.index("year_mismatch")
         of_the_year = [s for s in sentences if not s.features[mismatched]]
-        if not of_the_year or of_the_year[0].score < self._min_evidence(kind, asked, of_the_year[0]):
+        # The year's best sentence may score a little under the threshold while the topic's best (of another
+        # year) passes it: evidence as close as the sentences an answer keeps (relative_cutoff) still answers.
+        close = of_the_year and of_the_year[0].score >= self.config.relative_cutoff * sentences[0].score
+        if not of_the_year or (of_the_year[0].score < self._min_evidence(kind, asked, of_the_year[0]) and not close):
             other = sentences[0]
             nearest = cite(1, other.hit, other.paragraph, other.text, other.start)
             years = "、".join(f"{y}年" for y in dict.fromkeys(query.years))
