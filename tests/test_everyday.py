@@ -134,7 +134,10 @@ def test_a_report_of_another_year_gives_no_issue_date(qa):
 
 def test_a_figure_reads_as_the_report_writes_it(qa):
     answer = qa.ask("长寿路和新华路各完成了多少家业委会换届?")
-    assert "共21家[" in answer.text and "共 21家" not in answer.text
+    lines = dict(line.split("：", 1) for line in answer.text.splitlines())
+    assert "完成业委会组建(换届)共21家" in lines["新华路街道"] and "14家业委会换届改选" in lines["长寿路街道"]
+    table = qa.ask("各街道加装电梯完成了多少台?")  # the table, every street: each figure in its own clause
+    assert "完工16台、开工23台、签约16台[" in table.text and "完工 16台" not in table.text
 
 
 def test_a_comparison_searches_its_topic_not_the_words_that_frame_the_question(qa):
@@ -240,3 +243,12 @@ def test_a_year_whose_evidence_is_close_to_the_best_is_answered_from_that_year(q
     answer = qa.ask("塘桥2019年垃圾分类是怎么推下去的？")
     assert answer.supported and "评选出垃圾分类先进分子29名" in answer.text
     assert "2020" not in " ".join(" ".join(c.section_path) for c in answer.citations)
+
+
+def test_a_quantity_question_naming_its_streets_gives_each_streets_own_figure(qa):
+    # The table gave 长白's count of sites (5个) for the question's 数字; the street's own quantity answer
+    # quotes the sentence with both, area included, as 塘桥's does.
+    answer = qa.ask("长寿路、塘桥、长白的报告里，拆违章建筑的数字各是多少？")
+    lines = dict(line.split("：", 1) for line in answer.text.splitlines())
+    assert "576.8平方" in lines["长白新村街道"] and "4184平方米" in lines["塘桥街道"]
+    assert_quotes_verbatim(qa, answer)

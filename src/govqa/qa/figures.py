@@ -471,13 +471,18 @@ _QUESTION_WORDS = re.compile(
 
 
 def quantity_answer(qa: OpenIndex, query: Query) -> Answer | None:
-    """A quantity question across streets (各街道加装电梯完成了多少台?) answered as the figures table, one line
-    per street, each figure cited in the clause that states it, verbatim; None when the question is not one,
-    or fewer than two streets state a figure on its topic (the comparison then answers it, quoting what each
-    street says)."""
+    """A quantity question across every street (各街道加装电梯完成了多少台?) answered as the figures table, one
+    line per street, each figure cited in the clause that states it, verbatim; None when the question is not
+    one, or fewer than two streets state a figure on its topic (the comparison then answers it, quoting what
+    each street says).
+
+    A question that names its streets (长寿路、塘桥的拆违数字各是多少?) is not one: the comparison answers it
+    with each named street's own quantity answer, which matches the question's meaning where the table matches
+    the topic's words (blind dev: 2 more of 34 cross-street questions right, none lost; a street whose report
+    writes 违建 was called 报告中未涉及 by the table)."""
     metas = qa.index.metas.values()
     question, streets = query.text, list(query.streets)
-    if query.kind != "cross_street" or not query.wants_quantity:
+    if query.kind != "cross_street" or not query.wants_quantity or query.streets:
         return None
     status = DONE if re.search(r"完成|实现|做了|已", question) else None
     status = PLANNED if re.search(r"计划|将|打算|目标", question) else status
