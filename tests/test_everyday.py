@@ -252,3 +252,11 @@ def test_a_quantity_question_naming_its_streets_gives_each_streets_own_figure(qa
     lines = dict(line.split("：", 1) for line in answer.text.splitlines())
     assert "576.8平方" in lines["长白新村街道"] and "4184平方米" in lines["塘桥街道"]
     assert_quotes_verbatim(qa, answer)
+
+
+def test_a_summary_of_a_plans_main_tasks_however_the_parts_are_asked_for(qa):
+    # 分成几块 asks for parts; a section naming no year is of its report's years, so the tasks section is chosen
+    # over the whole outline.
+    answer = qa.ask("长白2021到2023年的行动计划，主要任务具体分成几块？")
+    assert answer.kind == "summary" and answer.citations[0].quote == "四、主要任务和重点举措"
+    assert "加强党的全面领导" in answer.text and "促进健康社区发展" in answer.text

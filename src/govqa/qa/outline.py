@@ -18,7 +18,8 @@ from .sentence_model import SentenceModel
 _SKIPPED_SECTIONS = re.compile(r"名词解释|附件|目\s*录|前\s*言|\.{4}|…{2}")  # also table-of-contents lines
 # The asking part of a summary question, around its subject.
 _SUMMARY_ASKING = re.compile(
-    r"(主要|具体|一共|大致|概括起来|总的来说)?(包括|包含|分为|有|做了|是|提出了?)?(哪几个|哪几|哪些|几个|几)(方面|点|部分)(的?工作)?|"
+    r"(主要|具体|一共|大致|概括起来|总的来说)?(包括|包含|分为|分成|分|有|做了|是|提出了?)?(哪几个|哪几|哪些|几个|几)"
+    r"(大?块|方面|点|部分|类|件大?事)(的?工作)?|"
     r"工作重点|重点工作|主要任务|重点任务|主要内容|工作思路|是什么|有哪些|概括起来|[?？，,。的在]"
 )
 
@@ -88,7 +89,7 @@ class Summaries:
         def fit(node: _Outline) -> float:
             """Year and sense: +1 for the year asked, -1 for other years only; +0.5 / -0.5 for the sense."""
             path = " ".join(node.path) if node.path else doc.meta.title
-            named = years_in(path)
+            named = years_in(path) or years_in(doc.meta.title)  # a section naming no year is of its report's
             score = (1.0 if years & named else -1.0) if years and named else 0.0
             own_sense = sense_of(path, heading=True) or (
                 sense_of(doc.meta.title, heading=True) if not node.path else None
