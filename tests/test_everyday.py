@@ -201,6 +201,9 @@ def test_a_comparison_naming_streets_outside_the_corpus_is_refused(qa):
     mixed = qa.ask("石门二路街道和塘桥在垃圾分类上各做了什么?")
     assert mixed.supported and mixed.text.startswith("塘桥街道：")
     assert "石门二路：语料中没有该街道的报告。" in mixed.text
+    # a bare name joined to a corpus street is a street too; 示范街镇 names no street
+    assert "曹家渡：语料中没有该街道的报告。" in qa.ask("曹家渡和塘桥在垃圾分类上有什么不同?").text
+    assert not qa.analyse("长白新村是哪一年创上生活垃圾分类达标示范街镇的?").foreign
 
 
 def test_a_comparison_whose_wording_hides_the_topic_asks_each_street(qa):

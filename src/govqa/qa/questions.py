@@ -242,9 +242,16 @@ def foreign_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
     named = [m.group(1) for m in STREET.finditer(question)]
     for m in _STREET_PAIR.finditer(question):
         named += [m.group(1), m.group(2)]
+    if aliases:  # 曹家渡和塘桥…: a name joined to a corpus street is a street too
+        known = "|".join(re.escape(a) for a in aliases)
+        before = rf"(?:^|[，,。？?\s])([\u4e00-\u9fff]{{2,5}}?)(?:街道)?(?:和|与|跟|、)(?=(?:{known}))"
+        after = rf"(?:{known})(?:街道)?(?:和|与|跟|、)([\u4e00-\u9fff]{{2,5}}?)(?:街道)?(?=在|的|这|两|各|分别|[，,、？?]|$)"
+        named += [m.group(1) for pattern in (before, after) for m in re.finditer(pattern, question)]
     out: list[str] = []
     for name in named:
         stem = _stem(name)
+        if stem.endswith("街"):  # 街镇 is streets and towns in general (示范街镇, 先进街镇), not a name
+            continue
         if len(stem) < 2 or _NOT_A_PLACE.match(stem) or any(a in name or stem in a for a in aliases):
             continue
         if stem not in out:
