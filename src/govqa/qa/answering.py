@@ -262,9 +262,7 @@ class ExtractiveAnswerer:
 
     def _comparison(self, query: Query, year: int | None) -> Comparison | None:
         """The comparison on the question's topic: its words less places, years and the question's frame."""
-        topic = _COMPARE_WORDS.sub(" ", topic_of(query.text, Filters(year=year)))
-        for name in sorted(self.model.place_words, key=len, reverse=True):
-            topic = topic.replace(name, " ")
+        topic = self._without_places(_COMPARE_WORDS.sub(" ", topic_of(query.text, Filters(year=year))))
         # The words that frame the question (为了…想了什么办法, 采取了什么措施) are not what is searched for.
         words = self.retriever.index.tokenizer.words(re.sub(r"\s+", "", topic))
         topic = "".join(w for w in words if w not in _FRAME_WORDS)
@@ -287,10 +285,7 @@ class ExtractiveAnswerer:
         if not any(filters.matches(m) for m in metas):
             filters = Filters(street=street)
         one = restricted(query, filters)
-        focus = one.focus
-        for name in sorted(self.model.place_words, key=len, reverse=True):
-            focus = focus.replace(name, " ")
-        focus = re.sub(r"\s+", " ", focus).strip(" ,，、的和与")
+        focus = self._without_places(one.focus)
         one = dataclasses.replace(one, focus=focus if len(focus) >= 2 else one.focus)
         hits = self.retriever.search(one, k=self.config.k)
         kind = "quantity" if query.wants_quantity else "list"
@@ -306,6 +301,12 @@ class ExtractiveAnswerer:
         if kind == "quantity" and _states_amount(asked, best.text):
             return min(self.config.min_evidence, self.config.min_amount_evidence)
         return self.config.min_evidence
+
+    def _without_places(self, text: str) -> str:
+        """`text` without the corpus's place names (a comparison's other streets are not what it asks)."""
+        for name in sorted(self.model.place_words, key=len, reverse=True):
+            text = text.replace(name, " ")
+        return re.sub(r"\s+", " ", text).strip(" ,，、的和与")
 
     def _specific_word(self, topic: str) -> str | None:
         """The topic's rarest word of two or more characters, when it has other words besides."""
