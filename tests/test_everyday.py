@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from checks import assert_verbatim
 from govqa.qa.answering import NO_NUMBER
 from govqa.qa.compare import DEFAULT_TOPICS, NOT_COVERED
 from govqa.qa.questions import named_streets, near_same, street_aliases
@@ -187,7 +188,7 @@ def test_single_quotes_mark_a_term_as_double_quotes_do(qa):
 def test_a_why_question_quotes_the_reason_after_the_measure(qa):
     answer = qa.ask("长白为什么要让居委会干部去兼业委会成员?")
     assert answer.supported and "交叉任职" in answer.text and "摩擦" in answer.text
-    assert_quotes_verbatim(qa, answer)
+    assert_verbatim(qa, answer)
 
 
 def test_a_publication_date_asked_as_made_public(qa):
@@ -212,14 +213,14 @@ def test_a_comparison_whose_wording_hides_the_topic_asks_each_street(qa):
     assert answer.supported and answer.kind == "cross_street"
     lines = dict(line.split("：", 1) for line in answer.text.splitlines())
     assert "两条健身步道" in lines["塘桥街道"] and "7条健身步道" in lines["长白新村街道"]
-    assert_quotes_verbatim(qa, answer)
+    assert_verbatim(qa, answer)
 
 
 def test_a_cross_street_quantity_gives_each_streets_figure(qa):
     answer = qa.ask("长寿路、塘桥、长白新村一年的热线或城运工单各有多少?")
     lines = dict(line.split("：", 1) for line in answer.text.splitlines())
     assert "6772件" in lines["长寿路街道"] and "15208件" in lines["长白新村街道"]
-    assert_quotes_verbatim(qa, answer)
+    assert_verbatim(qa, answer)
 
 
 def test_a_street_without_the_topic_is_not_filled_with_a_near_sentence(qa):
@@ -228,16 +229,11 @@ def test_a_street_without_the_topic_is_not_filled_with_a_near_sentence(qa):
     assert f"万里街道：{NOT_COVERED}" in answer.text
 
 
-def assert_quotes_verbatim(qa, answer):
-    for c in answer.citations:
-        assert qa.document(c.doc_id).text[c.char_start : c.char_end] == c.quote
-
-
 def test_a_quoted_name_keeps_the_place_it_holds(qa):
     # “长白8法” names 长白 inside the quotes: the focus keeps it, and the enumeration it stands for is quoted whole.
     answer = qa.ask("“长白8法”是个啥，是用来干什么的？")
     assert answer.supported and "1.全面发动居民区" in answer.text and "送“苗”上门" in answer.text
-    assert_quotes_verbatim(qa, answer)
+    assert_verbatim(qa, answer)
 
 
 def test_a_year_whose_evidence_is_close_to_the_best_is_answered_from_that_year(qa):
@@ -254,7 +250,7 @@ def test_a_quantity_question_naming_its_streets_gives_each_streets_own_figure(qa
     answer = qa.ask("长寿路、塘桥、长白的报告里，拆违章建筑的数字各是多少？")
     lines = dict(line.split("：", 1) for line in answer.text.splitlines())
     assert "576.8平方" in lines["长白新村街道"] and "4184平方米" in lines["塘桥街道"]
-    assert_quotes_verbatim(qa, answer)
+    assert_verbatim(qa, answer)
 
 
 def test_a_summary_of_a_plans_main_tasks_however_the_parts_are_asked_for(qa):
