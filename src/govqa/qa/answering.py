@@ -10,7 +10,8 @@ module dispatches, answers with sentences and refuses, and its parts supply the 
 * definition: the 名词解释 glossary entry of the term asked about (a quoted term, or one a footnote mark in
   the best sentence points to), quoted with its own citation (glossary.py);
 * summary: the report's outline under the section the question is about: each sub-heading, cited (outline.py);
-* cross_street: one finding per street from the comparison engine (compare.py), or "报告中未涉及该主题";
+* cross_street: one finding per street from the comparison engine (compare.py), or that street's own answer to
+  the question where the topic's words do not reach it, or "报告中未涉及该主题";
 * a time question about a report itself (《…》是什么时候编制的?): the dated lines of its front matter
   (glossary.py).
 
@@ -161,7 +162,7 @@ class ExtractiveAnswerer:
             names = "、".join(query.foreign)
             return self._refusal(question, asked, kind, resolved, text=f"语料中没有{names}的报告。")
         if kind == "cross_street" and query.inferred:
-            answer = self._cross_street(query, query.year)
+            answer = self._cross_street(query)
             if answer is not None:
                 return answer
             kind = "list"
@@ -230,9 +231,9 @@ class ExtractiveAnswerer:
 
     # -------------------------------------------------------------------------------------- cross-street
 
-    def _cross_street(self, query: Query, year: int | None) -> Answer | None:
+    def _cross_street(self, query: Query) -> Answer | None:
         """Street by street, from the comparison engine; None: the question names no topic to compare on."""
-        question, asked = query.question, query.text
+        question, asked, year = query.question, query.text, query.year
         comparison = self._comparison(query, year)
         if comparison is None:
             return None
@@ -247,7 +248,7 @@ class ExtractiveAnswerer:
         numbers = query.wants_quantity
         parts: list[tuple[str, str, tuple[Citation, ...]]] = []  # street, finding with [n] marks, citations
         for f in comparison.findings:
-            own = self.street_answer(query, f.street, year) if numbers or not f.found else None
+            own = self._street_answer(query, f.street, year) if numbers or not f.found else None
             if own is not None and (not caught or specific in own.text):
                 parts.append((f.street, own.text, own.citations))
             else:
@@ -278,7 +279,7 @@ class ExtractiveAnswerer:
             return None
         return comparison
 
-    def street_answer(self, query: Query, street: str, year: int | None = None) -> Answer | None:
+    def _street_answer(self, query: Query, street: str, year: int | None) -> Answer | None:
         """The question answered from one street's reports alone, as a question about that street would be."""
         metas = self.retriever.index.metas.values()
         filters = Filters(street=street, year=year)
