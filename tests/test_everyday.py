@@ -205,6 +205,7 @@ def test_a_comparison_naming_streets_outside_the_corpus_is_refused(qa):
     # a bare name joined to a corpus street is a street too; 示范街镇 names no street
     assert "曹家渡：语料中没有该街道的报告。" in qa.ask("曹家渡和塘桥在垃圾分类上有什么不同?").text
     assert not qa.analyse("长白新村是哪一年创上生活垃圾分类达标示范街镇的?").foreign
+    assert not qa.analyse("塘桥和浦东新区在垃圾分类上有什么不同?").foreign  # a district is not a street
 
 
 def test_a_comparison_whose_wording_hides_the_topic_asks_each_street(qa):

@@ -252,6 +252,8 @@ def foreign_streets(question: str, metas: Iterable[DocMeta]) -> list[str]:
         stem = _stem(name)
         if stem.endswith("街"):  # 街镇 is streets and towns in general (示范街镇, 先进街镇), not a name
             continue
+        if stem.endswith(("区", "市", "省")) or stem in DISTRICTS or stem in DISTRICTS.values():
+            continue  # 塘桥和浦东…: a district or a city, not a street
         if len(stem) < 2 or _NOT_A_PLACE.match(stem) or any(a in name or stem in a for a in aliases):
             continue
         if stem not in out:
